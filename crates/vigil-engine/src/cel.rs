@@ -139,7 +139,7 @@ thread_local! {
 
 /// Runs `f`, turning a panic into `None` without printing it. The panic hook
 /// is wrapped once, and stays quiet only on the thread that asked.
-fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
+pub fn quietly<T>(f: impl FnOnce() -> T) -> Option<T> {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();

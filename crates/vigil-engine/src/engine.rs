@@ -91,17 +91,26 @@ impl CompiledControl {
 
     /// Evaluates the control on a resource already bound in `ctx`. `None`
     /// means the control does not apply to this resource.
+    ///
+    /// The actual value is computed for failures only: a pass is its own
+    /// evidence (the resource matches `expected`), and skipping the second
+    /// expression keeps passes cheap.
     fn evaluate(&self, ctx: &mut Context<'_>) -> Option<(EvalResult, Evidence)> {
         ctx.add_variable_from_value("params", self.params_value.clone());
         if let Some(applies) = &self.applies {
-            match applies.execute(ctx) {
+            match run(applies, ctx) {
                 Ok(Value::Bool(false)) => return None,
                 Ok(Value::Bool(true)) => {}
-                Ok(other) => return Some(self.skip(format!("`logic.applies` returned {} instead of a boolean", cel::render(&other)))),
-                Err(e) => return Some(self.skip(reason(&e))),
+                Ok(other) => {
+                    return Some(self.skip(format!(
+                        "`logic.applies` returned {} instead of a boolean",
+                        cel::render(&other)
+                    )))
+                }
+                Err(e) => return Some(self.skip(e)),
             }
         }
-        let result = match self.pass.execute(ctx) {
+        let result = match run(&self.pass, ctx) {
             Ok(Value::Bool(true)) => EvalResult::Pass,
             Ok(Value::Bool(false)) => EvalResult::Fail,
             Ok(other) => {
@@ -110,19 +119,18 @@ impl CompiledControl {
                     cel::render(&other)
                 )))
             }
-            Err(e) => return Some(self.skip(reason(&e))),
+            Err(e) => return Some(self.skip(e)),
         };
-        let actual = match &self.actual {
-            Some(p) => match p.execute(ctx) {
-                Ok(v) => cel::render(&v),
-                Err(e) => format!("({})", reason(&e)),
-            },
-            None => String::new(),
-        };
-        let message = if result == EvalResult::Fail {
-            self.fail_message.clone()
-        } else {
-            self.empty.clone()
+        let (actual, message) = match (result, &self.actual) {
+            (EvalResult::Fail, Some(p)) => (
+                match run(p, ctx) {
+                    Ok(v) => cel::render(&v),
+                    Err(e) => format!("({e})"),
+                },
+                self.fail_message.clone(),
+            ),
+            (EvalResult::Fail, None) => (String::new(), self.fail_message.clone()),
+            _ => (String::new(), self.empty.clone()),
         };
         Some((
             result,
@@ -146,10 +154,16 @@ impl CompiledControl {
     }
 }
 
-fn reason(e: &ExecutionError) -> String {
-    match e {
-        ExecutionError::NoSuchKey(k) => format!("attribute `{k}` was not collected for this resource"),
-        other => format!("evaluation error: {other}"),
+/// Runs a program, turning errors (and the interpreter's panics on shapes it
+/// does not support, such as a comprehension over null) into a reason to skip.
+fn run(p: &Program, ctx: &Context<'_>) -> Result<Value, String> {
+    match cel::quietly(|| p.execute(ctx)) {
+        Some(Ok(v)) => Ok(v),
+        Some(Err(ExecutionError::NoSuchKey(k))) => {
+            Err(format!("attribute `{k}` was not collected for this resource"))
+        }
+        Some(Err(other)) => Err(format!("evaluation error: {other}")),
+        None => Err("evaluation error: the data has a shape the expression cannot handle (e.g. a list that is null)".into()),
     }
 }
 

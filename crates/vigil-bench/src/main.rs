@@ -1,0 +1,92 @@
+//! Benchmarks whose figures go into `bench/RESULTS.md`. Run through
+//! `bench/run`, in release mode.
+
+use anyhow::Result;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use clap::{Parser, Subcommand};
+use std::time::Instant;
+use vigil_engine::Catalog;
+use vigil_model::Resource;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Subcommand)]
+enum What {
+    /// Evaluates the whole catalogue over N synthetic resources.
+    Engine {
+        #[arg(long, default_value_t = 1_000_000)]
+        resources: usize,
+        /// Also time each control on its own.
+        #[arg(long)]
+        per_control: bool,
+    },
+}
+
+/// Synthetic resources: copies of every fixture resource of the catalogue,
+/// each with its own id, so every control meets PASS and FAIL cases.
+pub fn synthetic(catalog: &Catalog, n: usize) -> Vec<Resource> {
+    let templates: Vec<&Resource> = catalog
+        .controls
+        .iter()
+        .flat_map(|c| c.fixtures.iter().flat_map(|f| f.resources.iter()))
+        .collect();
+    (0..n)
+        .map(|i| {
+            let mut r = templates[i % templates.len()].clone();
+            r.id = format!("{}-{i}", r.id);
+            r
+        })
+        .collect()
+}
+
+fn catalog_controls() -> Result<Vec<u32>> {
+    Ok(Catalog::builtin()?.controls.iter().map(|c| c.spec.cid).collect())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.what {
+        What::Engine {
+            resources,
+            per_control,
+        } => {
+            if per_control {
+                for c in &catalog_controls()? {
+                    let mut one = Catalog::builtin()?;
+                    one.controls.retain(|x| x.spec.cid == *c);
+                    let engine = one.compile(chrono::Utc::now())?;
+                    let input = synthetic(&one, 200_000);
+                    let t = Instant::now();
+                    let out = engine.evaluate(&input, &|_| {});
+                    let secs = t.elapsed().as_secs_f64();
+                    println!("CID {c:>6}: {:>10.0} evaluations/s", out.len() as f64 / secs);
+                }
+            }
+            let catalog = Catalog::builtin()?;
+            let t = Instant::now();
+            let engine = catalog.compile(chrono::Utc::now())?;
+            let compile = t.elapsed();
+            let input = synthetic(&catalog, resources);
+            let t = Instant::now();
+            let out = engine.evaluate(&input, &|_| {});
+            let secs = t.elapsed().as_secs_f64();
+            println!(
+                "engine: {} controls compiled in {:.1} ms; {} resources, {} evaluations in {:.3} s = {:.0} evaluations/s on {} threads",
+                catalog.controls.len(),
+                compile.as_secs_f64() * 1e3,
+                input.len(),
+                out.len(),
+                secs,
+                out.len() as f64 / secs,
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            );
+        }
+    }
+    Ok(())
+}
