@@ -6,13 +6,18 @@ use std::path::{Path, PathBuf};
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     println!("cargo:rerun-if-changed={}", dir.display());
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
             walk(&p, out);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("toml" | "json")) {
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("toml" | "json")
+        ) {
             out.push(p);
         }
     }
@@ -25,8 +30,16 @@ fn main() {
     walk(&root, &mut files);
     let mut src = String::from("pub static FILES: &[(&str, &str)] = &[\n");
     for f in &files {
-        let rel = f.strip_prefix(&root).unwrap_or(f).to_string_lossy().replace('\\', "/");
-        let _ = writeln!(src, "    ({rel:?}, include_str!({:?})),", f.display().to_string());
+        let rel = f
+            .strip_prefix(&root)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let _ = writeln!(
+            src,
+            "    ({rel:?}, include_str!({:?})),",
+            f.display().to_string()
+        );
     }
     src.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default()).join("builtin.rs");

@@ -46,7 +46,11 @@ pub fn synthetic(catalog: &Catalog, n: usize) -> Vec<Resource> {
 }
 
 fn catalog_controls() -> Result<Vec<u32>> {
-    Ok(Catalog::builtin()?.controls.iter().map(|c| c.spec.cid).collect())
+    Ok(Catalog::builtin()?
+        .controls
+        .iter()
+        .map(|c| c.spec.cid)
+        .collect())
 }
 
 fn main() -> Result<()> {
@@ -65,7 +69,10 @@ fn main() -> Result<()> {
                     let t = Instant::now();
                     let out = engine.evaluate(&input, &|_| {});
                     let secs = t.elapsed().as_secs_f64();
-                    println!("CID {c:>6}: {:>10.0} evaluations/s", out.len() as f64 / secs);
+                    println!(
+                        "CID {c:>6}: {:>10.0} evaluations/s",
+                        out.len() as f64 / secs
+                    );
                 }
             }
             let catalog = Catalog::builtin()?;

@@ -95,7 +95,9 @@ impl std::fmt::Display for FixtureFailure {
             self.cid,
             self.resource,
             self.expected,
-            self.got.map_or("no evaluation (control does not apply)".into(), |g| g.to_string())
+            self.got
+                .map_or("no evaluation (control does not apply)".into(), |g| g
+                    .to_string())
         )?;
         if !self.message.is_empty() {
             write!(f, " ({})", self.message)?;
@@ -259,7 +261,10 @@ impl Catalog {
                         &p.file,
                         1,
                         1,
-                        format!("policy `{}` lists CID {cid}, which is not in the catalogue", p.name),
+                        format!(
+                            "policy `{}` lists CID {cid}, which is not in the catalogue",
+                            p.name
+                        ),
                     ));
                 }
             }
@@ -316,7 +321,11 @@ impl Catalog {
             let engine = Engine::new(std::slice::from_ref(control), now)?;
             let cid = control.spec.cid;
             for needed in [EvalResult::Pass, EvalResult::Fail] {
-                if !control.fixtures.iter().any(|f| f.expect == needed && !f.resources.is_empty()) {
+                if !control
+                    .fixtures
+                    .iter()
+                    .any(|f| f.expect == needed && !f.resources.is_empty())
+                {
                     failures.push(FixtureFailure {
                         cid,
                         file: control.file.clone(),
@@ -394,7 +403,11 @@ pub fn copy_control(
                 format!(
                     "CID {} has no parameter `{name}`; its parameters: {}",
                     original.spec.cid,
-                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
                 )
             })?;
         p.default = p.parse_cli(value)?;

@@ -128,7 +128,9 @@ pub fn compile(
 
 fn first_error(errors: cel_parser::ParseErrors) -> (usize, usize, String) {
     let first = errors.errors.first();
-    let (line, column) = first.map_or((1, 1), |e| (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize));
+    let (line, column) = first.map_or((1, 1), |e| {
+        (e.pos.0.max(1) as usize, e.pos.1.max(1) as usize)
+    });
     let msg = first.map_or_else(|| "syntax error".to_string(), |e| e.msg.clone());
     (line, column, msg)
 }
@@ -224,7 +226,10 @@ fn check_refs(
             if !operator && !FUNCTIONS.contains(&name) {
                 problems.push((
                     name.to_string(),
-                    format!("unknown function `{name}`; available: {}", FUNCTIONS.join(", ")),
+                    format!(
+                        "unknown function `{name}`; available: {}",
+                        FUNCTIONS.join(", ")
+                    ),
                 ));
             }
             if let Some(t) = &call.target {
@@ -288,8 +293,12 @@ pub fn from_json(v: &serde_json::Value) -> Value {
             },
         },
         serde_json::Value::String(s) => Value::String(Arc::new(s.clone())),
-        serde_json::Value::Array(items) => Value::List(Arc::new(items.iter().map(from_json).collect())),
-        serde_json::Value::Object(map) => map_value(map.iter().map(|(k, v)| (k.as_str(), from_json(v)))),
+        serde_json::Value::Array(items) => {
+            Value::List(Arc::new(items.iter().map(from_json).collect()))
+        }
+        serde_json::Value::Object(map) => {
+            map_value(map.iter().map(|(k, v)| (k.as_str(), from_json(v))))
+        }
     }
 }
 
@@ -376,14 +385,21 @@ mod tests {
     fn undeclared_parameters_are_named_with_the_declared_ones() {
         let params: HashSet<&str> = ["minimum_length"].into_iter().collect();
         let err = compile("resource.len >= params.min_len", &src(), &params).unwrap_err();
-        assert!(err.reason.contains("`min_len` is not declared; declared: minimum_length"), "{err}");
+        assert!(
+            err.reason
+                .contains("`min_len` is not declared; declared: minimum_length"),
+            "{err}"
+        );
         assert_eq!(err.column, 8 + 16);
     }
 
     #[test]
     fn unknown_functions_are_rejected_and_macros_bind_their_variables() {
         let err = compile("frobnicate(resource.a)", &src(), &HashSet::new()).unwrap_err();
-        assert!(err.reason.contains("unknown function `frobnicate`"), "{err}");
+        assert!(
+            err.reason.contains("unknown function `frobnicate`"),
+            "{err}"
+        );
         compile(
             "resource.rules.all(r, r.port != 22) && has(resource.x) && resource.tags.exists(k, k == 'a')",
             &src(),

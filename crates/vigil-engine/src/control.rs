@@ -187,7 +187,10 @@ impl Parameter {
                 format!("parameter `{}` takes an integer, got `{text}`", self.name)
             })?),
             ParamType::Bool => toml::Value::Boolean(text.trim().parse().map_err(|_| {
-                format!("parameter `{}` takes true or false, got `{text}`", self.name)
+                format!(
+                    "parameter `{}` takes true or false, got `{text}`",
+                    self.name
+                )
             })?),
             ParamType::String => toml::Value::String(text.to_string()),
             ParamType::List => toml::Value::Array(
@@ -205,10 +208,7 @@ impl ControlSpec {
     /// Parses `control.toml`. `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<ControlSpec, CatalogError> {
         let spec: ControlSpec = toml::from_str(text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| line_col(text, s.start))
-                .unwrap_or((1, 1));
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
             CatalogError::at(file, line, column, e.message().trim())
         })?;
         spec.check_metadata(text, file)?;
@@ -309,7 +309,10 @@ pass = "resource.minimum_password_length >= params.minimum_length"
 
     #[test]
     fn unknown_keys_are_reported_with_their_line() {
-        let text = MIN.replace("customizable = true", "customizable = true\ncriticalty = \"HIGH\"");
+        let text = MIN.replace(
+            "customizable = true",
+            "customizable = true\ncriticalty = \"HIGH\"",
+        );
         let err = ControlSpec::parse(&text, "c.toml").unwrap_err().to_string();
         assert!(err.starts_with("c.toml:11:"), "{err}");
         assert!(err.contains("criticalty"), "{err}");

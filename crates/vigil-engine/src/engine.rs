@@ -69,7 +69,8 @@ impl CompiledControl {
             .as_ref()
             .map(|s| compile("logic.actual", s))
             .transpose()?;
-        let params_value = cel::map_value(params.iter().map(|(k, v)| (k.as_str(), param_to_cel(v))));
+        let params_value =
+            cel::map_value(params.iter().map(|(k, v)| (k.as_str(), param_to_cel(v))));
         let expected = substitute(&logic.expected, &params);
         let fail_message = logic
             .fail_message
@@ -173,7 +174,9 @@ fn param_to_cel(v: &ParamValue) -> Value {
         ParamValue::Bool(b) => Value::Bool(*b),
         ParamValue::String(s) => Value::String(Arc::new(s.clone())),
         ParamValue::List(l) => Value::List(Arc::new(
-            l.iter().map(|s| Value::String(Arc::new(s.clone()))).collect(),
+            l.iter()
+                .map(|s| Value::String(Arc::new(s.clone())))
+                .collect(),
         )),
     }
 }
@@ -206,7 +209,10 @@ impl Engine {
             .collect::<Result<Vec<_>, _>>()?;
         let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, c) in compiled.iter().enumerate() {
-            by_type.entry(c.spec.resource_type.clone()).or_default().push(i);
+            by_type
+                .entry(c.spec.resource_type.clone())
+                .or_default()
+                .push(i);
         }
         let uses_meta = controls.iter().any(|c| {
             let l = &c.spec.logic;
@@ -271,7 +277,11 @@ impl Engine {
     }
 
     fn bind(&self, ctx: &mut Context<'_>, r: &Resource) {
-        let attrs = cel::map_value(r.attributes.iter().map(|(k, v)| (k.as_str(), cel::from_json(v))));
+        let attrs = cel::map_value(
+            r.attributes
+                .iter()
+                .map(|(k, v)| (k.as_str(), cel::from_json(v))),
+        );
         ctx.add_variable_from_value("resource", attrs);
         if self.uses_meta {
             let s = |v: &str| Value::String(Arc::new(v.to_string()));

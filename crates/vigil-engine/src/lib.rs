@@ -13,8 +13,12 @@ mod control;
 mod engine;
 mod error;
 
-pub use catalog::{copy_control, Catalog, Fixture, FixtureFailure, LoadedControl, Policy, Provenance, SourceFile};
-pub use control::{ControlSpec, Logic, MandateMapping, ParamType, ParamValue, Parameter, FIRST_USER_CID};
+pub use catalog::{
+    copy_control, Catalog, Fixture, FixtureFailure, LoadedControl, Policy, Provenance, SourceFile,
+};
+pub use control::{
+    ControlSpec, Logic, MandateMapping, ParamType, ParamValue, Parameter, FIRST_USER_CID,
+};
 pub use engine::{CompiledControl, Engine, Evaluation, Evidence};
 pub use error::CatalogError;
 

@@ -40,7 +40,10 @@ fn bucket(tags: &[(&str, &str)]) -> Resource {
         "id": "arn:aws:s3:::b", "attributes": {"versioning": {"status": "Enabled"}}
     }))
     .unwrap();
-    r.tags = tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    r.tags = tags
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     r
 }
 
@@ -52,7 +55,11 @@ fn every_shipped_control_passes_and_fails_its_fixtures() {
     assert!(
         failures.is_empty(),
         "{}",
-        failures.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n")
+        failures
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
@@ -63,7 +70,9 @@ fn shipped_policies_name_shipped_controls() {
         .policy("CIS Amazon Web Services Foundations Benchmark")
         .unwrap();
     assert!(cis.controls.contains(&12));
-    assert!(catalog.policies_of(48).contains(&"AWS Best Practices Policy"));
+    assert!(catalog
+        .policies_of(48)
+        .contains(&"AWS Best Practices Policy"));
 }
 
 #[test]
@@ -77,7 +86,10 @@ fn a_user_control_with_meta_evaluates_pass_and_fail_with_evidence() {
     assert_eq!(out[1].result, EvalResult::Fail);
     assert_eq!(&*out[1].evidence.expected, "tag owner present");
     assert_eq!(out[1].evidence.actual, "{}");
-    assert_eq!(&*out[1].evidence.message, "Check that the bucket has an owner tag.");
+    assert_eq!(
+        &*out[1].evidence.message,
+        "Check that the bucket has an owner tag."
+    );
 }
 
 #[test]
@@ -90,12 +102,22 @@ fn a_missing_attribute_is_a_skip_with_the_attribute_named_never_a_pass() {
     r.attributes.clear();
     let out = engine.evaluate(&[r], &|_| {});
     assert_eq!(out[0].result, EvalResult::Skip);
-    assert!(out[0].evidence.message.contains("`versioning` was not collected"), "{:?}", out[0]);
+    assert!(
+        out[0]
+            .evidence
+            .message
+            .contains("`versioning` was not collected"),
+        "{:?}",
+        out[0]
+    );
 }
 
 #[test]
 fn a_broken_expression_fails_loading_with_file_line_and_column() {
-    let text = CUSTOM.replace("pass = \"'owner' in meta.tags\"", "pass = \"'owner' in meta.tags &&\"");
+    let text = CUSTOM.replace(
+        "pass = \"'owner' in meta.tags\"",
+        "pass = \"'owner' in meta.tags &&\"",
+    );
     let catalog = user_catalog(&[("mine/owner/control.toml", &text)]).unwrap();
     let err = catalog.compile(now()).err().unwrap();
     assert_eq!(err.file, "mine/owner/control.toml");
@@ -109,7 +131,10 @@ fn an_undeclared_parameter_is_rejected_at_load() {
     let text = CUSTOM.replace("'owner' in meta.tags", "params.tag in meta.tags");
     let catalog = user_catalog(&[("c/control.toml", &text)]).unwrap();
     let err = catalog.compile(now()).err().unwrap();
-    assert!(err.reason.contains("parameter `tag` is not declared"), "{err}");
+    assert!(
+        err.reason.contains("parameter `tag` is not declared"),
+        "{err}"
+    );
     assert_eq!((err.line, err.column), (12, 9));
 }
 
@@ -117,11 +142,19 @@ fn an_undeclared_parameter_is_rejected_at_load() {
 fn user_controls_may_not_take_system_cids_and_cids_are_unique() {
     let text = CUSTOM.replace("100001", "48");
     let err = user_catalog(&[("c/control.toml", &text)]).unwrap_err();
-    assert!(err.reason.contains("user-defined controls take CIDs from 100000"), "{err}");
+    assert!(
+        err.reason
+            .contains("user-defined controls take CIDs from 100000"),
+        "{err}"
+    );
     let mut catalog = Catalog::builtin().unwrap();
     let user = user_catalog(&[("a/control.toml", CUSTOM), ("b/control.toml", CUSTOM)]).unwrap();
     let err = catalog.merge(user).unwrap_err();
-    assert!(err.reason.contains("CID 100001 is already used by a/control.toml"), "{err}");
+    assert!(
+        err.reason
+            .contains("CID 100001 is already used by a/control.toml"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -130,7 +163,11 @@ fn policies_must_name_known_controls() {
     let mut catalog = Catalog::builtin().unwrap();
     let user = user_catalog(&[("c/control.toml", CUSTOM), ("policies/mine.toml", policy)]).unwrap();
     let err = catalog.merge(user).unwrap_err();
-    assert!(err.reason.contains("lists CID 7, which is not in the catalogue"), "{err}");
+    assert!(
+        err.reason
+            .contains("lists CID 7, which is not in the catalogue"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -149,12 +186,20 @@ fn a_copy_with_a_changed_parameter_changes_the_verdict() {
     all.merge(user_catalog(&[("copies/100011/control.toml", &text)]).unwrap())
         .unwrap();
     let engine = all.compile(now()).unwrap();
-    let policy = &original.fixtures.iter().find(|f| f.expect == EvalResult::Pass).unwrap().resources[0];
+    let policy = &original
+        .fixtures
+        .iter()
+        .find(|f| f.expect == EvalResult::Pass)
+        .unwrap()
+        .resources[0];
     let out = engine.evaluate(std::slice::from_ref(policy), &|_| {});
     let by_cid = |cid| out.iter().find(|e| e.cid == cid).unwrap();
     assert_eq!(by_cid(11).result, EvalResult::Pass);
     assert_eq!(by_cid(100_011).result, EvalResult::Fail);
-    assert_eq!(&*by_cid(100_011).evidence.expected, "minimum password length >= 16");
+    assert_eq!(
+        &*by_cid(100_011).evidence.expected,
+        "minimum password length >= 16"
+    );
     assert_eq!(all.control(100_011).unwrap().spec.based_on, Some(11));
 }
 
@@ -163,8 +208,10 @@ fn copies_reject_bad_parameters() {
     let catalog = Catalog::builtin().unwrap();
     let c11 = catalog.control(11).unwrap();
     let bad = |params: &[(&str, &str)], cid| {
-        let params: Vec<(String, String)> =
-            params.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         copy_control(c11, cid, None, None, &params).unwrap_err()
     };
     assert!(bad(&[("minimum_length", "3")], 100_000).contains("between 6 and 128"));
@@ -203,6 +250,13 @@ fn a_fixture_that_disagrees_is_reported() {
     let catalog = user_catalog(&[("c/control.toml", CUSTOM), ("c/fail.json", &fail)]).unwrap();
     let failures = catalog.self_test(now()).unwrap();
     let text: Vec<String> = failures.iter().map(|f| f.to_string()).collect();
-    assert!(text.iter().any(|t| t.contains("no PASS fixture")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("c/fail.json: CID 100001 on `tagged`: expected FAIL, got PASS")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("no PASS fixture")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|t| t.contains("c/fail.json: CID 100001 on `tagged`: expected FAIL, got PASS")),
+        "{text:?}"
+    );
 }

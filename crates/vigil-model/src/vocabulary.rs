@@ -125,7 +125,10 @@ mod tests {
     fn parses_case_insensitively_and_prints_canonically() {
         assert_eq!("high".parse::<Criticality>().unwrap(), Criticality::High);
         assert_eq!(Criticality::High.to_string(), "HIGH");
-        assert_eq!("Run Time".parse::<ExecutionType>().unwrap(), ExecutionType::Run);
+        assert_eq!(
+            "Run Time".parse::<ExecutionType>().unwrap(),
+            ExecutionType::Run
+        );
         assert_eq!("passe".parse::<EvalResult>().unwrap(), EvalResult::Passe);
     }
 
