@@ -1,1 +1,474 @@
+//! The SQLite backend of the Vigil store: one database file in WAL mode,
+//! with its schema migrations embedded in the binary and applied at open.
+//!
+//! This crate and `vigil-store-postgres` are the only ones that know sqlx;
+//! everything they expose is in Vigil's own types (see [`vigil_store::Store`]).
+//!
+//! Bulk writes are one transaction per scan, with multi-row
+//! `INSERT … ON CONFLICT DO UPDATE` statements whose SQL is reused for every
+//! full chunk so that the prepared statement is cached.
 
+mod plan;
+mod scan;
+
+use async_trait::async_trait;
+use plan::Plan;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
+    SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Connection, Row, Sqlite};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use vigil_model::{Criticality, EvalResult, Provider, Timestamp};
+use vigil_query::{Dialect, Query, SqlParam};
+use vigil_store::{
+    ControlRecord, EvaluationRow, MonitorCounts, Page, PolicyRecord, ScanBatch, ScanSummary, Store,
+    StoreError,
+};
+
+/// The migrations, in order: version, name, SQL.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
+
+const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    applied_at BIGINT  NOT NULL
+)";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Serializes this process's writers; other processes wait on SQLite's
+    /// busy timeout.
+    write: tokio::sync::Mutex<()>,
+    target: String,
+}
+
+fn db(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, with its parent
+    /// directories, and brings its schema up to date.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let target = path.display().to_string();
+        let open_err = |reason: String| StoreError::Open {
+            backend: "sqlite",
+            target: target.clone(),
+            reason,
+        };
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    open_err(format!("cannot create directory {}: {e}", parent.display()))
+                })?;
+            }
+        }
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(false)
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory")
+            .pragma("mmap_size", "268435456")
+            .analysis_limit(1000)
+            .disable_statement_logging();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|e| open_err(e.to_string()))?;
+        Self::init(pool, target).await
+    }
+
+    /// Opens a private in-memory database (for tests).
+    pub async fn open_memory() -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .in_memory(true)
+            .disable_statement_logging();
+        // One connection that never closes: the database lives as long as it.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open {
+                backend: "sqlite",
+                target: ":memory:".into(),
+                reason: e.to_string(),
+            })?;
+        Self::init(pool, ":memory:".into()).await
+    }
+
+    async fn init(pool: SqlitePool, target: String) -> Result<SqliteStore, StoreError> {
+        let store = SqliteStore {
+            pool,
+            write: tokio::sync::Mutex::new(()),
+            target,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Closes the connections; the store must not be used afterwards.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// The latest schema version this build knows.
+    pub fn known_schema_version() -> i64 {
+        MIGRATIONS.last().map_or(0, |m| m.0)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let _guard = self.write.lock().await;
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        sqlx::raw_sql(BOOTSTRAP)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        let known = Self::known_schema_version();
+        let found = version_of(&mut conn).await?;
+        if found > known {
+            return Err(StoreError::TooNew {
+                target: self.target.clone(),
+                found,
+                known,
+            });
+        }
+        for &(version, name, sql) in MIGRATIONS {
+            if version <= found {
+                continue;
+            }
+            let failed = |reason: String| StoreError::Migration {
+                version,
+                name: name.to_string(),
+                reason,
+            };
+            let mut tx = conn
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            // Another process may have applied it while we waited.
+            if version_of(&mut tx).await? >= version {
+                continue;
+            }
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            )
+            .bind(version)
+            .bind(name)
+            .bind(chrono::Utc::now().timestamp_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+            tx.commit().await.map_err(|e| failed(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+async fn version_of(conn: &mut SqliteConnection) -> Result<i64, StoreError> {
+    sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        .fetch_one(conn)
+        .await
+        .map_err(db)
+}
+
+/// `head` followed by `n` copies of `row`, comma-separated, then `tail`.
+fn multi_row(head: &str, row: &str, n: usize, tail: &str) -> String {
+    let mut s = String::with_capacity(head.len() + (row.len() + 1) * n + tail.len());
+    s.push_str(head);
+    for i in 0..n {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(row);
+    }
+    s.push_str(tail);
+    s
+}
+
+fn bind_params<'q>(
+    mut q: sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>,
+    params: &'q [SqlParam],
+) -> sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
+    for p in params {
+        q = match p {
+            SqlParam::Text(s) => q.bind(s.as_str()),
+            SqlParam::Int(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Database(format!("stored time {ms} is out of range")))
+}
+
+fn parse<T: FromStr>(what: &str, text: &str) -> Result<T, StoreError> {
+    text.parse()
+        .map_err(|_| StoreError::Database(format!("stored {what} `{text}` is not valid")))
+}
+
+fn evaluation_row(row: &SqliteRow) -> Result<EvaluationRow, StoreError> {
+    let text = |i: usize| -> Result<String, StoreError> {
+        Ok(row
+            .try_get::<Option<String>, _>(i)
+            .map_err(db)?
+            .unwrap_or_default())
+    };
+    let cid: i64 = row.try_get(0).map_err(db)?;
+    Ok(EvaluationRow {
+        cid: u32::try_from(cid)
+            .map_err(|_| StoreError::Database(format!("stored control id {cid} is not valid")))?,
+        control: text(1)?,
+        criticality: parse::<Criticality>("criticality", &text(2)?)?,
+        result: parse::<EvalResult>("result", &text(3)?)?,
+        resource_id: text(4)?,
+        resource_name: text(5)?,
+        resource_type: text(6)?,
+        provider: parse::<Provider>("provider", &text(7)?)?,
+        account: text(8)?,
+        region: text(9)?,
+        expected: text(10)?,
+        actual: text(11)?,
+        message: text(12)?,
+        first_evaluated: timestamp(row.try_get(13).map_err(db)?)?,
+        last_evaluated: timestamp(row.try_get(14).map_err(db)?)?,
+        last_reopened: row
+            .try_get::<Option<i64>, _>(15)
+            .map_err(db)?
+            .map(timestamp)
+            .transpose()?,
+        last_fixed: row
+            .try_get::<Option<i64>, _>(16)
+            .map_err(db)?
+            .map(timestamp)
+            .transpose()?,
+    })
+}
+
+/// The order of criticality, most critical first.
+const RANK: &str = "CASE c.criticality WHEN 'HIGH' THEN 0 WHEN 'MEDIUM' THEN 1 ELSE 2 END";
+
+/// The rows a condition is evaluated over: evaluations of present resources
+/// with their controls. When the condition does not read the resource, the
+/// (few) gone resources are excluded by id instead of joining every row to its
+/// resource, which is what keeps filtered counts over millions of rows fast.
+fn from_present(condition: &str) -> &'static str {
+    if refers_to_resources(condition) {
+        "FROM evaluations e \
+         JOIN resources r ON r.id = e.resource_id \
+         JOIN controls c ON c.cid = e.cid \
+         WHERE r.gone_at IS NULL AND "
+    } else {
+        "FROM evaluations e \
+         JOIN controls c ON c.cid = e.cid \
+         WHERE e.resource_id NOT IN (SELECT id FROM resources WHERE gone_at IS NOT NULL) AND "
+    }
+}
+
+/// Whether compiled SQL mentions the resource alias `r`.
+fn refers_to_resources(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    (0..b.len().saturating_sub(1)).any(|i| {
+        b[i] == b'r'
+            && b[i + 1] == b'.'
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+    })
+}
+
+/// Empty text is bound as NULL (and turned back into `''` by the SQL): a NULL
+/// costs SQLite no allocation.
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn count(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        version_of(&mut conn).await
+    }
+
+    async fn sync_catalog(
+        &self,
+        controls: &[ControlRecord],
+        policies: &[PolicyRecord],
+    ) -> Result<(), StoreError> {
+        let _guard = self.write.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        for table in ["policy_controls", "policies", "controls"] {
+            sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        for c in controls {
+            sqlx::query(
+                "INSERT INTO controls (cid, title, service, resource_type, provider, criticality, \
+                 execution_type, remediable) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (cid) DO UPDATE SET title = excluded.title, service = excluded.service, \
+                 resource_type = excluded.resource_type, provider = excluded.provider, \
+                 criticality = excluded.criticality, execution_type = excluded.execution_type, \
+                 remediable = excluded.remediable",
+            )
+            .bind(i64::from(c.cid))
+            .bind(&c.title)
+            .bind(&c.service)
+            .bind(&c.resource_type)
+            .bind(c.provider.as_str())
+            .bind(c.criticality.as_str())
+            .bind(c.execution_type.as_str())
+            .bind(c.remediable)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        for p in policies {
+            sqlx::query(
+                "INSERT INTO policies (name, provider, description) VALUES (?, ?, ?) \
+                 ON CONFLICT (name) DO UPDATE SET provider = excluded.provider, \
+                 description = excluded.description",
+            )
+            .bind(&p.name)
+            .bind(p.provider.as_str())
+            .bind(&p.description)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+            for cid in &p.cids {
+                sqlx::query(
+                    "INSERT INTO policy_controls (policy_name, cid) VALUES (?, ?) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&p.name)
+                .bind(i64::from(*cid))
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            }
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn apply_scan(&self, scan: ScanBatch<'_>) -> Result<ScanSummary, StoreError> {
+        // Everything that can be checked is checked before anything is written.
+        let plan = Plan::new(&scan)?;
+        let _guard = self.write.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        // On any error the transaction is dropped, which rolls it back.
+        let summary = scan::apply(&mut tx, &plan, &scan).await?;
+        tx.commit().await.map_err(db)?;
+        if summary.evaluations >= 10_000 || summary.new_resources >= 1_000 {
+            // Keep the planner's statistics current after large changes.
+            sqlx::query("PRAGMA optimize = 0x10002")
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+        }
+        Ok(summary)
+    }
+
+    async fn search(&self, query: &Query, page: Page) -> Result<Vec<EvaluationRow>, StoreError> {
+        let cond = query.to_sql(Dialect::Sqlite, 1);
+        // The page is chosen on keys alone; only its rows are read in full.
+        let sql = format!(
+            "SELECT e.cid, c.title, c.criticality, e.result, r.native_id, r.name, \
+             r.resource_type, r.provider, r.account, r.region, e.expected, e.actual, e.message, \
+             e.first_evaluated, e.last_evaluated, e.last_reopened, e.last_fixed \
+             FROM (SELECT e.resource_id AS rid, e.cid AS cid, {RANK} AS rank, \
+             r.native_id AS native_id \
+             FROM evaluations e \
+             JOIN resources r ON r.id = e.resource_id \
+             JOIN controls c ON c.cid = e.cid \
+             WHERE r.gone_at IS NULL AND ({}) \
+             ORDER BY rank, e.cid, r.native_id, r.id LIMIT ? OFFSET ?) k \
+             JOIN evaluations e ON e.resource_id = k.rid AND e.cid = k.cid \
+             JOIN resources r ON r.id = k.rid \
+             JOIN controls c ON c.cid = k.cid \
+             ORDER BY k.rank, k.cid, k.native_id, k.rid",
+            cond.sql
+        );
+        let offset = i64::try_from(page.offset).unwrap_or(i64::MAX);
+        let rows = bind_params(sqlx::query(&sql), &cond.params)
+            .bind(i64::from(page.limit))
+            .bind(offset)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(evaluation_row).collect()
+    }
+
+    async fn counts(&self, query: &Query) -> Result<MonitorCounts, StoreError> {
+        let cond = query.to_sql(Dialect::Sqlite, 1);
+        let sql = format!(
+            "SELECT COUNT(DISTINCT e.cid), COUNT(*), \
+             TOTAL(e.result IN ('PASS', 'PASSE')), \
+             TOTAL(e.result = 'FAIL'), \
+             TOTAL(e.result = 'SKIP'), \
+             TOTAL(e.result = 'FAIL' AND c.criticality = 'HIGH'), \
+             TOTAL(e.result = 'FAIL' AND c.criticality = 'MEDIUM'), \
+             TOTAL(e.result = 'FAIL' AND c.criticality = 'LOW'), \
+             TOTAL(e.result = 'FAIL' AND c.remediable <> 0) \
+             {}({})",
+            from_present(&cond.sql),
+            cond.sql
+        );
+        let row = bind_params(sqlx::query(&sql), &cond.params)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        let int = |i: usize| -> Result<u64, StoreError> { Ok(count(row.try_get(i).map_err(db)?)) };
+        // TOTAL() is a float; exact for counts far beyond any store's size.
+        let total = |i: usize| -> Result<u64, StoreError> {
+            let v: f64 = row.try_get(i).map_err(db)?;
+            Ok(if v > 0.0 { v as u64 } else { 0 })
+        };
+        Ok(MonitorCounts {
+            controls_evaluated: int(0)?,
+            evaluations: int(1)?,
+            pass: total(2)?,
+            fail: total(3)?,
+            skip: total(4)?,
+            fail_high: total(5)?,
+            fail_medium: total(6)?,
+            fail_low: total(7)?,
+            remediable: total(8)?,
+        })
+    }
+
+    async fn present_resources(&self, source: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM resources WHERE source = ? AND gone_at IS NULL",
+        )
+        .bind(source)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(count(n))
+    }
+}

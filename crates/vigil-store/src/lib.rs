@@ -19,7 +19,8 @@ use vigil_query::Query;
 
 /// The schema objects every backend creates; the query compiler's SQL refers
 /// to them by these names and aliases (`e`, `r`, `c`).
-pub const SCHEMA_DOC: &str = "evaluations e JOIN resources r ON r.id = e.resource_id JOIN controls c ON c.cid = e.cid";
+pub const SCHEMA_DOC: &str =
+    "evaluations e JOIN resources r ON r.id = e.resource_id JOIN controls c ON c.cid = e.cid";
 
 /// Why the store could not do what was asked. Messages say what to do; they
 /// never carry passwords.

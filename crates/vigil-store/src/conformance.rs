@@ -1,0 +1,971 @@
+//! The behaviour every [`Store`] backend must show, as one suite that each
+//! backend's tests run against a fresh, empty store:
+//!
+//! ```ignore
+//! vigil_store::conformance::run_all(&store).await;
+//! ```
+//!
+//! The suite panics (it is test code) with a message naming the step and the
+//! difference when a backend misbehaves.
+
+use crate::{
+    ControlRecord, EvaluationInput, EvaluationRow, MonitorCounts, Page, PolicyRecord, ScanBatch,
+    ScanSummary, Store, StoreError,
+};
+use chrono::{Duration, TimeZone, Utc};
+use std::collections::BTreeMap;
+use vigil_model::{Criticality, EvalResult, ExecutionType, Origin, Provider, Resource, Timestamp};
+use vigil_query::Query;
+
+const PROD: &str = "connector:aws-prod";
+const IAC: &str = "iac:main.tf";
+const CIS: &str = "CIS Amazon Web Services Foundations Benchmark";
+const BASELINE: &str = "Internal Baseline";
+
+/// Runs every check, in order, on an empty store.
+pub async fn run_all(store: &dyn Store) {
+    basics(store).await;
+    first_scans(store).await;
+    search_queries(store).await;
+    second_scan_lifecycle_and_gone(store).await;
+    third_scan_return_and_new(store).await;
+    invalid_batch_changes_nothing(store).await;
+    catalog_replacement(store).await;
+    duplicates_in_a_batch(store).await;
+}
+
+/// `t(h)`: a fixed instant plus `h` hours.
+fn t(hours: i64) -> Timestamp {
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+        .single()
+        .expect("a valid date")
+        + Duration::hours(hours)
+}
+
+fn q(text: &str, now: Timestamp) -> Query {
+    Query::parse(text, now).unwrap_or_else(|e| panic!("query `{text}`: {e}"))
+}
+
+fn control(
+    cid: u32,
+    title: &str,
+    service: &str,
+    resource_type: &str,
+    criticality: Criticality,
+    remediable: bool,
+) -> ControlRecord {
+    ControlRecord {
+        cid,
+        title: title.into(),
+        service: service.into(),
+        resource_type: resource_type.into(),
+        provider: Provider::Aws,
+        criticality,
+        execution_type: ExecutionType::Both,
+        remediable,
+    }
+}
+
+fn controls(c2: Criticality) -> Vec<ControlRecord> {
+    vec![
+        control(
+            1,
+            "S3 bucket versioning should be enabled",
+            "S3",
+            "aws.s3.bucket",
+            Criticality::High,
+            true,
+        ),
+        control(
+            2,
+            "S3 bucket access logging should be enabled",
+            "S3",
+            "aws.s3.bucket",
+            c2,
+            false,
+        ),
+        control(
+            3,
+            "EC2 instances should require IMDSv2",
+            "EC2",
+            "aws.ec2.instance",
+            Criticality::Low,
+            true,
+        ),
+        control(
+            4,
+            "EC2 instances should not have a public IP address",
+            "EC2",
+            "aws.ec2.instance",
+            Criticality::High,
+            false,
+        ),
+    ]
+}
+
+fn policy(name: &str, cids: &[u32]) -> PolicyRecord {
+    PolicyRecord {
+        name: name.into(),
+        provider: Provider::Aws,
+        description: format!("{name} (test)"),
+        cids: cids.to_vec(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resource(
+    account: &str,
+    region: &str,
+    service: &str,
+    resource_type: &str,
+    id: &str,
+    name: &str,
+    tags: &[(&str, &str)],
+    origin: Origin,
+) -> Resource {
+    let mut attributes = serde_json::Map::new();
+    attributes.insert("name".into(), serde_json::Value::String(name.into()));
+    Resource {
+        provider: Provider::Aws,
+        account: account.into(),
+        region: region.into(),
+        service: service.into(),
+        resource_type: resource_type.into(),
+        id: id.into(),
+        name: name.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<BTreeMap<_, _>>(),
+        attributes,
+        associations: Vec::new(),
+        first_discovered: None,
+        last_updated: None,
+        origin,
+    }
+}
+
+fn prod(run: &str) -> Origin {
+    Origin::Connector {
+        connector: "aws-prod".into(),
+        run: run.into(),
+    }
+}
+
+const ALPHA: &str = "arn:aws:s3:::alpha";
+const BETA: &str = "arn:aws:s3:::beta";
+const WEB: &str = "arn:aws:ec2:eu-west-1:111122223333:instance/i-0abc";
+const WORKER: &str = "arn:aws:ec2:eu-west-1:111122223333:instance/i-0def";
+const LOGS: &str = "aws_s3_bucket.logs";
+
+fn alpha(run: &str, tags: &[(&str, &str)]) -> Resource {
+    resource(
+        "383031258652",
+        "us-east-1",
+        "S3",
+        "aws.s3.bucket",
+        ALPHA,
+        "alpha",
+        tags,
+        prod(run),
+    )
+}
+
+fn beta(run: &str) -> Resource {
+    resource(
+        "383031258652",
+        "us-east-1",
+        "S3",
+        "aws.s3.bucket",
+        BETA,
+        "beta",
+        &[("env", "dev")],
+        prod(run),
+    )
+}
+
+fn web(run: &str) -> Resource {
+    resource(
+        "111122223333",
+        "eu-west-1",
+        "EC2",
+        "aws.ec2.instance",
+        WEB,
+        "web",
+        &[],
+        prod(run),
+    )
+}
+
+fn worker(run: &str) -> Resource {
+    resource(
+        "111122223333",
+        "eu-west-1",
+        "EC2",
+        "aws.ec2.instance",
+        WORKER,
+        "worker",
+        &[("role", "batch")],
+        prod(run),
+    )
+}
+
+fn logs() -> Resource {
+    resource(
+        "",
+        "",
+        "S3",
+        "aws.s3.bucket",
+        LOGS,
+        "logs",
+        &[("owner", "ops")],
+        Origin::Iac {
+            file: "main.tf".into(),
+            line: 12,
+        },
+    )
+}
+
+fn eval(resource: usize, cid: u32, result: EvalResult) -> EvaluationInput<'static> {
+    let (expected, actual, message) = match result {
+        EvalResult::Fail => ("true", "false", "the setting is off"),
+        _ => ("true", "", ""),
+    };
+    EvaluationInput {
+        resource,
+        cid,
+        result,
+        expected,
+        actual,
+        message,
+    }
+}
+
+fn keys(rows: &[EvaluationRow]) -> Vec<(u32, &str)> {
+    rows.iter()
+        .map(|r| (r.cid, r.resource_id.as_str()))
+        .collect()
+}
+
+async fn all_rows(store: &dyn Store, query: &Query) -> Vec<EvaluationRow> {
+    store
+        .search(
+            query,
+            Page {
+                limit: 10_000,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("search `{}`: {e}", query.text()))
+}
+
+async fn search_keys(store: &dyn Store, text: &str, now: Timestamp) -> Vec<(u32, String)> {
+    let rows = all_rows(store, &q(text, now)).await;
+    keys(&rows)
+        .into_iter()
+        .map(|(c, r)| (c, r.to_string()))
+        .collect()
+}
+
+fn owned(v: &[(u32, &str)]) -> Vec<(u32, String)> {
+    v.iter().map(|(c, r)| (*c, r.to_string())).collect()
+}
+
+async fn counts(store: &dyn Store, text: &str, now: Timestamp) -> MonitorCounts {
+    store
+        .counts(&q(text, now))
+        .await
+        .unwrap_or_else(|e| panic!("counts `{text}`: {e}"))
+}
+
+async fn row(store: &dyn Store, cid: u32, resource: &str, now: Timestamp) -> EvaluationRow {
+    let rows = all_rows(
+        store,
+        &q(&format!("cid:{cid} and resource.id:\"{resource}\""), now),
+    )
+    .await;
+    assert_eq!(
+        rows.len(),
+        1,
+        "one evaluation of control {cid} on {resource}"
+    );
+    rows.into_iter().next().expect("one row")
+}
+
+/// The schema is migrated and the catalogue can be stored.
+pub async fn basics(store: &dyn Store) {
+    assert!(
+        matches!(store.backend(), "sqlite" | "postgres"),
+        "backend name `{}`",
+        store.backend()
+    );
+    let version = store.schema_version().await.expect("schema_version");
+    assert!(version > 0, "schema version {version} after migrations");
+    store
+        .sync_catalog(
+            &controls(Criticality::Medium),
+            &[policy(CIS, &[1, 4]), policy(BASELINE, &[2, 3])],
+        )
+        .await
+        .expect("sync_catalog");
+    assert_eq!(
+        store.counts(&Query::all()).await.expect("counts"),
+        MonitorCounts::default(),
+        "an empty store counts nothing"
+    );
+    assert_eq!(store.present_resources(PROD).await.expect("present"), 0);
+}
+
+/// The first scans of two sources insert resources and evaluations.
+pub async fn first_scans(store: &dyn Store) {
+    let resources = [
+        alpha("run-1", &[("env", "prod"), ("team", "data")]),
+        beta("run-1"),
+        web("run-1"),
+    ];
+    let evaluations = [
+        eval(0, 1, EvalResult::Fail),
+        eval(0, 2, EvalResult::Pass),
+        eval(1, 1, EvalResult::Pass),
+        eval(1, 2, EvalResult::Fail),
+        eval(2, 3, EvalResult::Fail),
+        eval(2, 4, EvalResult::Skip),
+    ];
+    let summary = store
+        .apply_scan(ScanBatch {
+            source: PROD,
+            run: "run-1",
+            at: t(0),
+            resources: &resources,
+            evaluations: &evaluations,
+        })
+        .await
+        .expect("first scan");
+    assert_eq!(
+        summary,
+        ScanSummary {
+            resources: 3,
+            new_resources: 3,
+            gone_resources: 0,
+            evaluations: 6,
+            reopened: 0,
+            fixed: 0,
+        },
+        "summary of the first scan"
+    );
+
+    let iac = [logs()];
+    let iac_evaluations = [eval(0, 1, EvalResult::Fail), eval(0, 2, EvalResult::Passe)];
+    let summary = store
+        .apply_scan(ScanBatch {
+            source: IAC,
+            run: "run-iac",
+            at: t(0) + Duration::minutes(10),
+            resources: &iac,
+            evaluations: &iac_evaluations,
+        })
+        .await
+        .expect("iac scan");
+    assert_eq!(
+        summary,
+        ScanSummary {
+            resources: 1,
+            new_resources: 1,
+            gone_resources: 0,
+            evaluations: 2,
+            reopened: 0,
+            fixed: 0,
+        },
+        "summary of the iac scan"
+    );
+    assert_eq!(store.present_resources(PROD).await.expect("present"), 3);
+    assert_eq!(store.present_resources(IAC).await.expect("present"), 1);
+    assert_eq!(store.present_resources("input").await.expect("present"), 0);
+
+    assert_eq!(
+        counts(store, "", t(1)).await,
+        MonitorCounts {
+            controls_evaluated: 4,
+            evaluations: 8,
+            pass: 3,
+            fail: 4,
+            skip: 1,
+            fail_high: 2,
+            fail_medium: 1,
+            fail_low: 1,
+            remediable: 3,
+        },
+        "counts of everything (pass includes PASSE)"
+    );
+    assert_eq!(
+        counts(
+            store,
+            "control.result:FAIL and control.criticality:HIGH",
+            t(1)
+        )
+        .await,
+        MonitorCounts {
+            controls_evaluated: 1,
+            evaluations: 2,
+            pass: 0,
+            fail: 2,
+            skip: 0,
+            fail_high: 2,
+            fail_medium: 0,
+            fail_low: 0,
+            remediable: 2,
+        },
+        "counts of high failures"
+    );
+
+    let first = row(store, 1, ALPHA, t(1)).await;
+    assert_eq!(
+        first,
+        EvaluationRow {
+            cid: 1,
+            control: "S3 bucket versioning should be enabled".into(),
+            criticality: Criticality::High,
+            result: EvalResult::Fail,
+            resource_id: ALPHA.into(),
+            resource_name: "alpha".into(),
+            resource_type: "aws.s3.bucket".into(),
+            provider: Provider::Aws,
+            account: "383031258652".into(),
+            region: "us-east-1".into(),
+            expected: "true".into(),
+            actual: "false".into(),
+            message: "the setting is off".into(),
+            first_evaluated: t(0),
+            last_evaluated: t(0),
+            last_reopened: None,
+            last_fixed: None,
+        },
+        "a stored evaluation row"
+    );
+    let iac_row = row(store, 2, LOGS, t(1)).await;
+    assert_eq!(iac_row.result, EvalResult::Passe);
+    assert_eq!(iac_row.account, "");
+    assert_eq!(iac_row.last_evaluated, t(0) + Duration::minutes(10));
+}
+
+/// Searches select, order and page as documented.
+pub async fn search_queries(store: &dyn Store) {
+    let now = t(1);
+    let everything = owned(&[
+        (1, ALPHA),
+        (1, BETA),
+        (1, LOGS),
+        (4, WEB),
+        (2, ALPHA),
+        (2, BETA),
+        (2, LOGS),
+        (3, WEB),
+    ]);
+    assert_eq!(
+        search_keys(store, "", now).await,
+        everything,
+        "order: criticality (HIGH, MEDIUM, LOW), then control id, then resource id"
+    );
+
+    // Paging.
+    let mut paged = Vec::new();
+    for offset in [0u64, 3, 6, 9] {
+        let rows = store
+            .search(&Query::all(), Page { limit: 3, offset })
+            .await
+            .expect("page");
+        assert!(rows.len() <= 3, "a page holds at most its limit");
+        paged.extend(keys(&rows).into_iter().map(|(c, r)| (c, r.to_string())));
+    }
+    assert_eq!(paged, everything, "pages of 3 put together");
+    let beyond = store
+        .search(
+            &Query::all(),
+            Page {
+                limit: 5,
+                offset: 100,
+            },
+        )
+        .await
+        .expect("page beyond");
+    assert!(beyond.is_empty(), "a page beyond the end is empty");
+
+    let cases: &[(&str, &[(u32, &str)])] = &[
+        (
+            "control.result:FAIL and control.criticality:HIGH",
+            &[(1, ALPHA), (1, LOGS)],
+        ),
+        (
+            "policy.name:\"CIS Amazon Web Services Foundations Benchmark\"",
+            &[(1, ALPHA), (1, BETA), (1, LOGS), (4, WEB)],
+        ),
+        (
+            "policy.name:cis*",
+            &[(1, ALPHA), (1, BETA), (1, LOGS), (4, WEB)],
+        ),
+        (
+            "policy.name:\"Internal Baseline\" and control.result:FAIL",
+            &[(2, BETA), (3, WEB)],
+        ),
+        (
+            "tags.name:env",
+            &[(1, ALPHA), (1, BETA), (2, ALPHA), (2, BETA)],
+        ),
+        ("tags.value:prod", &[(1, ALPHA), (2, ALPHA)]),
+        (
+            "account.id:3830*",
+            &[(1, ALPHA), (1, BETA), (2, ALPHA), (2, BETA)],
+        ),
+        // In quotes `*` is a literal character.
+        ("account.id:\"3830*\"", &[]),
+        (
+            "account.id:\"383031258652\"",
+            &[(1, ALPHA), (1, BETA), (2, ALPHA), (2, BETA)],
+        ),
+        ("resource.name:ALP*", &[(1, ALPHA), (2, ALPHA)]),
+        ("resource.type:aws.ec2.*", &[(4, WEB), (3, WEB)]),
+        ("resource.source:iac:*", &[(1, LOGS), (2, LOGS)]),
+        ("region:eu-west-?", &[(4, WEB), (3, WEB)]),
+        (
+            "not control.result:PASS",
+            &[
+                (1, ALPHA),
+                (1, LOGS),
+                (4, WEB),
+                (2, BETA),
+                (2, LOGS),
+                (3, WEB),
+            ],
+        ),
+        ("control.result:PASSE", &[(2, LOGS)]),
+        (
+            "cid:[2 .. 3]",
+            &[(2, ALPHA), (2, BETA), (2, LOGS), (3, WEB)],
+        ),
+        ("control.name:*IMDSv2*", &[(3, WEB)]),
+        ("control.service:ec2", &[(4, WEB), (3, WEB)]),
+        (
+            "firstEvaluated:[now-1h .. now]",
+            &[
+                (1, ALPHA),
+                (1, BETA),
+                (1, LOGS),
+                (4, WEB),
+                (2, ALPHA),
+                (2, BETA),
+                (2, LOGS),
+                (3, WEB),
+            ],
+        ),
+        ("firstEvaluated:[now-55m .. now]", &[(1, LOGS), (2, LOGS)]),
+        ("lastFixed:[* .. now]", &[]),
+        (
+            "provider:aws and (tags.name:team or resource.name:web)",
+            &[(1, ALPHA), (4, WEB), (2, ALPHA), (3, WEB)],
+        ),
+        ("provider:gcp", &[]),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(
+            search_keys(store, text, now).await,
+            owned(expected),
+            "search `{text}`"
+        );
+    }
+
+    // Readers may run side by side.
+    let all = Query::all();
+    let (a, b) = tokio::join!(store.counts(&all), store.search(&all, Page::default()));
+    assert_eq!(a.expect("concurrent counts").evaluations, 8);
+    assert_eq!(b.expect("concurrent search").len(), 8);
+}
+
+/// A later scan keeps first_evaluated, moves last_evaluated, records reopened
+/// and fixed, marks the resource it lacks as gone, and leaves other sources be.
+pub async fn second_scan_lifecycle_and_gone(store: &dyn Store) {
+    let resources = [
+        alpha("run-2", &[("owner", "data-eng"), ("team", "data")]),
+        web("run-2"),
+    ];
+    let evaluations = [
+        eval(0, 1, EvalResult::Pass),
+        eval(0, 2, EvalResult::Fail),
+        eval(1, 3, EvalResult::Fail),
+        eval(1, 4, EvalResult::Skip),
+    ];
+    let summary = store
+        .apply_scan(ScanBatch {
+            source: PROD,
+            run: "run-2",
+            at: t(2),
+            resources: &resources,
+            evaluations: &evaluations,
+        })
+        .await
+        .expect("second scan");
+    assert_eq!(
+        summary,
+        ScanSummary {
+            resources: 2,
+            new_resources: 0,
+            gone_resources: 1,
+            evaluations: 4,
+            reopened: 1,
+            fixed: 1,
+        },
+        "summary of the second scan"
+    );
+    let now = t(2);
+    assert_eq!(store.present_resources(PROD).await.expect("present"), 2);
+    assert_eq!(
+        store.present_resources(IAC).await.expect("present"),
+        1,
+        "other sources are untouched"
+    );
+
+    let fixed = row(store, 1, ALPHA, now).await;
+    assert_eq!(fixed.result, EvalResult::Pass);
+    assert_eq!(fixed.first_evaluated, t(0), "first_evaluated is kept");
+    assert_eq!(fixed.last_evaluated, t(2), "last_evaluated moves");
+    assert_eq!(fixed.last_fixed, Some(t(2)), "FAIL → PASS sets last_fixed");
+    assert_eq!(fixed.last_reopened, None);
+    assert_eq!(fixed.actual, "", "the evidence is replaced");
+
+    let reopened = row(store, 2, ALPHA, now).await;
+    assert_eq!(reopened.result, EvalResult::Fail);
+    assert_eq!(
+        reopened.last_reopened,
+        Some(t(2)),
+        "PASS → FAIL sets last_reopened"
+    );
+    assert_eq!(reopened.last_fixed, None);
+
+    let same = row(store, 3, WEB, now).await;
+    assert_eq!(
+        (
+            same.first_evaluated,
+            same.last_evaluated,
+            same.last_reopened,
+            same.last_fixed
+        ),
+        (t(0), t(2), None, None),
+        "FAIL → FAIL changes only last_evaluated"
+    );
+
+    let untouched = row(store, 1, LOGS, now).await;
+    assert_eq!(
+        untouched.last_evaluated,
+        t(0) + Duration::minutes(10),
+        "another source's evaluations are untouched"
+    );
+
+    assert!(
+        search_keys(store, &format!("resource.id:\"{BETA}\""), now)
+            .await
+            .is_empty(),
+        "a gone resource is not searched"
+    );
+    assert_eq!(
+        counts(store, "", now).await,
+        MonitorCounts {
+            controls_evaluated: 4,
+            evaluations: 6,
+            pass: 2,
+            fail: 3,
+            skip: 1,
+            fail_high: 1,
+            fail_medium: 1,
+            fail_low: 1,
+            remediable: 2,
+        },
+        "a gone resource is not counted"
+    );
+    assert!(
+        search_keys(store, "tags.name:env", now).await.is_empty(),
+        "tags are replaced by the scan"
+    );
+    assert_eq!(
+        search_keys(store, "tags.name:owner", now).await,
+        owned(&[(1, ALPHA), (1, LOGS), (2, ALPHA), (2, LOGS)])
+    );
+    assert_eq!(
+        search_keys(store, "lastFixed:[now-1h .. now]", now).await,
+        owned(&[(1, ALPHA)])
+    );
+    assert_eq!(
+        search_keys(store, "lastReopened:[now-1h .. now]", now).await,
+        owned(&[(2, ALPHA)])
+    );
+    assert_eq!(
+        search_keys(store, "not lastFixed:[now-1h .. now]", now).await,
+        owned(&[(1, LOGS), (4, WEB), (2, ALPHA), (2, LOGS), (3, WEB)]),
+        "`not` on a date that is unset matches"
+    );
+}
+
+/// A gone resource comes back when seen again, with its history; a new one is
+/// counted; an evaluation a present resource no longer has is dropped.
+pub async fn third_scan_return_and_new(store: &dyn Store) {
+    let resources = [
+        alpha("run-3", &[("owner", "data-eng"), ("team", "data")]),
+        beta("run-3"),
+        web("run-3"),
+        worker("run-3"),
+    ];
+    let evaluations = [
+        eval(0, 1, EvalResult::Pass),
+        eval(0, 2, EvalResult::Fail),
+        eval(1, 1, EvalResult::Fail),
+        eval(1, 2, EvalResult::Fail),
+        eval(2, 3, EvalResult::Pass),
+        eval(3, 3, EvalResult::Pass),
+        eval(3, 4, EvalResult::Fail),
+    ];
+    let summary = store
+        .apply_scan(ScanBatch {
+            source: PROD,
+            run: "run-3",
+            at: t(3),
+            resources: &resources,
+            evaluations: &evaluations,
+        })
+        .await
+        .expect("third scan");
+    assert_eq!(
+        summary,
+        ScanSummary {
+            resources: 4,
+            new_resources: 1,
+            gone_resources: 0,
+            evaluations: 7,
+            reopened: 1,
+            fixed: 1,
+        },
+        "summary of the third scan"
+    );
+    let now = t(3);
+    assert_eq!(store.present_resources(PROD).await.expect("present"), 4);
+
+    let back = row(store, 1, BETA, now).await;
+    assert_eq!(
+        back.first_evaluated,
+        t(0),
+        "a returning resource keeps its history"
+    );
+    assert_eq!(back.last_reopened, Some(t(3)));
+    let still = row(store, 1, ALPHA, now).await;
+    assert_eq!(
+        (still.last_fixed, still.last_reopened),
+        (Some(t(2)), None),
+        "PASS → PASS keeps last_fixed"
+    );
+    let still_failing = row(store, 2, ALPHA, now).await;
+    assert_eq!(
+        still_failing.last_reopened,
+        Some(t(2)),
+        "FAIL → FAIL keeps last_reopened"
+    );
+    let fixed = row(store, 3, WEB, now).await;
+    assert_eq!(fixed.last_fixed, Some(t(3)));
+
+    assert_eq!(
+        search_keys(store, "cid:4", now).await,
+        owned(&[(4, WORKER)]),
+        "an evaluation the scan no longer reports is dropped"
+    );
+    assert_eq!(
+        search_keys(store, "firstEvaluated:[now-1h .. now]", now).await,
+        owned(&[(4, WORKER), (3, WORKER)])
+    );
+    assert_eq!(
+        counts(store, "", now).await,
+        MonitorCounts {
+            controls_evaluated: 4,
+            evaluations: 9,
+            pass: 4,
+            fail: 5,
+            skip: 0,
+            fail_high: 3,
+            fail_medium: 2,
+            fail_low: 0,
+            remediable: 2,
+        },
+        "counts after the third scan"
+    );
+    assert_eq!(
+        counts(
+            store,
+            "control.result:FAIL and control.criticality:HIGH",
+            now
+        )
+        .await,
+        MonitorCounts {
+            controls_evaluated: 2,
+            evaluations: 3,
+            pass: 0,
+            fail: 3,
+            skip: 0,
+            fail_high: 3,
+            fail_medium: 0,
+            fail_low: 0,
+            remediable: 2,
+        },
+        "filtered counts after the third scan"
+    );
+}
+
+/// A batch whose evaluation names a resource it does not have is refused, and
+/// nothing of it is recorded.
+pub async fn invalid_batch_changes_nothing(store: &dyn Store) {
+    let now = t(4);
+    let before_rows = all_rows(store, &Query::all()).await;
+    let before_counts = counts(store, "", now).await;
+    let newcomer = resource(
+        "383031258652",
+        "us-east-1",
+        "S3",
+        "aws.s3.bucket",
+        "arn:aws:s3:::newcomer",
+        "newcomer",
+        &[],
+        prod("run-bad"),
+    );
+    let resources = [alpha("run-bad", &[]), newcomer];
+    let evaluations = [
+        eval(0, 1, EvalResult::Fail),
+        eval(1, 1, EvalResult::Fail),
+        eval(2, 2, EvalResult::Fail),
+    ];
+    let result = store
+        .apply_scan(ScanBatch {
+            source: PROD,
+            run: "run-bad",
+            at: now,
+            resources: &resources,
+            evaluations: &evaluations,
+        })
+        .await;
+    assert!(
+        matches!(result, Err(StoreError::Invalid(_))),
+        "an out-of-range resource index is invalid, got {result:?}"
+    );
+    assert_eq!(
+        all_rows(store, &Query::all()).await,
+        before_rows,
+        "a refused batch changes no evaluation"
+    );
+    assert_eq!(counts(store, "", now).await, before_counts);
+    assert_eq!(
+        store.present_resources(PROD).await.expect("present"),
+        4,
+        "a refused batch neither adds nor removes resources"
+    );
+    assert!(search_keys(store, "resource.name:newcomer", now)
+        .await
+        .is_empty());
+}
+
+/// The catalogue is replaced as a whole.
+pub async fn catalog_replacement(store: &dyn Store) {
+    let now = t(4);
+    store
+        .sync_catalog(&controls(Criticality::High), &[policy(CIS, &[1, 4])])
+        .await
+        .expect("second sync_catalog");
+    assert!(
+        search_keys(store, "policy.name:\"Internal Baseline\"", now)
+            .await
+            .is_empty(),
+        "a removed policy no longer matches"
+    );
+    assert_eq!(
+        search_keys(store, "policy.name:cis*", now).await.len(),
+        4,
+        "a kept policy still matches"
+    );
+    let c = counts(store, "", now).await;
+    assert_eq!(
+        (c.fail_high, c.fail_medium, c.fail_low),
+        (5, 0, 0),
+        "counts follow the new criticality"
+    );
+    assert_eq!(
+        row(store, 2, BETA, now).await.criticality,
+        Criticality::High
+    );
+    assert_eq!(
+        search_keys(
+            store,
+            "control.criticality:HIGH and resource.id:arn:aws:s3:::*",
+            now
+        )
+        .await,
+        owned(&[(1, ALPHA), (1, BETA), (2, ALPHA), (2, BETA)]),
+        "order follows the new criticality"
+    );
+}
+
+/// The same resource or evaluation given twice in one batch: the last wins.
+pub async fn duplicates_in_a_batch(store: &dyn Store) {
+    let source = "connector:dups";
+    let origin = Origin::Connector {
+        connector: "dups".into(),
+        run: "run-d".into(),
+    };
+    let first = resource(
+        "999999999999",
+        "us-west-2",
+        "S3",
+        "aws.s3.bucket",
+        "arn:aws:s3:::twice",
+        "first-name",
+        &[("k", "1")],
+        origin.clone(),
+    );
+    let mut second = first.clone();
+    second.name = "second-name".into();
+    second.tags.insert("k".into(), "2".into());
+    let resources = [first, second];
+    let evaluations = [
+        eval(0, 1, EvalResult::Fail),
+        eval(1, 1, EvalResult::Pass),
+        eval(1, 3, EvalResult::Fail),
+    ];
+    let summary = store
+        .apply_scan(ScanBatch {
+            source,
+            run: "run-d",
+            at: t(5),
+            resources: &resources,
+            evaluations: &evaluations,
+        })
+        .await
+        .expect("scan with duplicates");
+    assert_eq!(
+        (
+            summary.resources,
+            summary.new_resources,
+            summary.evaluations
+        ),
+        (1, 1, 2),
+        "duplicates count once: {summary:?}"
+    );
+    let rows = all_rows(store, &q("account.id:999999999999", t(5))).await;
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.cid, r.result, r.resource_name.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            (1, EvalResult::Pass, "second-name"),
+            (3, EvalResult::Fail, "second-name")
+        ]
+    );
+    assert_eq!(
+        search_keys(store, "tags.value:2 and account.id:999999999999", t(5))
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(store.present_resources(source).await.expect("present"), 1);
+}
