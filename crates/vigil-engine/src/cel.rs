@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub const VARIABLES: &[&str] = &["resource", "meta", "params", "now"];
 
 /// The functions an expression may call, beyond operators and macros.
-const FUNCTIONS: &[&str] = &[
+pub(crate) const FUNCTIONS: &[&str] = &[
     "contains",
     "size",
     "max",
@@ -92,12 +92,13 @@ impl<'a> ExprSource<'a> {
 }
 
 /// Compiles one expression and checks that it reads only known variables,
-/// declared parameters and known functions.
+/// declared parameters and known functions. Returns the interpreter's program
+/// and the parsed expression (for the fast evaluator).
 pub fn compile(
     source: &str,
     at: &ExprSource<'_>,
     params: &HashSet<&str>,
-) -> Result<Program, CatalogError> {
+) -> Result<(Program, IdedExpr), CatalogError> {
     // The CEL parser panics on some malformed input instead of returning an
     // error; such a panic is turned into a syntax error at the expression's end.
     let parsed = quietly(|| cel_parser::Parser::new().parse(source).map_err(first_error));
@@ -120,7 +121,7 @@ pub fn compile(
         return Err(at.error(line, column, reason));
     }
     match quietly(|| Program::compile(source).map_err(|e| e.to_string())) {
-        Some(Ok(p)) => Ok(p),
+        Some(Ok(p)) => Ok((p, ast)),
         Some(Err(e)) => Err(at.error(1, 1, format!("syntax error: {e}"))),
         None => Err(at.error(1, 1, "syntax error: the expression is malformed".into())),
     }

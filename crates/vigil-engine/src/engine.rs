@@ -4,9 +4,11 @@ use crate::catalog::LoadedControl;
 use crate::cel::{self, ExprSource};
 use crate::control::{ControlSpec, ParamValue};
 use crate::error::CatalogError;
+use crate::fast;
 use cel_interpreter::{Context, ExecutionError, Program, Value};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use vigil_model::{EvalResult, Origin, Resource, Timestamp};
 
@@ -30,17 +32,87 @@ pub struct Evaluation {
     pub evidence: Evidence,
 }
 
+/// One expression of a control: the interpreter's program, which is the
+/// reference semantics, and the fast evaluator's compiled form when the
+/// expression uses only what that evaluator supports.
+struct Expression {
+    slow: Program,
+    fast: Option<fast::Program>,
+}
+
+/// The value of an expression, from either evaluator.
+enum Out<'a> {
+    Fast(fast::V<'a>),
+    Slow(Value),
+}
+
+impl Out<'_> {
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Out::Fast(v) => v.as_bool(),
+            Out::Slow(Value::Bool(b)) => Some(*b),
+            Out::Slow(_) => None,
+        }
+    }
+
+    fn render(&self) -> String {
+        match self {
+            Out::Fast(v) => fast::render(v),
+            Out::Slow(v) => cel::render(v),
+        }
+    }
+}
+
+/// The interpreter's context for one resource, bound only when an expression
+/// needs the interpreter: the fast evaluator reads the resource as it is.
+struct Lazy<'e, 'c, 'x> {
+    engine: &'e Engine,
+    ctx: &'c mut Context<'x>,
+    resource: &'e Resource,
+    bound: bool,
+}
+
+impl<'x> Lazy<'_, '_, 'x> {
+    fn context(&mut self, params: &Value) -> &Context<'x> {
+        if !self.bound {
+            self.engine.bind(self.ctx, self.resource);
+            self.bound = true;
+        }
+        self.ctx.add_variable_from_value("params", params.clone());
+        self.ctx
+    }
+}
+
 /// One control, compiled once per run.
 pub struct CompiledControl {
     pub spec: Arc<ControlSpec>,
     pub params: BTreeMap<String, ParamValue>,
-    applies: Option<Program>,
-    pass: Program,
-    actual: Option<Program>,
+    applies: Option<Expression>,
+    pass: Expression,
+    actual: Option<Expression>,
     params_value: Value,
+    texts: Texts,
+}
+
+/// The texts a control puts into its evidence. Every evaluation clones them;
+/// [`Engine::evaluate`] gives each worker its own copies, so that threads do
+/// not contend for the same reference counts.
+#[derive(Clone)]
+struct Texts {
     expected: Arc<str>,
     fail_message: Arc<str>,
     empty: Arc<str>,
+}
+
+impl Texts {
+    /// Copies with reference counts of their own.
+    fn local(&self) -> Texts {
+        Texts {
+            expected: Arc::from(&*self.expected),
+            fail_message: Arc::from(&*self.fail_message),
+            empty: Arc::from(&*self.empty),
+        }
+    }
 }
 
 impl CompiledControl {
@@ -55,7 +127,9 @@ impl CompiledControl {
         let declared: HashSet<&str> = params.keys().map(String::as_str).collect();
         let compile = |key: &'static str, s: &toml::Spanned<String>| {
             let at = ExprSource::in_toml(file, key, &control.text, s.span().start);
-            cel::compile(s.get_ref(), &at, &declared)
+            let (slow, ast) = cel::compile(s.get_ref(), &at, &declared)?;
+            let fast = fast::compile(&ast, &params);
+            Ok::<_, CatalogError>(Expression { slow, fast })
         };
         let logic = &spec.logic;
         let applies = logic
@@ -84,74 +158,150 @@ impl CompiledControl {
             pass,
             actual,
             params_value,
-            expected: expected.into(),
-            fail_message: fail_message.into(),
-            empty: "".into(),
+            texts: Texts {
+                expected: expected.into(),
+                fail_message: fail_message.into(),
+                empty: "".into(),
+            },
         })
     }
 
-    /// Evaluates the control on a resource already bound in `ctx`. `None`
-    /// means the control does not apply to this resource.
+    /// Whether every expression of the control compiled for the fast
+    /// evaluator (which still leaves rare shapes of data to the interpreter).
+    pub fn is_fast(&self) -> bool {
+        [
+            Some(&self.pass),
+            self.applies.as_ref(),
+            self.actual.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .all(|e| e.fast.is_some())
+    }
+
+    /// Runs one expression: on the fast evaluator when it compiled one and
+    /// `fast` allows it, otherwise (or when the data has a shape the fast
+    /// evaluator leaves to the interpreter) on the interpreter.
+    fn run<'a>(
+        &self,
+        e: &'a Expression,
+        r: &'a Resource,
+        lazy: &mut Lazy<'_, '_, '_>,
+        fast: bool,
+    ) -> Result<Out<'a>, String> {
+        if let (true, Some(f)) = (fast, &e.fast) {
+            match f.eval(r, lazy.engine.now_fixed) {
+                Ok(v) => return Ok(Out::Fast(v)),
+                Err(fast::Fail::Exec(err)) => return Err(describe(*err)),
+                Err(fast::Fail::Panic) => return Err(PANICKED.into()),
+                Err(fast::Fail::Deopt) => {}
+            }
+        }
+        run(&e.slow, lazy.context(&self.params_value)).map(Out::Slow)
+    }
+
+    /// Whether the control judges the resource: false only when
+    /// `logic.applies` is false (an error or a non-boolean is judged, as a
+    /// skip).
+    fn applies_to(&self, r: &Resource, lazy: &mut Lazy<'_, '_, '_>, fast: bool) -> bool {
+        match &self.applies {
+            None => true,
+            Some(a) => !matches!(
+                self.run(a, r, lazy, fast).map(|out| out.as_bool()),
+                Ok(Some(false))
+            ),
+        }
+    }
+
+    /// Evaluates the control on a resource. `None` means the control does not
+    /// apply to this resource.
     ///
     /// The actual value is computed for failures only: a pass is its own
     /// evidence (the resource matches `expected`), and skipping the second
     /// expression keeps passes cheap.
-    fn evaluate(&self, ctx: &mut Context<'_>) -> Option<(EvalResult, Evidence)> {
-        ctx.add_variable_from_value("params", self.params_value.clone());
+    fn evaluate(
+        &self,
+        r: &Resource,
+        lazy: &mut Lazy<'_, '_, '_>,
+        fast: bool,
+        texts: &Texts,
+    ) -> Option<(EvalResult, Evidence)> {
         if let Some(applies) = &self.applies {
-            match run(applies, ctx) {
-                Ok(Value::Bool(false)) => return None,
-                Ok(Value::Bool(true)) => {}
-                Ok(other) => {
-                    return Some(self.skip(format!(
-                        "`logic.applies` returned {} instead of a boolean",
-                        cel::render(&other)
-                    )))
-                }
-                Err(e) => return Some(self.skip(e)),
+            match self.run(applies, r, lazy, fast) {
+                Ok(out) => match out.as_bool() {
+                    Some(false) => return None,
+                    Some(true) => {}
+                    None => {
+                        return Some(skip(
+                            texts,
+                            format!(
+                                "`logic.applies` returned {} instead of a boolean",
+                                out.render()
+                            ),
+                        ))
+                    }
+                },
+                Err(e) => return Some(skip(texts, e)),
             }
         }
-        let result = match run(&self.pass, ctx) {
-            Ok(Value::Bool(true)) => EvalResult::Pass,
-            Ok(Value::Bool(false)) => EvalResult::Fail,
-            Ok(other) => {
-                return Some(self.skip(format!(
-                    "`logic.pass` returned {} instead of a boolean",
-                    cel::render(&other)
-                )))
-            }
-            Err(e) => return Some(self.skip(e)),
+        let result = match self.run(&self.pass, r, lazy, fast) {
+            Ok(out) => match out.as_bool() {
+                Some(true) => EvalResult::Pass,
+                Some(false) => EvalResult::Fail,
+                None => {
+                    return Some(skip(
+                        texts,
+                        format!(
+                            "`logic.pass` returned {} instead of a boolean",
+                            out.render()
+                        ),
+                    ))
+                }
+            },
+            Err(e) => return Some(skip(texts, e)),
         };
         let (actual, message) = match (result, &self.actual) {
             (EvalResult::Fail, Some(p)) => (
-                match run(p, ctx) {
-                    Ok(v) => cel::render(&v),
+                match self.run(p, r, lazy, fast) {
+                    Ok(v) => v.render(),
                     Err(e) => format!("({e})"),
                 },
-                self.fail_message.clone(),
+                texts.fail_message.clone(),
             ),
-            (EvalResult::Fail, None) => (String::new(), self.fail_message.clone()),
-            _ => (String::new(), self.empty.clone()),
+            (EvalResult::Fail, None) => (String::new(), texts.fail_message.clone()),
+            _ => (String::new(), texts.empty.clone()),
         };
         Some((
             result,
             Evidence {
-                expected: self.expected.clone(),
+                expected: texts.expected.clone(),
                 actual,
                 message,
             },
         ))
     }
+}
 
-    fn skip(&self, why: String) -> (EvalResult, Evidence) {
-        (
-            EvalResult::Skip,
-            Evidence {
-                expected: self.expected.clone(),
-                actual: String::new(),
-                message: why.into(),
-            },
-        )
+fn skip(texts: &Texts, why: String) -> (EvalResult, Evidence) {
+    (
+        EvalResult::Skip,
+        Evidence {
+            expected: texts.expected.clone(),
+            actual: String::new(),
+            message: why.into(),
+        },
+    )
+}
+
+const PANICKED: &str = "evaluation error: the data has a shape the expression cannot handle (e.g. a list that is null)";
+
+/// The reason to skip for an evaluation error.
+fn describe(e: ExecutionError) -> String {
+    match e {
+        ExecutionError::NoSuchKey(k) => {
+            format!("attribute `{k}` was not collected for this resource")
+        }
+        other => format!("evaluation error: {other}"),
     }
 }
 
@@ -160,11 +310,8 @@ impl CompiledControl {
 fn run(p: &Program, ctx: &Context<'_>) -> Result<Value, String> {
     match cel::quietly(|| p.execute(ctx)) {
         Some(Ok(v)) => Ok(v),
-        Some(Err(ExecutionError::NoSuchKey(k))) => {
-            Err(format!("attribute `{k}` was not collected for this resource"))
-        }
-        Some(Err(other)) => Err(format!("evaluation error: {other}")),
-        None => Err("evaluation error: the data has a shape the expression cannot handle (e.g. a list that is null)".into()),
+        Some(Err(e)) => Err(describe(e)),
+        None => Err(PANICKED.into()),
     }
 }
 
@@ -194,9 +341,11 @@ fn substitute(template: &str, params: &BTreeMap<String, ParamValue>) -> String {
 /// resource meets only the controls written for its type.
 pub struct Engine {
     controls: Vec<CompiledControl>,
-    by_type: HashMap<String, Vec<usize>>,
+    by_type: HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>,
     now: Value,
+    now_fixed: chrono::DateTime<chrono::FixedOffset>,
     uses_meta: bool,
+    fast: bool,
 }
 
 impl Engine {
@@ -207,7 +356,7 @@ impl Engine {
             .iter()
             .map(CompiledControl::compile)
             .collect::<Result<Vec<_>, _>>()?;
-        let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_type: HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>> = HashMap::default();
         for (i, c) in compiled.iter().enumerate() {
             by_type
                 .entry(c.spec.resource_type.clone())
@@ -225,8 +374,17 @@ impl Engine {
             controls: compiled,
             by_type,
             now: Value::Timestamp(now.fixed_offset()),
+            now_fixed: now.fixed_offset(),
             uses_meta,
+            fast: true,
         })
+    }
+
+    /// Turns the fast evaluator off (`false`) or on, so that every expression
+    /// runs on the interpreter, the reference semantics: for differential
+    /// tests and for benchmarking one evaluator against the other.
+    pub fn set_fast(&mut self, on: bool) {
+        self.fast = on;
     }
 
     pub fn controls(&self) -> &[CompiledControl] {
@@ -249,23 +407,30 @@ impl Engine {
         resource: &Resource,
         out: &mut Vec<Evaluation>,
     ) {
-        let Some(ids) = self.by_type.get(&resource.resource_type) else {
-            return;
+        self.evaluate_with(ctx, None, index, resource, out)
+    }
+
+    /// [`Engine::evaluate_resource`] with the evidence texts of one worker
+    /// (indexed as the controls), or the shared ones.
+    fn evaluate_with(
+        &self,
+        ctx: &mut Context<'_>,
+        texts: Option<&[Texts]>,
+        index: usize,
+        resource: &Resource,
+        out: &mut Vec<Evaluation>,
+    ) {
+        let mut lazy = Lazy {
+            engine: self,
+            ctx,
+            resource,
+            bound: false,
         };
-        let iac = matches!(resource.origin, Origin::Iac { .. });
-        let connector = matches!(resource.origin, Origin::Connector { .. });
-        let mut bound = false;
-        for &i in ids {
-            let control = &self.controls[i];
-            let ty = control.spec.execution_type;
-            if (iac && !ty.at_build_time()) || (connector && !ty.at_run_time()) {
-                continue;
-            }
-            if !bound {
-                self.bind(ctx, resource);
-                bound = true;
-            }
-            if let Some((result, evidence)) = control.evaluate(ctx) {
+        for (i, control) in self.selected(resource) {
+            let texts = texts.and_then(|t| t.get(i)).unwrap_or(&control.texts);
+            if let Some((result, evidence)) =
+                control.evaluate(resource, &mut lazy, self.fast, texts)
+            {
                 out.push(Evaluation {
                     resource: index,
                     cid: control.spec.cid,
@@ -305,27 +470,206 @@ impl Engine {
 
     /// Evaluates all resources on all cores. `progress` is called with the
     /// number of resources finished since its last call.
+    ///
+    /// The evaluations are written straight into their place in the result:
+    /// a first pass counts each resource's evaluations (only `logic.applies`
+    /// can make that differ from the number of its type's controls), and the
+    /// second evaluates, each worker taking a run of consecutive slots. This
+    /// spares collecting per-chunk vectors and copying them into the result,
+    /// which cost more than the evaluations themselves: hundreds of megabytes
+    /// of fresh memory, touched by one thread.
     pub fn evaluate(
         &self,
         resources: &[Resource],
         progress: &(dyn Fn(usize) + Sync),
     ) -> Vec<Evaluation> {
-        const CHUNK: usize = 2048;
-        let parts: Vec<Vec<Evaluation>> = resources
-            .par_chunks(CHUNK)
-            .enumerate()
+        let mut counts: Vec<usize> = Vec::with_capacity(resources.len());
+        resources
+            .par_iter()
+            .with_min_len(1024)
             .map_init(
                 || self.context(),
-                |ctx, (n, chunk)| {
-                    let mut out = Vec::with_capacity(chunk.len() * 2);
-                    for (i, r) in chunk.iter().enumerate() {
-                        self.evaluate_resource(ctx, n * CHUNK + i, r, &mut out);
+                |ctx, r| {
+                    let n = self.count(ctx, r);
+                    if n == 0 {
+                        progress(1);
                     }
-                    progress(chunk.len());
-                    out
+                    n
                 },
             )
-            .collect();
-        parts.concat()
+            .collect_into_vec(&mut counts);
+        let mut offsets = Vec::with_capacity(resources.len() + 1);
+        let mut total = 0;
+        offsets.push(0);
+        for n in counts {
+            total += n;
+            offsets.push(total);
+        }
+        let mut out = Vec::with_capacity(total);
+        (0..total)
+            .into_par_iter()
+            .with_min_len(4096)
+            .map_init(
+                || Cursor {
+                    engine: self,
+                    resources,
+                    offsets: &offsets,
+                    ctx: self.context(),
+                    texts: self.controls.iter().map(|c| c.texts.local()).collect(),
+                    progress,
+                    done: 0,
+                    resource: 0,
+                    end: 0,
+                    pending: Vec::new(),
+                },
+                |cursor, slot| cursor.take(slot),
+            )
+            .collect_into_vec(&mut out);
+        out
+    }
+
+    /// How many evaluations a resource gets: its type's controls for its
+    /// origin, less those whose `logic.applies` is false for it.
+    fn count(&self, ctx: &mut Context<'_>, resource: &Resource) -> usize {
+        let mut lazy = Lazy {
+            engine: self,
+            ctx,
+            resource,
+            bound: false,
+        };
+        self.selected(resource)
+            .filter(|(_, c)| c.applies_to(resource, &mut lazy, self.fast))
+            .count()
+    }
+
+    /// The controls (with their index) for a resource's type and origin.
+    fn selected<'a>(
+        &'a self,
+        resource: &Resource,
+    ) -> impl Iterator<Item = (usize, &'a CompiledControl)> + 'a {
+        let iac = matches!(resource.origin, Origin::Iac { .. });
+        let connector = matches!(resource.origin, Origin::Connector { .. });
+        self.by_type
+            .get(&resource.resource_type)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|&i| self.controls.get(i).map(|c| (i, c)))
+            .filter(move |(_, c)| {
+                let ty = c.spec.execution_type;
+                (!iac || ty.at_build_time()) && (!connector || ty.at_run_time())
+            })
+    }
+}
+
+/// A worker's position in the evaluations of [`Engine::evaluate`]: the
+/// resource whose evaluations it is handing out, and those still to hand out
+/// (last first).
+struct Cursor<'e> {
+    engine: &'e Engine,
+    resources: &'e [Resource],
+    /// Where each resource's evaluations start, and the total at the end.
+    offsets: &'e [usize],
+    ctx: Context<'static>,
+    texts: Vec<Texts>,
+    progress: &'e (dyn Fn(usize) + Sync),
+    /// Resources finished and not yet reported.
+    done: usize,
+    resource: usize,
+    /// The slot after the current resource's evaluations.
+    end: usize,
+    pending: Vec<Evaluation>,
+}
+
+impl Cursor<'_> {
+    fn take(&mut self, slot: usize) -> Evaluation {
+        if slot >= self.end || self.end - slot != self.pending.len() {
+            self.load(slot);
+        }
+        let last = slot + 1 == self.end;
+        let evaluation = self.pending.pop();
+        if last {
+            self.done += 1;
+            if self.done >= 1024 {
+                (self.progress)(self.done);
+                self.done = 0;
+            }
+        }
+        evaluation.unwrap_or_else(|| Evaluation {
+            // Evaluations are deterministic, so the count of the first pass
+            // holds; this is never reached.
+            resource: self.resource,
+            cid: 0,
+            result: EvalResult::Skip,
+            evidence: Evidence {
+                expected: "".into(),
+                actual: String::new(),
+                message: "internal error: the evaluations of this resource changed between passes"
+                    .into(),
+            },
+        })
+    }
+
+    /// Evaluates the resource that `slot` belongs to, keeping its
+    /// evaluations from `slot` on.
+    fn load(&mut self, slot: usize) {
+        let next = self.resource + 1;
+        let r = if slot == self.end && self.offsets.get(next) == Some(&slot) {
+            // The common case: the next resource(s), skipping any without
+            // evaluations.
+            next + self.offsets[next..].partition_point(|&o| o <= slot) - 1
+        } else {
+            self.offsets
+                .partition_point(|&o| o <= slot)
+                .saturating_sub(1)
+        };
+        self.resource = r;
+        self.end = self.offsets.get(r + 1).copied().unwrap_or(slot);
+        self.pending.clear();
+        if let Some(resource) = self.resources.get(r) {
+            self.engine.evaluate_with(
+                &mut self.ctx,
+                Some(&self.texts),
+                r,
+                resource,
+                &mut self.pending,
+            );
+        }
+        self.pending.reverse();
+        let skip = slot.saturating_sub(self.offsets.get(r).copied().unwrap_or(slot));
+        let keep = self.pending.len().saturating_sub(skip);
+        self.pending.truncate(keep);
+    }
+}
+
+impl Drop for Cursor<'_> {
+    fn drop(&mut self) {
+        if self.done > 0 {
+            (self.progress)(self.done);
+        }
+    }
+}
+
+/// FNV-1a, for the index of controls by resource type: a handful of short
+/// keys, looked up once per resource, where SipHash would cost more than the
+/// lookup.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }

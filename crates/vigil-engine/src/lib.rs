@@ -12,6 +12,7 @@ mod cel;
 mod control;
 mod engine;
 mod error;
+mod fast;
 
 pub use catalog::{
     copy_control, Catalog, Fixture, FixtureFailure, LoadedControl, Policy, Provenance, SourceFile,
@@ -22,5 +23,7 @@ pub use control::{
 pub use engine::{CompiledControl, Engine, Evaluation, Evidence};
 pub use error::CatalogError;
 
+#[cfg(test)]
+mod differential;
 #[cfg(test)]
 mod tests;

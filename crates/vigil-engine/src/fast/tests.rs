@@ -1,0 +1,1 @@
+//! Unit tests of the fast evaluator, each against the interpreter.
