@@ -47,6 +47,16 @@ pub struct SqliteStore {
     target: String,
 }
 
+/// The statements of a migration file: split at `;` (the migrations hold no
+/// `;` inside literals), without the pieces that are only comments.
+fn statements(sql: &str) -> impl Iterator<Item = &str> {
+    sql.split(';').filter(|piece| {
+        piece
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+    })
+}
+
 fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -132,7 +142,7 @@ impl SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let _guard = self.write.lock().await;
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        sqlx::raw_sql(BOOTSTRAP)
+        sqlx::query(BOOTSTRAP)
             .execute(&mut *conn)
             .await
             .map_err(db)?;
@@ -162,10 +172,12 @@ impl SqliteStore {
             if version_of(&mut tx).await? >= version {
                 continue;
             }
-            sqlx::raw_sql(sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| failed(e.to_string()))?;
+            for statement in statements(sql) {
+                sqlx::query(statement)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| failed(e.to_string()))?;
+            }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
             )

@@ -46,6 +46,21 @@ async fn conformance_on_a_file() {
 }
 
 #[tokio::test]
+async fn the_store_can_move_between_tasks() {
+    let db = TempDb::new("send");
+    let path = db.path();
+    let store = tokio::spawn(async move { SqliteStore::open(&path).await.unwrap() })
+        .await
+        .unwrap();
+    let store = std::sync::Arc::new(store);
+    let moved = store.clone();
+    tokio::spawn(async move { moved.schema_version().await.unwrap() })
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
 async fn conformance_in_memory() {
     let store = SqliteStore::open_memory().await.unwrap();
     vigil_store::conformance::run_all(&store).await;

@@ -1,7 +1,7 @@
 //! The behaviour every [`Store`] backend must show, as one suite that each
 //! backend's tests run against a fresh, empty store:
 //!
-//! ```ignore
+//! ```text
 //! vigil_store::conformance::run_all(&store).await;
 //! ```
 //!
