@@ -293,10 +293,10 @@ fn skip(texts: &Texts, why: String) -> (EvalResult, Evidence) {
     )
 }
 
-const PANICKED: &str = "evaluation error: the data has a shape the expression cannot handle (e.g. a list that is null)";
+pub(crate) const PANICKED: &str = "evaluation error: the data has a shape the expression cannot handle (e.g. a list that is null)";
 
 /// The reason to skip for an evaluation error.
-fn describe(e: ExecutionError) -> String {
+pub(crate) fn describe(e: ExecutionError) -> String {
     match e {
         ExecutionError::NoSuchKey(k) => {
             format!("attribute `{k}` was not collected for this resource")
