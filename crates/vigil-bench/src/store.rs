@@ -1,0 +1,115 @@
+//! The store benchmark: bulk upsert of evaluations into SQLite and a filtered
+//! count over them.
+
+use anyhow::Result;
+use std::time::Instant;
+use vigil_engine::Catalog;
+use vigil_model::{EvalResult, Resource};
+use vigil_query::Query;
+use vigil_store::{ControlRecord, EvaluationInput, PolicyRecord, ScanBatch, Store};
+
+/// `resources` × `per_resource` evaluations, written twice (insert, then the
+/// update path with lifecycle changes), then counted with a filter.
+pub async fn run(resources: usize, per_resource: usize) -> Result<()> {
+    let catalog = Catalog::builtin()?;
+    let controls: Vec<ControlRecord> = catalog
+        .controls
+        .iter()
+        .map(|c| ControlRecord {
+            cid: c.spec.cid,
+            title: c.spec.title.clone(),
+            service: c.spec.service.clone(),
+            resource_type: c.spec.resource_type.clone(),
+            provider: c.spec.provider,
+            criticality: c.spec.criticality,
+            execution_type: c.spec.execution_type,
+            remediable: c.spec.remediable,
+        })
+        .collect();
+    let policies: Vec<PolicyRecord> = catalog
+        .policies
+        .iter()
+        .map(|p| PolicyRecord {
+            name: p.name.clone(),
+            provider: p.provider,
+            description: p.description.clone(),
+            cids: p.controls.clone(),
+        })
+        .collect();
+    let cids: Vec<u32> = controls.iter().map(|c| c.cid).take(per_resource).collect();
+    let template = catalog.controls[0].fixtures[0].resources[0].clone();
+    let list: Vec<Resource> = (0..resources)
+        .map(|i| {
+            let mut r = template.clone();
+            r.id = format!("arn:aws:iam::383031258652:user/bench-{i}");
+            r.account = format!("{}", 100_000_000_000u64 + (i % 50) as u64);
+            r
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("vigil-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("bench.db");
+    let store = vigil_store_sqlite::SqliteStore::open(&path).await?;
+    store.sync_catalog(&controls, &policies).await?;
+    let make = |round: usize| -> Vec<EvaluationInput<'static>> {
+        let mut v = Vec::with_capacity(resources * cids.len());
+        for r in 0..resources {
+            for (k, cid) in cids.iter().enumerate() {
+                let fail = (r + k + round) % 3 == 0;
+                v.push(EvaluationInput {
+                    resource: r,
+                    cid: *cid,
+                    result: if fail { EvalResult::Fail } else { EvalResult::Pass },
+                    expected: "expected value",
+                    actual: if fail { "actual value" } else { "" },
+                    message: if fail { "failure message" } else { "" },
+                });
+            }
+        }
+        v
+    };
+    for round in 0..2 {
+        let evals = make(round);
+        let at = chrono::Utc::now();
+        let t = Instant::now();
+        let summary = store
+            .apply_scan(ScanBatch {
+                source: "connector:bench",
+                run: if round == 0 { "run-1" } else { "run-2" },
+                at,
+                resources: &list,
+                evaluations: &evals,
+            })
+            .await?;
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "store (sqlite) {}: {} resources, {} evaluations in {:.3} s = {:.0} evaluations/s ({} reopened, {} fixed)",
+            if round == 0 { "insert" } else { "update" },
+            summary.resources,
+            summary.evaluations,
+            secs,
+            summary.evaluations as f64 / secs,
+            summary.reopened,
+            summary.fixed
+        );
+    }
+    for text in [
+        "control.result:FAIL and control.criticality:HIGH",
+        "control.result:FAIL and account.id:\"100000000007\"",
+        "policy.name:\"CIS Amazon Web Services Foundations Benchmark\" and control.result:FAIL",
+    ] {
+        let q = Query::parse(text, chrono::Utc::now())?;
+        store.counts(&q).await?; // warm the page cache once
+        let t = Instant::now();
+        let c = store.counts(&q).await?;
+        println!(
+            "store (sqlite) count `{text}`: {} of {} evaluations in {:.1} ms",
+            c.fail,
+            c.evaluations,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

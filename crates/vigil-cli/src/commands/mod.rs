@@ -1,0 +1,22 @@
+//! One module per command.
+
+pub mod controls;
+pub mod db;
+pub mod evaluate;
+pub mod policies;
+pub mod search;
+
+use crate::setup::Result;
+use crate::{Cli, Command};
+use std::process::ExitCode;
+
+/// Runs the command the user asked for.
+pub fn run(cli: &Cli) -> Result<ExitCode> {
+    match &cli.command {
+        Command::Evaluate(a) => evaluate::run(cli, a),
+        Command::Search(a) => search::run(cli, a),
+        Command::Controls(c) => controls::run(cli, c),
+        Command::Policies(c) => policies::run(cli, c),
+        Command::Db(c) => db::run(cli, c),
+    }
+}
