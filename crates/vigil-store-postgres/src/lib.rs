@@ -109,13 +109,31 @@ impl PgStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let known = Self::known_schema_version();
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        // Failing here means the database cannot hold a Vigil store (e.g. the
+        // role may not create tables).
+        let opening = |reason: String| StoreError::Open {
+            backend: "postgres",
+            target: self.target.clone(),
+            reason,
+        };
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| opening(e.to_string()))?;
         let found = {
-            let mut tx = conn.begin().await.map_err(db)?;
-            lock_migrations(&mut tx).await?;
-            sqlx::query(BOOTSTRAP).execute(&mut *tx).await.map_err(db)?;
-            let found = version_of(&mut tx).await?;
-            tx.commit().await.map_err(db)?;
+            let mut tx = conn.begin().await.map_err(|e| opening(e.to_string()))?;
+            lock_migrations(&mut tx)
+                .await
+                .map_err(|e| opening(e.to_string()))?;
+            sqlx::query(BOOTSTRAP)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| opening(e.to_string()))?;
+            let found = version_of(&mut tx)
+                .await
+                .map_err(|e| opening(e.to_string()))?;
+            tx.commit().await.map_err(|e| opening(e.to_string()))?;
             found
         };
         if found > known {

@@ -88,7 +88,6 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
             .pragma("mmap_size", "268435456")
-            .analysis_limit(1000)
             .disable_statement_logging();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -139,15 +138,65 @@ impl SqliteStore {
         MIGRATIONS.last().map_or(0, |m| m.0)
     }
 
+    /// Runs `ANALYZE` when the number of evaluations moved by more than a
+    /// quarter since the statistics were gathered (or there are none): the
+    /// planner needs to know, for instance, that a result matches a third of
+    /// the rows and not a handful, or it picks plans slower by an order of
+    /// magnitude.
+    async fn refresh_statistics(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let analyzed: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1')",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db)?;
+        let known = if analyzed {
+            let stat: Option<String> = sqlx::query_scalar(
+                "SELECT stat FROM sqlite_stat1 WHERE tbl = 'evaluations' AND idx = 'evaluations'",
+            )
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+            stat.and_then(|s| s.split(' ').next().and_then(|n| n.parse::<i64>().ok()))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let now: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM evaluations")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(db)?;
+        if known == 0 || (now - known).abs().saturating_mul(4) > known {
+            sqlx::query("ANALYZE")
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let _guard = self.write.lock().await;
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        // Failing here means the file is not a usable database.
+        let opening = |reason: String| StoreError::Open {
+            backend: "sqlite",
+            target: self.target.clone(),
+            reason,
+        };
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| opening(e.to_string()))?;
         sqlx::query(BOOTSTRAP)
             .execute(&mut *conn)
             .await
-            .map_err(db)?;
+            .map_err(|e| opening(e.to_string()))?;
         let known = Self::known_schema_version();
-        let found = version_of(&mut conn).await?;
+        let found = version_of(&mut conn)
+            .await
+            .map_err(|e| opening(e.to_string()))?;
         if found > known {
             return Err(StoreError::TooNew {
                 target: self.target.clone(),
@@ -395,12 +444,10 @@ impl Store for SqliteStore {
         // On any error the transaction is dropped, which rolls it back.
         let summary = scan::apply(&mut tx, &plan, &scan).await?;
         tx.commit().await.map_err(db)?;
-        if summary.evaluations >= 10_000 || summary.new_resources >= 1_000 {
-            // Keep the planner's statistics current after large changes.
-            sqlx::query("PRAGMA optimize = 0x10002")
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
+        if summary.evaluations >= 10_000 {
+            // The scan is recorded; fresher statistics only help the planner,
+            // so a failure to gather them is not the scan's failure.
+            let _ = self.refresh_statistics().await;
         }
         Ok(summary)
     }

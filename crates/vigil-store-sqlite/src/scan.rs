@@ -63,14 +63,26 @@ pub(crate) async fn apply(
         fixed: 0,
     };
     let known: Vec<i64> = ids.iter().copied().filter(|id| *id <= max_before).collect();
-    let stale = if known.is_empty() {
-        Vec::new()
+    if known.is_empty() {
+        let all: Vec<&PlannedEvaluation<'_>> = evaluations.iter().collect();
+        upsert_evaluations(conn, &all, at).await?;
     } else {
         let existing = read_back(conn, &known).await?;
-        compare(&existing, &evaluations, &mut summary)
-    };
-    upsert_evaluations(conn, &evaluations, at).await?;
-    delete_pairs(conn, &stale).await?;
+        let comparison = compare(&existing, &evaluations);
+        summary.reopened = comparison.reopened;
+        summary.fixed = comparison.fixed;
+        // A result that stays the same needs no lifecycle change and no index
+        // change: those rows take a plain update of the evidence and time.
+        let (same, changed): (Vec<_>, Vec<_>) = evaluations
+            .iter()
+            .zip(&comparison.same_result)
+            .partition(|(_, same)| **same);
+        let same: Vec<&PlannedEvaluation<'_>> = same.into_iter().map(|(e, _)| e).collect();
+        let changed: Vec<&PlannedEvaluation<'_>> = changed.into_iter().map(|(e, _)| e).collect();
+        update_evidence(conn, &same, at).await?;
+        upsert_evaluations(conn, &changed, at).await?;
+        delete_pairs(conn, &comparison.stale).await?;
+    }
     Ok(summary)
 }
 
@@ -251,32 +263,89 @@ async fn read_back(
     Ok(out)
 }
 
-/// Counts reopened and fixed evaluations, and returns the stored ones that the
-/// scan no longer reports. Both lists are sorted by (resource id, cid).
-fn compare(
-    existing: &[(i64, i64, u8)],
-    evaluations: &[PlannedEvaluation<'_>],
-    summary: &mut ScanSummary,
-) -> Vec<(i64, i64)> {
-    let mut stale = Vec::new();
-    let mut next = evaluations.iter().peekable();
+/// How a scan's evaluations relate to the stored ones.
+struct Comparison {
+    /// Per evaluation of the scan: whether it is stored with the same result.
+    same_result: Vec<bool>,
+    reopened: u64,
+    fixed: u64,
+    /// Stored evaluations that the scan no longer reports.
+    stale: Vec<(i64, i64)>,
+}
+
+/// Compares the scan's evaluations with the stored ones; both lists are
+/// sorted by (resource id, cid).
+fn compare(existing: &[(i64, i64, u8)], evaluations: &[PlannedEvaluation<'_>]) -> Comparison {
+    let mut out = Comparison {
+        same_result: vec![false; evaluations.len()],
+        reopened: 0,
+        fixed: 0,
+        stale: Vec::new(),
+    };
+    let mut next = 0;
     for &(rid, cid, old) in existing {
         let key = (rid, cid);
-        while next.peek().is_some_and(|e| (e.resource_id, e.cid) < key) {
-            next.next();
+        while next < evaluations.len()
+            && (evaluations[next].resource_id, evaluations[next].cid) < key
+        {
+            next += 1;
         }
-        match next.peek() {
+        match evaluations.get(next) {
             Some(e) if (e.resource_id, e.cid) == key => {
-                if e.result == FAIL && (old == PASS || old == PASSE) {
-                    summary.reopened += 1;
+                if e.result == old {
+                    out.same_result[next] = true;
+                } else if e.result == FAIL && (old == PASS || old == PASSE) {
+                    out.reopened += 1;
                 } else if e.result == PASS && old == FAIL {
-                    summary.fixed += 1;
+                    out.fixed += 1;
                 }
             }
-            _ => stale.push(key),
+            _ => out.stale.push(key),
         }
     }
-    stale
+    out
+}
+
+/// The update of evidence and time for `n` rows whose result is unchanged.
+/// Its parameters: the time of the scan, then per row resource id, cid,
+/// expected, actual and message (NULL when empty).
+fn evidence_sql(n: usize) -> String {
+    multi_row(
+        "UPDATE evaluations SET expected = COALESCE(v.column3, ''), \
+         actual = COALESCE(v.column4, ''), message = COALESCE(v.column5, ''), \
+         last_evaluated = ? FROM (VALUES ",
+        "(?,?,?,?,?)",
+        n,
+        ") AS v WHERE evaluations.resource_id = v.column1 AND evaluations.cid = v.column2",
+    )
+}
+
+async fn update_evidence(
+    conn: &mut SqliteConnection,
+    evaluations: &[&PlannedEvaluation<'_>],
+    at: i64,
+) -> Result<(), StoreError> {
+    let full_sql = evidence_sql(EVALUATION_CHUNK);
+    for chunk in evaluations.chunks(EVALUATION_CHUNK) {
+        let sql;
+        let sql_ref = if chunk.len() == EVALUATION_CHUNK {
+            full_sql.as_str()
+        } else {
+            sql = evidence_sql(chunk.len());
+            sql.as_str()
+        };
+        let mut q = sqlx::query(sql_ref).bind(at);
+        for e in chunk {
+            q = q
+                .bind(e.resource_id)
+                .bind(e.cid)
+                .bind(non_empty(e.input.expected))
+                .bind(non_empty(e.input.actual))
+                .bind(non_empty(e.input.message));
+        }
+        q.execute(&mut *conn).await.map_err(db)?;
+    }
+    Ok(())
 }
 
 /// The evaluation upsert for `n` rows. Its parameters: the time of the scan
@@ -304,7 +373,7 @@ fn evaluation_sql(n: usize) -> String {
 
 async fn upsert_evaluations(
     conn: &mut SqliteConnection,
-    evaluations: &[PlannedEvaluation<'_>],
+    evaluations: &[&PlannedEvaluation<'_>],
     at: i64,
 ) -> Result<(), StoreError> {
     let full_sql = evaluation_sql(EVALUATION_CHUNK);

@@ -146,3 +146,25 @@ async fn an_unopenable_path_is_an_open_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_file_that_is_not_a_database_is_an_open_error() {
+    let db = TempDb::new("garbage");
+    let path = db.path();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, vec![b'x'; 8192]).unwrap();
+    let err = SqliteStore::open(&path)
+        .await
+        .err()
+        .expect("a file of garbage is not a database");
+    assert!(
+        matches!(
+            err,
+            StoreError::Open {
+                backend: "sqlite",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}

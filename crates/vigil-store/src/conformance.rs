@@ -591,7 +591,11 @@ pub async fn second_scan_lifecycle_and_gone(store: &dyn Store) {
     let evaluations = [
         eval(0, 1, EvalResult::Pass),
         eval(0, 2, EvalResult::Fail),
-        eval(1, 3, EvalResult::Fail),
+        EvaluationInput {
+            actual: "optional",
+            message: "IMDSv2 is still optional",
+            ..eval(1, 3, EvalResult::Fail)
+        },
         eval(1, 4, EvalResult::Skip),
     ];
     let summary = store
@@ -651,6 +655,11 @@ pub async fn second_scan_lifecycle_and_gone(store: &dyn Store) {
         ),
         (t(0), t(2), None, None),
         "FAIL → FAIL changes only last_evaluated"
+    );
+    assert_eq!(
+        (same.actual.as_str(), same.message.as_str()),
+        ("optional", "IMDSv2 is still optional"),
+        "the evidence of an unchanged result is replaced"
     );
 
     let untouched = row(store, 1, LOGS, now).await;
