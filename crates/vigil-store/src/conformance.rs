@@ -977,4 +977,33 @@ pub async fn duplicates_in_a_batch(store: &dyn Store) {
         2
     );
     assert_eq!(store.present_resources(source).await.expect("present"), 1);
+
+    // A sync that finds nothing: everything of the source is gone.
+    let summary = store
+        .apply_scan(ScanBatch {
+            source,
+            run: "run-e",
+            at: t(6),
+            resources: &[],
+            evaluations: &[],
+        })
+        .await
+        .expect("empty scan");
+    assert_eq!(
+        summary,
+        ScanSummary {
+            gone_resources: 1,
+            ..ScanSummary::default()
+        },
+        "an empty sync marks the source's resources gone"
+    );
+    assert_eq!(store.present_resources(source).await.expect("present"), 0);
+    assert!(all_rows(store, &q("account.id:999999999999", t(6)))
+        .await
+        .is_empty());
+    assert_eq!(
+        store.present_resources(PROD).await.expect("present"),
+        4,
+        "other sources are untouched"
+    );
 }
