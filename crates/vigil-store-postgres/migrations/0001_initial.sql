@@ -1,6 +1,7 @@
 -- Vigil store, PostgreSQL schema version 1.
 -- Times are milliseconds since the epoch (UTC). `schema_migrations` itself is
--- created by the store before any migration runs.
+-- created by the store before any migration runs. The store runs a file
+-- statement by statement, split at semicolons: write them nowhere else.
 
 CREATE TABLE resources (
     id               BIGSERIAL PRIMARY KEY,
