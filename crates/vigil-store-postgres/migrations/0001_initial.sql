@@ -1,7 +1,8 @@
 -- Vigil store, PostgreSQL schema version 1.
 -- Times are milliseconds since the epoch (UTC). `schema_migrations` itself is
 -- created by the store before any migration runs. The store runs a file
--- statement by statement, split at semicolons: write them nowhere else.
+-- statement by statement (comments removed, split at semicolons): write no
+-- semicolon or double dash inside a string literal.
 
 CREATE TABLE resources (
     id               BIGSERIAL PRIMARY KEY,

@@ -51,14 +51,19 @@ pub struct PgStore {
     target: String,
 }
 
-/// The statements of a migration file: split at `;` (the migrations hold no
-/// `;` inside literals), without the pieces that are only comments.
-fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split(';').filter(|piece| {
-        piece
-            .lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-    })
+/// The statements of a migration file: `--` comments removed, then split at
+/// `;` (the migrations hold neither `;` nor `--` inside string literals).
+fn statements(sql: &str) -> Vec<String> {
+    let code: String = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -159,7 +164,7 @@ impl PgStore {
                 continue;
             }
             for statement in statements(sql) {
-                sqlx::query(statement)
+                sqlx::query(&statement)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
@@ -708,4 +713,21 @@ async fn upsert_evaluations(
     let reopened: i64 = row.try_get(1).map_err(db)?;
     let fixed: i64 = row.try_get(2).map_err(db)?;
     Ok((count(reopened), count(fixed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_files_split_into_statements_without_comments() {
+        let sql = "-- a header; with a semicolon\nCREATE TABLE t (x INTEGER); -- why; and why not\n\nCREATE INDEX i ON t (x);\n-- the end;\n";
+        assert_eq!(
+            statements(sql),
+            vec!["CREATE TABLE t (x INTEGER)", "CREATE INDEX i ON t (x)"]
+        );
+        assert!(MIGRATIONS
+            .iter()
+            .all(|(_, _, sql)| statements(sql).iter().all(|s| s.starts_with("CREATE "))));
+    }
 }

@@ -47,14 +47,19 @@ pub struct SqliteStore {
     target: String,
 }
 
-/// The statements of a migration file: split at `;` (the migrations hold no
-/// `;` inside literals), without the pieces that are only comments.
-fn statements(sql: &str) -> impl Iterator<Item = &str> {
-    sql.split(';').filter(|piece| {
-        piece
-            .lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
-    })
+/// The statements of a migration file: `--` comments removed, then split at
+/// `;` (the migrations hold neither `;` nor `--` inside string literals).
+fn statements(sql: &str) -> Vec<String> {
+    let code: String = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    code.split(';')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -222,7 +227,7 @@ impl SqliteStore {
                 continue;
             }
             for statement in statements(sql) {
-                sqlx::query(statement)
+                sqlx::query(&statement)
                     .execute(&mut *tx)
                     .await
                     .map_err(|e| failed(e.to_string()))?;
@@ -529,5 +534,22 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         Ok(count(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migration_files_split_into_statements_without_comments() {
+        let sql = "-- a header; with a semicolon\nCREATE TABLE t (x INTEGER); -- why; and why not\n\nCREATE INDEX i ON t (x);\n-- the end;\n";
+        assert_eq!(
+            statements(sql),
+            vec!["CREATE TABLE t (x INTEGER)", "CREATE INDEX i ON t (x)"]
+        );
+        assert!(MIGRATIONS
+            .iter()
+            .all(|(_, _, sql)| statements(sql).iter().all(|s| s.starts_with("CREATE "))));
     }
 }
