@@ -10,6 +10,8 @@ use std::time::Instant;
 use vigil_engine::Catalog;
 use vigil_model::Resource;
 
+mod store;
+
 #[derive(Parser)]
 struct Cli {
     #[command(subcommand)]
@@ -25,6 +27,17 @@ enum What {
         /// Also time each control on its own.
         #[arg(long)]
         per_control: bool,
+        /// Also run the reference path (cel-interpreter only) on the same
+        /// input and print the ratio.
+        #[arg(long)]
+        compare: bool,
+    },
+    /// Bulk-writes evaluations into SQLite and times filtered counts.
+    Store {
+        #[arg(long, default_value_t = 100_000)]
+        resources: usize,
+        #[arg(long, default_value_t = 10)]
+        per_resource: usize,
     },
 }
 
@@ -56,9 +69,20 @@ fn catalog_controls() -> Result<Vec<u32>> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.what {
+        What::Store {
+            resources,
+            per_resource,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(store::run(resources, per_resource))?;
+        }
         What::Engine {
             resources,
             per_control,
+            compare,
         } => {
             if per_control {
                 for c in &catalog_controls()? {
@@ -93,6 +117,21 @@ fn main() -> Result<()> {
                 out.len() as f64 / secs,
                 std::thread::available_parallelism().map_or(1, |n| n.get())
             );
+            if compare {
+                let mut reference = catalog.compile(chrono::Utc::now())?;
+                reference.set_fast(false);
+                drop(out);
+                let t = Instant::now();
+                let slow = reference.evaluate(&input, &|_| {});
+                let slow_secs = t.elapsed().as_secs_f64();
+                println!(
+                    "engine (cel-interpreter reference path): {} evaluations in {:.3} s = {:.0} evaluations/s; fast path is {:.1}x faster",
+                    slow.len(),
+                    slow_secs,
+                    slow.len() as f64 / slow_secs,
+                    slow_secs / secs
+                );
+            }
         }
     }
     Ok(())

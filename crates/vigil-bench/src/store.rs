@@ -55,11 +55,15 @@ pub async fn run(resources: usize, per_resource: usize) -> Result<()> {
         let mut v = Vec::with_capacity(resources * cids.len());
         for r in 0..resources {
             for (k, cid) in cids.iter().enumerate() {
-                let fail = (r + k + round) % 3 == 0;
+                let fail = (r + k + round).is_multiple_of(3);
                 v.push(EvaluationInput {
                     resource: r,
                     cid: *cid,
-                    result: if fail { EvalResult::Fail } else { EvalResult::Pass },
+                    result: if fail {
+                        EvalResult::Fail
+                    } else {
+                        EvalResult::Pass
+                    },
                     expected: "expected value",
                     actual: if fail { "actual value" } else { "" },
                     message: if fail { "failure message" } else { "" },

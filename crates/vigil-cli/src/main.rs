@@ -27,12 +27,24 @@ pub struct Cli {
 
     /// Database URL: sqlite:///path/to/file.db or postgres://user@host:port/db.
     /// Defaults to the embedded SQLite database <data-dir>/vigil.db.
-    #[arg(long, global = true, env = "VIGIL_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database: Option<String>,
 
     /// Extra folders of user-defined controls and policies (repeatable).
     /// <data-dir>/controls is always read when it exists.
-    #[arg(long = "controls-dir", global = true, env = "VIGIL_CONTROLS_DIR", value_name = "DIR", value_delimiter = ',')]
+    #[arg(
+        long = "controls-dir",
+        global = true,
+        env = "VIGIL_CONTROLS_DIR",
+        value_name = "DIR",
+        value_delimiter = ','
+    )]
     pub controls_dirs: Vec<PathBuf>,
 
     /// Output format.

@@ -105,7 +105,8 @@ impl Rows {
                 };
                 writeln!(out, "{}", line(self.headers.clone())).map_err(io)?;
                 for (r, detail) in rows.iter().zip(&self.details) {
-                    writeln!(out, "{}", line(r.iter().map(String::as_str).collect())).map_err(io)?;
+                    writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))
+                        .map_err(io)?;
                     if let Some(d) = detail {
                         writeln!(out, "        {d}").map_err(io)?;
                     }

@@ -46,21 +46,28 @@ pub fn data_dir(cli: &Cli) -> Result<PathBuf> {
     if let Some(d) = &cli.data_dir {
         return Ok(d.clone());
     }
-    dirs::data_dir()
-        .map(|d| d.join("vigil"))
-        .ok_or_else(|| Failure::input("cannot find a user data directory; pass --data-dir or set VIGIL_DATA_DIR"))
+    dirs::data_dir().map(|d| d.join("vigil")).ok_or_else(|| {
+        Failure::input("cannot find a user data directory; pass --data-dir or set VIGIL_DATA_DIR")
+    })
 }
 
 /// Reads every file under `dir` (recursively) as catalogue source.
 fn read_tree(dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| Failure::input(format!("cannot read controls folder {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Failure::input(format!(
+            "cannot read controls folder {}: {e}",
+            dir.display()
+        ))
+    })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
         if p.is_dir() {
             read_tree(&p, out)?;
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("toml" | "json")) {
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("toml" | "json")
+        ) {
             let text = std::fs::read_to_string(&p)
                 .map_err(|e| Failure::input(format!("cannot read {}: {e}", p.display())))?;
             out.push(SourceFile {
@@ -129,7 +136,12 @@ pub async fn open_store(cli: &Cli) -> Result<Box<dyn Store>> {
 }
 
 /// The store's records of a catalogue.
-pub fn catalog_records(catalog: &Catalog) -> (Vec<vigil_store::ControlRecord>, Vec<vigil_store::PolicyRecord>) {
+pub fn catalog_records(
+    catalog: &Catalog,
+) -> (
+    Vec<vigil_store::ControlRecord>,
+    Vec<vigil_store::PolicyRecord>,
+) {
     let controls = catalog
         .controls
         .iter()

@@ -67,18 +67,39 @@ fn evaluate_prints_results_with_evidence_and_exits_1_on_failures() {
         text.contains("expected: Versioning Status Enabled | actual: Suspended | Versioning is not enabled for S3 bucket."),
         "{text}"
     );
-    assert!(text.contains("stored: 37 resources (37 new, 0 gone)"), "{text}");
-    let none = env.vigil(&["evaluate", "--input", &sample(), "--fail-on", "none", "--no-store"]);
+    assert!(
+        text.contains("stored: 37 resources (37 new, 0 gone)"),
+        "{text}"
+    );
+    let none = env.vigil(&[
+        "evaluate",
+        "--input",
+        &sample(),
+        "--fail-on",
+        "none",
+        "--no-store",
+    ]);
     assert_eq!(none.status.code(), Some(0));
 }
 
 #[test]
 fn evaluate_json_output_is_machine_readable() {
     let env = Env::new("json");
-    let out = env.vigil(&["--format", "json", "evaluate", "-q", "--no-store", "--input", &sample()]);
+    let out = env.vigil(&[
+        "--format",
+        "json",
+        "evaluate",
+        "-q",
+        "--no-store",
+        "--input",
+        &sample(),
+    ]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| r["result"] != "PASS"), "-q keeps failures and skips only");
+    assert!(
+        rows.iter().all(|r| r["result"] != "PASS"),
+        "-q keeps failures and skips only"
+    );
     let s3 = rows.iter().find(|r| r["cid"] == 45).unwrap();
     assert_eq!(s3["criticality"], "HIGH");
     assert!(s3["actual"].as_str().unwrap().contains("AllUsers"));
@@ -87,7 +108,10 @@ fn evaluate_json_output_is_machine_readable() {
 #[test]
 fn a_malformed_input_file_is_a_positioned_error_with_exit_2() {
     let env = Env::new("badinput");
-    let f = env.write("bad.json", "[\n  {\"provider\": \"aws\", \"servic\": \"S3\"}\n]");
+    let f = env.write(
+        "bad.json",
+        "[\n  {\"provider\": \"aws\", \"servic\": \"S3\"}\n]",
+    );
     let out = env.vigil(&["evaluate", "--input", f.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
@@ -101,7 +125,13 @@ fn a_broken_user_control_fails_loudly_with_file_and_line() {
     let control = "cid = 100001\ntitle = \"t\"\nprovider = \"aws\"\nservice = \"S3\"\nresource_type = \"aws.s3.bucket\"\ncriticality = \"LOW\"\nexecution_type = \"both\"\nevaluation = \"e\"\n\n[logic]\nexpected = \"x\"\npass = \"resource.versioning.status == \"\n";
     env.write("mine/c1/control.toml", control);
     let dir = env.dir.join("mine");
-    let out = env.vigil(&["--controls-dir", dir.to_str().unwrap(), "evaluate", "--input", &sample()]);
+    let out = env.vigil(&[
+        "--controls-dir",
+        dir.to_str().unwrap(),
+        "evaluate",
+        "--input",
+        &sample(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains("c1/control.toml:12:"), "{err}");
@@ -112,15 +142,28 @@ fn a_broken_user_control_fails_loudly_with_file_and_line() {
 fn search_finds_stored_evaluations_and_counts_them() {
     let env = Env::new("search");
     env.vigil(&["evaluate", "--input", &sample()]);
-    let out = env.vigil(&["search", "control.result:FAIL and control.criticality:HIGH and cid:48"]);
+    let out = env.vigil(&[
+        "search",
+        "control.result:FAIL and control.criticality:HIGH and cid:48",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("arn:aws:s3:::scratch"), "{text}");
     assert!(!text.contains("arn:aws:s3:::logs"), "{text}");
-    let out = env.vigil(&["--format", "json", "search", "--counts", "policy.name:\"AWS Best Practices Policy\""]);
+    let out = env.vigil(&[
+        "--format",
+        "json",
+        "search",
+        "--counts",
+        "policy.name:\"AWS Best Practices Policy\"",
+    ]);
     let counts: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(counts[0]["fail"].as_u64().unwrap() > 0);
-    assert_eq!(counts[0]["fail_low"].as_u64().unwrap(), 2, "CID 56 fails on two instances");
+    assert_eq!(
+        counts[0]["fail_low"].as_u64().unwrap(),
+        2,
+        "CID 56 fails on two instances"
+    );
 }
 
 #[test]
@@ -136,14 +179,39 @@ fn a_bad_query_names_the_column_and_the_closest_field() {
 #[test]
 fn a_copied_control_with_a_new_parameter_is_evaluated() {
     let env = Env::new("copy");
-    let out = env.vigil(&["controls", "copy", "11", "--new-cid", "100011", "--param", "minimum_length=16"]);
+    let out = env.vigil(&[
+        "controls",
+        "copy",
+        "11",
+        "--new-cid",
+        "100011",
+        "--param",
+        "minimum_length=16",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = env.vigil(&["--format", "json", "evaluate", "--no-store", "--input", &sample()]);
+    let out = env.vigil(&[
+        "--format",
+        "json",
+        "evaluate",
+        "--no-store",
+        "--input",
+        &sample(),
+    ]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let copy: Vec<_> = rows.iter().filter(|r| r["cid"] == 100011).collect();
     assert!(!copy.is_empty());
-    assert!(copy.iter().all(|r| r["expected"] == "minimum password length >= 16"));
-    let bad = env.vigil(&["controls", "copy", "11", "--new-cid", "100012", "--param", "minimum_length=2"]);
+    assert!(copy
+        .iter()
+        .all(|r| r["expected"] == "minimum password length >= 16"));
+    let bad = env.vigil(&[
+        "controls",
+        "copy",
+        "11",
+        "--new-cid",
+        "100012",
+        "--param",
+        "minimum_length=2",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("between 6 and 128"));
 }
@@ -151,12 +219,24 @@ fn a_copied_control_with_a_new_parameter_is_evaluated() {
 #[test]
 fn controls_and_policies_are_listed_and_shown() {
     let env = Env::new("list");
-    let out = env.vigil(&["controls", "list", "--policy", "CIS Amazon Web Services Foundations Benchmark"]);
+    let out = env.vigil(&[
+        "controls",
+        "list",
+        "--policy",
+        "CIS Amazon Web Services Foundations Benchmark",
+    ]);
     let text = stdout(&out);
-    assert!(text.contains("Ensure IAM password policy prevents password reuse"), "{text}");
+    assert!(
+        text.contains("Ensure IAM password policy prevents password reuse"),
+        "{text}"
+    );
     assert!(!text.contains("versioning"), "{text}");
     let out = env.vigil(&["controls", "show", "12"]);
-    assert!(stdout(&out).contains("passwords_to_remember"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("passwords_to_remember"),
+        "{}",
+        stdout(&out)
+    );
     let out = env.vigil(&["controls", "show", "999"]);
     assert_eq!(out.status.code(), Some(2));
     let out = env.vigil(&["policies", "list"]);

@@ -184,7 +184,12 @@ fn syntax(file: &str, e: &serde_json::Error) -> ResourceError {
         file: file.into(),
         line: e.line(),
         column: e.column(),
-        reason: e.to_string(),
+        // serde_json appends " at line L column C"; the position is already
+        // in front of the message.
+        reason: e
+            .to_string()
+            .rsplit_once(" at line ")
+            .map_or_else(|| e.to_string(), |(msg, _)| msg.to_string()),
     }
 }
 
@@ -222,7 +227,8 @@ mod tests {
     fn unknown_fields_and_wrong_types_are_rejected_with_the_resource_named() {
         let text = BUCKET.replace("\"name\":\"logs\"", "\"nmae\":\"logs\"");
         let err = parse_resources(&text, "t.json").unwrap_err().to_string();
-        assert!(err.starts_with("t.json:3:"), "{err}");
+        assert!(err.starts_with("t.json:2:"), "{err}");
+        assert!(!err.contains(" at line "), "position given once: {err}");
         assert!(err.contains("nmae"), "{err}");
     }
 

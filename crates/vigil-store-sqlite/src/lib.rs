@@ -488,41 +488,58 @@ impl Store for SqliteStore {
     }
 
     async fn counts(&self, query: &Query) -> Result<MonitorCounts, StoreError> {
+        // Counting per (cid, result) lets SQLite answer from the
+        // (result, cid) index alone; criticality and remediability are then
+        // folded in from the (small) controls table.
         let cond = query.to_sql(Dialect::Sqlite, 1);
         let sql = format!(
-            "SELECT COUNT(DISTINCT e.cid), COUNT(*), \
-             TOTAL(e.result IN ('PASS', 'PASSE')), \
-             TOTAL(e.result = 'FAIL'), \
-             TOTAL(e.result = 'SKIP'), \
-             TOTAL(e.result = 'FAIL' AND c.criticality = 'HIGH'), \
-             TOTAL(e.result = 'FAIL' AND c.criticality = 'MEDIUM'), \
-             TOTAL(e.result = 'FAIL' AND c.criticality = 'LOW'), \
-             TOTAL(e.result = 'FAIL' AND c.remediable <> 0) \
-             {}({})",
+            "SELECT e.cid, e.result, COUNT(*) {}({}) GROUP BY e.cid, e.result",
             from_present(&cond.sql),
             cond.sql
         );
-        let row = bind_params(sqlx::query(&sql), &cond.params)
-            .fetch_one(&self.pool)
+        let groups = bind_params(sqlx::query(&sql), &cond.params)
+            .fetch_all(&self.pool)
             .await
             .map_err(db)?;
-        let int = |i: usize| -> Result<u64, StoreError> { Ok(count(row.try_get(i).map_err(db)?)) };
-        // TOTAL() is a float; exact for counts far beyond any store's size.
-        let total = |i: usize| -> Result<u64, StoreError> {
-            let v: f64 = row.try_get(i).map_err(db)?;
-            Ok(if v > 0.0 { v as u64 } else { 0 })
-        };
-        Ok(MonitorCounts {
-            controls_evaluated: int(0)?,
-            evaluations: int(1)?,
-            pass: total(2)?,
-            fail: total(3)?,
-            skip: total(4)?,
-            fail_high: total(5)?,
-            fail_medium: total(6)?,
-            fail_low: total(7)?,
-            remediable: total(8)?,
-        })
+        let controls = sqlx::query("SELECT cid, criticality, remediable FROM controls")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut meta = std::collections::HashMap::new();
+        for row in &controls {
+            let cid: i64 = row.try_get(0).map_err(db)?;
+            let criticality: String = row.try_get(1).map_err(db)?;
+            let remediable: i64 = row.try_get(2).map_err(db)?;
+            meta.insert(cid, (criticality, remediable != 0));
+        }
+        let mut counts = MonitorCounts::default();
+        let mut cids = std::collections::HashSet::new();
+        for row in &groups {
+            let cid: i64 = row.try_get(0).map_err(db)?;
+            let result: String = row.try_get(1).map_err(db)?;
+            let n = count(row.try_get(2).map_err(db)?);
+            cids.insert(cid);
+            counts.evaluations += n;
+            match result.as_str() {
+                "PASS" | "PASSE" => counts.pass += n,
+                "SKIP" => counts.skip += n,
+                _ => {
+                    counts.fail += n;
+                    if let Some((criticality, remediable)) = meta.get(&cid) {
+                        match criticality.as_str() {
+                            "HIGH" => counts.fail_high += n,
+                            "MEDIUM" => counts.fail_medium += n,
+                            _ => counts.fail_low += n,
+                        }
+                        if *remediable {
+                            counts.remediable += n;
+                        }
+                    }
+                }
+            }
+        }
+        counts.controls_evaluated = cids.len() as u64;
+        Ok(counts)
     }
 
     async fn present_resources(&self, source: &str) -> Result<u64, StoreError> {

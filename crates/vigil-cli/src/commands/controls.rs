@@ -76,17 +76,31 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
                 Some(name) => Some(
                     catalog
                         .policy(name)
-                        .ok_or_else(|| Failure::input(format!("no policy named `{name}`; see `vigil policies list`")))?
+                        .ok_or_else(|| {
+                            Failure::input(format!(
+                                "no policy named `{name}`; see `vigil policies list`"
+                            ))
+                        })?
                         .controls
                         .clone(),
                 ),
                 None => None,
             };
-            let mut rows = Rows::new(vec!["CID", "CRITICALITY", "SERVICE", "RESOURCE TYPE", "EXECUTION", "ORIGIN", "TITLE"]);
+            let mut rows = Rows::new(vec![
+                "CID",
+                "CRITICALITY",
+                "SERVICE",
+                "RESOURCE TYPE",
+                "EXECUTION",
+                "ORIGIN",
+                "TITLE",
+            ]);
             for c in &catalog.controls {
                 let s = &c.spec;
                 let keep = in_policy.as_ref().is_none_or(|p| p.contains(&s.cid))
-                    && service.as_ref().is_none_or(|v| s.service.eq_ignore_ascii_case(v))
+                    && service
+                        .as_ref()
+                        .is_none_or(|v| s.service.eq_ignore_ascii_case(v))
                     && criticality.is_none_or(|v| s.criticality == v)
                     && resource_type.as_ref().is_none_or(|v| &s.resource_type == v);
                 if keep {
@@ -107,9 +121,11 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             rows.print(cli.format, 90)?;
         }
         Cmd::Show { cid } => {
-            let c = catalog
-                .control(*cid)
-                .ok_or_else(|| Failure::input(format!("no control with CID {cid}; see `vigil controls list`")))?;
+            let c = catalog.control(*cid).ok_or_else(|| {
+                Failure::input(format!(
+                    "no control with CID {cid}; see `vigil controls list`"
+                ))
+            })?;
             let s = &c.spec;
             if cli.format != Format::Table {
                 let mut rows = Rows::new(vec!["CID", "TITLE"]);
@@ -122,10 +138,24 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             println!("  Resource type:  {}", s.resource_type);
             println!("  Criticality:    {}", s.criticality);
             println!("  Execution type: {}", s.execution_type);
-            println!("  Origin:         {:?}{}", c.origin, s.based_on.map_or(String::new(), |b| format!(" (copy of CID {b})")));
-            println!("  Policies:       {}", catalog.policies_of(s.cid).join("; "));
-            println!("  Remediable:     {}", if s.remediable { "yes" } else { "no" });
-            println!("  Customizable:   {}", if s.customizable { "yes" } else { "no" });
+            println!(
+                "  Origin:         {:?}{}",
+                c.origin,
+                s.based_on
+                    .map_or(String::new(), |b| format!(" (copy of CID {b})"))
+            );
+            println!(
+                "  Policies:       {}",
+                catalog.policies_of(s.cid).join("; ")
+            );
+            println!(
+                "  Remediable:     {}",
+                if s.remediable { "yes" } else { "no" }
+            );
+            println!(
+                "  Customizable:   {}",
+                if s.customizable { "yes" } else { "no" }
+            );
             println!("  File:           {}", c.file);
             println!("\nEvaluation\n  {}", s.evaluation);
             println!("  Expected: {}", s.logic.expected);
@@ -139,7 +169,10 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
                         (Some(a), Some(b)) => format!(" [{a}..{b}]"),
                         _ => String::new(),
                     };
-                    println!("  {} ({:?}{range}) = {}: {}", p.name, p.param_type, p.default, p.description);
+                    println!(
+                        "  {} ({:?}{range}) = {}: {}",
+                        p.name, p.param_type, p.default, p.description
+                    );
                 }
             }
             println!("\nLogic (CEL)\n  pass: {}", s.logic.pass.get_ref().trim());
@@ -170,11 +203,15 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             params,
             out,
         } => {
-            let original = catalog
-                .control(*cid)
-                .ok_or_else(|| Failure::input(format!("no control with CID {cid}; see `vigil controls list`")))?;
+            let original = catalog.control(*cid).ok_or_else(|| {
+                Failure::input(format!(
+                    "no control with CID {cid}; see `vigil controls list`"
+                ))
+            })?;
             if catalog.control(*new_cid).is_some() {
-                return Err(Failure::input(format!("CID {new_cid} is already used; pick another --new-cid")));
+                return Err(Failure::input(format!(
+                    "CID {new_cid} is already used; pick another --new-cid"
+                )));
             }
             let params: Vec<(String, String)> = params
                 .iter()
@@ -184,8 +221,14 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
                         .ok_or_else(|| Failure::input(format!("--param `{p}` must be NAME=VALUE")))
                 })
                 .collect::<Result<_>>()?;
-            let text = vigil_engine::copy_control(original, *new_cid, title.as_deref(), *criticality, &params)
-                .map_err(Failure::input)?;
+            let text = vigil_engine::copy_control(
+                original,
+                *new_cid,
+                title.as_deref(),
+                *criticality,
+                &params,
+            )
+            .map_err(Failure::input)?;
             let dir = match out {
                 Some(d) => d.clone(),
                 None => user_controls_dir(cli)?.join(new_cid.to_string()),
@@ -193,15 +236,24 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Failure::input(format!("cannot create {}: {e}", dir.display())))?;
             let file = dir.join("control.toml");
-            std::fs::write(&file, text).map_err(|e| Failure::input(format!("cannot write {}: {e}", file.display())))?;
-            println!("wrote CID {new_cid} (copy of CID {cid}) to {}", file.display());
+            std::fs::write(&file, text)
+                .map_err(|e| Failure::input(format!("cannot write {}: {e}", file.display())))?;
+            println!(
+                "wrote CID {new_cid} (copy of CID {cid}) to {}",
+                file.display()
+            );
         }
         Cmd::Test => {
             let failures = catalog.self_test(fixture_time()).map_err(Failure::input)?;
             for f in &failures {
                 println!("FAIL {f}");
             }
-            let fixtures: usize = catalog.controls.iter().flat_map(|c| &c.fixtures).map(|f| f.resources.len()).sum();
+            let fixtures: usize = catalog
+                .controls
+                .iter()
+                .flat_map(|c| &c.fixtures)
+                .map(|f| f.resources.len())
+                .sum();
             println!(
                 "{} controls, {} fixture resources: {} passed, {} failed",
                 catalog.controls.len(),

@@ -27,7 +27,11 @@ pub struct Args {
     #[arg(long = "no-store")]
     pub no_store: bool,
     /// Exit with 1 only for failures of this criticality or higher (none: never).
-    #[arg(long = "fail-on", value_name = "HIGH|MEDIUM|LOW|none", default_value = "LOW")]
+    #[arg(
+        long = "fail-on",
+        value_name = "HIGH|MEDIUM|LOW|none",
+        default_value = "LOW"
+    )]
     pub fail_on: String,
 }
 
@@ -50,7 +54,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let threshold: Option<Criticality> = if args.fail_on.eq_ignore_ascii_case("none") {
         None
     } else {
-        Some(args.fail_on.parse().map_err(|e| Failure::input(format!("--fail-on: {e} or none")))?)
+        Some(
+            args.fail_on
+                .parse()
+                .map_err(|e| Failure::input(format!("--fail-on: {e} or none")))?,
+        )
     };
     let path = args.input.display().to_string();
     let text = std::fs::read_to_string(&args.input)
@@ -67,8 +75,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let bar = if resources.len() >= 10_000 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(resources.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template("evaluating {bar:40} {pos}/{len} resources ({per_sec}, {eta} left)")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ProgressStyle::with_template(
+                "evaluating {bar:40} {pos}/{len} resources ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         bar
     } else {
@@ -77,12 +87,23 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let evaluations = engine.evaluate(&resources, &|n| bar.inc(n as u64));
     bar.finish_and_clear();
 
-    let mut rows = Rows::new(vec!["RESULT", "CID", "CRITICALITY", "RESOURCE", "CONTROL", "EXPECTED", "ACTUAL", "MESSAGE"]);
+    let mut rows = Rows::new(vec![
+        "RESULT",
+        "CID",
+        "CRITICALITY",
+        "RESOURCE",
+        "CONTROL",
+        "EXPECTED",
+        "ACTUAL",
+        "MESSAGE",
+    ]);
     let mut failed_at_threshold = false;
     let (mut pass, mut fail, mut skip) = (0u64, 0u64, 0u64);
     for e in &evaluations {
         let r = &resources[e.resource];
-        let Some(c) = catalog.control(e.cid) else { continue };
+        let Some(c) = catalog.control(e.cid) else {
+            continue;
+        };
         match e.result {
             EvalResult::Pass | EvalResult::Passe => pass += 1,
             EvalResult::Fail => {
@@ -127,7 +148,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             EvalResult::Fail => rows.detail(format!(
                 "expected: {} | actual: {} | {}",
                 e.evidence.expected,
-                if e.evidence.actual.is_empty() { "(none)" } else { &e.evidence.actual },
+                if e.evidence.actual.is_empty() {
+                    "(none)"
+                } else {
+                    &e.evidence.actual
+                },
                 e.evidence.message
             )),
             EvalResult::Skip => rows.detail(format!("skipped: {}", e.evidence.message)),
@@ -171,7 +196,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         let run = format!("evaluate-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
         let summary = runtime()?.block_on(async {
             let store = open_store(cli).await?;
-            store.sync_catalog(&controls, &policies).await.map_err(Failure::store)?;
+            store
+                .sync_catalog(&controls, &policies)
+                .await
+                .map_err(Failure::store)?;
             store
                 .apply_scan(ScanBatch {
                     source: &source,

@@ -21,7 +21,13 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
     let catalog = catalog(cli)?;
     match cmd {
         Cmd::List => {
-            let mut rows = Rows::new(vec!["NAME", "PROVIDER", "EXECUTION TYPE", "CONTROLS", "ORIGIN"]);
+            let mut rows = Rows::new(vec![
+                "NAME",
+                "PROVIDER",
+                "EXECUTION TYPE",
+                "CONTROLS",
+                "ORIGIN",
+            ]);
             for p in &catalog.policies {
                 rows.push(
                     vec![
@@ -29,7 +35,8 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
                         p.provider.to_string(),
                         p.execution_type.to_string(),
                         p.controls.len().to_string(),
-                        format!("{:?}", p.origin.unwrap_or(vigil_engine::Provenance::System)).to_lowercase(),
+                        format!("{:?}", p.origin.unwrap_or(vigil_engine::Provenance::System))
+                            .to_lowercase(),
                     ],
                     p,
                 );
@@ -40,7 +47,12 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             let p = catalog.policy(name).ok_or_else(|| {
                 Failure::input(format!(
                     "no policy named `{name}`; known: {}",
-                    catalog.policies.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                    catalog
+                        .policies
+                        .iter()
+                        .map(|p| p.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })?;
             if cli.format == crate::Format::Table {

@@ -37,34 +37,77 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
                 vigil_query::FieldKind::Date => "date".to_string(),
                 vigil_query::FieldKind::Enum(v) => v.join("|"),
             };
-            rows.push(vec![f.name.to_string(), kind.clone(), f.doc.to_string()], serde_json::json!({"field": f.name, "kind": kind, "description": f.doc}));
+            rows.push(
+                vec![f.name.to_string(), kind.clone(), f.doc.to_string()],
+                serde_json::json!({"field": f.name, "kind": kind, "description": f.doc}),
+            );
         }
         rows.print(cli.format, 100)?;
         return Ok(ExitCode::SUCCESS);
     }
     let query = Query::parse(&args.query, chrono::Utc::now()).map_err(|e| {
-        Failure::input(format!("{e}\n  {}\n  {:>w$}", args.query, "^", w = e.column))
+        Failure::input(format!(
+            "{e}\n  {}\n  {:>w$}",
+            args.query,
+            "^",
+            w = e.column
+        ))
     })?;
     runtime()?.block_on(async {
         let store = open_store(cli).await?;
         if args.counts {
             let c = store.counts(&query).await.map_err(Failure::store)?;
-            let mut rows = Rows::new(vec!["CONTROLS EVALUATED", "EVALUATIONS", "PASS", "FAIL", "SKIP", "HIGH", "MEDIUM", "LOW", "REMEDIABLE"]);
+            let mut rows = Rows::new(vec![
+                "CONTROLS EVALUATED",
+                "EVALUATIONS",
+                "PASS",
+                "FAIL",
+                "SKIP",
+                "HIGH",
+                "MEDIUM",
+                "LOW",
+                "REMEDIABLE",
+            ]);
             rows.push(
-                [c.controls_evaluated, c.evaluations, c.pass, c.fail, c.skip, c.fail_high, c.fail_medium, c.fail_low, c.remediable]
-                    .iter()
-                    .map(u64::to_string)
-                    .collect(),
+                [
+                    c.controls_evaluated,
+                    c.evaluations,
+                    c.pass,
+                    c.fail,
+                    c.skip,
+                    c.fail_high,
+                    c.fail_medium,
+                    c.fail_low,
+                    c.remediable,
+                ]
+                .iter()
+                .map(u64::to_string)
+                .collect(),
                 &c,
             );
             rows.print(cli.format, 40)?;
             return Ok(ExitCode::SUCCESS);
         }
         let found = store
-            .search(&query, Page { limit: args.limit, offset: args.offset })
+            .search(
+                &query,
+                Page {
+                    limit: args.limit,
+                    offset: args.offset,
+                },
+            )
             .await
             .map_err(Failure::store)?;
-        let mut rows = Rows::new(vec!["RESULT", "CID", "CRITICALITY", "ACCOUNT", "REGION", "RESOURCE", "CONTROL", "LAST EVALUATED"]);
+        let mut rows = Rows::new(vec![
+            "RESULT",
+            "CID",
+            "CRITICALITY",
+            "ACCOUNT",
+            "REGION",
+            "RESOURCE",
+            "CONTROL",
+            "LAST EVALUATED",
+        ]);
         for r in &found {
             rows.push(
                 vec![
@@ -82,7 +125,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         }
         rows.print(cli.format, 60)?;
         if cli.format == Format::Table && found.len() as u32 == args.limit {
-            eprintln!("(first {} rows; use --offset {} for more)", args.limit, args.offset + u64::from(args.limit));
+            eprintln!(
+                "(first {} rows; use --offset {} for more)",
+                args.limit,
+                args.offset + u64::from(args.limit)
+            );
         }
         Ok(ExitCode::SUCCESS)
     })
