@@ -13,12 +13,17 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Vigil: self-hosted security posture for AWS, Azure, GCP and IaC.
-///
-/// Exit codes: 0 success (no failed evaluation at or above --fail-on);
-/// 1 failed evaluations found; 2 bad input (file, query, control, arguments);
-/// 3 store or database error; 4 control fixtures disagree (`controls test`).
 #[derive(Parser, Debug)]
-#[command(name = "vigil", version, about, long_about = None, propagate_version = true)]
+#[command(
+    name = "vigil",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit codes: 0 success; 1 failed evaluations at or above --fail-on; \
+                  2 bad input (file, query, control, arguments); 3 store or database error; \
+                  4 control fixtures disagree (controls test).\n\
+                  Docs: docs/controls.md, docs/search.md, docs/resources.md"
+)]
 pub struct Cli {
     /// Where Vigil keeps its database and user-defined controls.
     /// Defaults to the platform's user data directory (e.g. ~/.local/share/vigil).
