@@ -10,32 +10,29 @@
 //! chunk of tens of thousands of rows is one statement with a handful of
 //! parameters. Connection errors never show the password of the URL.
 
-mod plan;
 mod url;
 
 use async_trait::async_trait;
-use plan::{Plan, PlannedEvaluation};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, Connection, Postgres, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Duration;
-use vigil_model::{Criticality, EvalResult, Provider, Timestamp};
 use vigil_query::{Dialect, Query, SqlParam};
+use vigil_store::batch::{Plan, PlannedEvaluation, PlannedResource};
+use vigil_store::migration::{self, Migration};
+use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
 use vigil_store::{
     ControlRecord, EvaluationRow, MonitorCounts, Page, PolicyRecord, ScanBatch, ScanSummary, Store,
     StoreError,
 };
 
-/// The migrations, in order: version, name, SQL.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
-
-const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER PRIMARY KEY,
-    name       TEXT    NOT NULL,
-    applied_at BIGINT  NOT NULL
-)";
+/// The migrations, in order.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
 
 /// The advisory lock key that serializes migrations ("vigil" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
@@ -51,21 +48,6 @@ pub struct PgStore {
     target: String,
 }
 
-/// The statements of a migration file: `--` comments removed, then split at
-/// `;` (the migrations hold neither `;` nor `--` inside string literals).
-fn statements(sql: &str) -> Vec<String> {
-    let code: String = sql
-        .lines()
-        .map(|line| line.split("--").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n");
-    code.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -76,11 +58,8 @@ impl PgStore {
     /// password.
     pub async fn connect(url: &str) -> Result<PgStore, StoreError> {
         let target = url::redact(url);
-        let open_err = |reason: String| StoreError::Open {
-            backend: "postgres",
-            target: target.clone(),
-            reason: url::scrub(url, &reason),
-        };
+        let open_err =
+            |reason: String| StoreError::open("postgres", &target, url::scrub(url, &reason));
         let options = PgConnectOptions::from_str(url)
             .map_err(|e| open_err(e.to_string()))?
             .application_name("vigil")
@@ -109,18 +88,13 @@ impl PgStore {
 
     /// The latest schema version this build knows.
     pub fn known_schema_version() -> i64 {
-        MIGRATIONS.last().map_or(0, |m| m.0)
+        migration::latest_version(MIGRATIONS)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        let known = Self::known_schema_version();
         // Failing here means the database cannot hold a Vigil store (e.g. the
         // role may not create tables).
-        let opening = |reason: String| StoreError::Open {
-            backend: "postgres",
-            target: self.target.clone(),
-            reason,
-        };
+        let opening = |reason: String| StoreError::open("postgres", &self.target, reason);
         let mut conn = self
             .pool
             .acquire()
@@ -131,7 +105,7 @@ impl PgStore {
             lock_migrations(&mut tx)
                 .await
                 .map_err(|e| opening(e.to_string()))?;
-            sqlx::query(BOOTSTRAP)
+            sqlx::query(migration::BOOTSTRAP)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| opening(e.to_string()))?;
@@ -141,44 +115,29 @@ impl PgStore {
             tx.commit().await.map_err(|e| opening(e.to_string()))?;
             found
         };
-        if found > known {
-            return Err(StoreError::TooNew {
-                target: self.target.clone(),
-                found,
-                known,
-            });
-        }
-        for &(version, name, sql) in MIGRATIONS {
-            if version <= found {
-                continue;
-            }
-            let failed = |reason: String| StoreError::Migration {
-                version,
-                name: name.to_string(),
-                reason,
-            };
-            let mut tx = conn.begin().await.map_err(|e| failed(e.to_string()))?;
+        for m in migration::pending(MIGRATIONS, &self.target, found)? {
+            let mut tx = conn.begin().await.map_err(|e| m.failed(e))?;
             lock_migrations(&mut tx).await?;
             // Another process may have applied it while we waited.
-            if version_of(&mut tx).await? >= version {
+            if version_of(&mut tx).await? >= m.version {
                 continue;
             }
-            for statement in statements(sql) {
+            for statement in migration::statements(m.sql) {
                 sqlx::query(&statement)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| failed(e.to_string()))?;
+                    .map_err(|e| m.failed(e))?;
             }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
             )
-            .bind(i32::try_from(version).map_err(|e| failed(e.to_string()))?)
-            .bind(name)
+            .bind(i32::try_from(m.version).map_err(|e| m.failed(e))?)
+            .bind(m.name)
             .bind(chrono::Utc::now().timestamp_millis())
             .execute(&mut *tx)
             .await
-            .map_err(|e| failed(e.to_string()))?;
-            tx.commit().await.map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| m.failed(e))?;
+            tx.commit().await.map_err(|e| m.failed(e))?;
         }
         Ok(())
     }
@@ -213,84 +172,23 @@ fn bind_params<'q>(
     q
 }
 
-fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Database(format!("stored time {ms} is out of range")))
-}
-
-fn parse<T: FromStr>(what: &str, text: &str) -> Result<T, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Database(format!("stored {what} `{text}` is not valid")))
-}
-
 fn evaluation_row(row: &PgRow) -> Result<EvaluationRow, StoreError> {
-    let text = |i: usize| -> Result<String, StoreError> {
-        Ok(row
-            .try_get::<Option<String>, _>(i)
-            .map_err(db)?
-            .unwrap_or_default())
-    };
     let cid: i32 = row.try_get(0).map_err(db)?;
-    let optional_time = |i: usize| -> Result<Option<Timestamp>, StoreError> {
-        row.try_get::<Option<i64>, _>(i)
-            .map_err(db)?
-            .map(timestamp)
-            .transpose()
-    };
-    Ok(EvaluationRow {
-        cid: u32::try_from(cid)
-            .map_err(|_| StoreError::Database(format!("stored control id {cid} is not valid")))?,
-        control: text(1)?,
-        criticality: parse::<Criticality>("criticality", &text(2)?)?,
-        result: parse::<EvalResult>("result", &text(3)?)?,
-        resource_id: text(4)?,
-        resource_name: text(5)?,
-        resource_type: text(6)?,
-        provider: parse::<Provider>("provider", &text(7)?)?,
-        account: text(8)?,
-        region: text(9)?,
-        expected: text(10)?,
-        actual: text(11)?,
-        message: text(12)?,
-        first_evaluated: timestamp(row.try_get(13).map_err(db)?)?,
-        last_evaluated: timestamp(row.try_get(14).map_err(db)?)?,
-        last_reopened: optional_time(15)?,
-        last_fixed: optional_time(16)?,
-    })
+    // Text, time and optional time: one read, each decoded as it expects.
+    search::evaluation_row(
+        i64::from(cid),
+        |i| row.try_get(i).map_err(db),
+        |i| row.try_get(i).map_err(db),
+        |i| row.try_get(i).map_err(db),
+    )
 }
 
-const FROM_PRESENT: &str = "FROM evaluations e \
-     JOIN resources r ON r.id = e.resource_id \
+/// Evaluations of present resources when a count's condition does not read
+/// the resource: the (few) gone resources are excluded by an anti-join.
+const WITHOUT_GONE: &str = "FROM evaluations e \
      JOIN controls c ON c.cid = e.cid \
-     WHERE r.gone_at IS NULL AND ";
-
-/// The rows a count's condition is evaluated over. When the condition does
-/// not read the resource, gone resources (few) are excluded by an anti-join
-/// instead of joining every row to its resource.
-fn count_from(condition: &str) -> &'static str {
-    if refers_to_resources(condition) {
-        FROM_PRESENT
-    } else {
-        "FROM evaluations e \
-         JOIN controls c ON c.cid = e.cid \
-         WHERE NOT EXISTS (SELECT 1 FROM resources g \
-         WHERE g.id = e.resource_id AND g.gone_at IS NOT NULL) AND "
-    }
-}
-
-/// Whether compiled SQL mentions the resource alias `r`.
-fn refers_to_resources(sql: &str) -> bool {
-    let b = sql.as_bytes();
-    (0..b.len().saturating_sub(1)).any(|i| {
-        b[i] == b'r'
-            && b[i + 1] == b'.'
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
-    })
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
+     WHERE NOT EXISTS (SELECT 1 FROM resources g \
+     WHERE g.id = e.resource_id AND g.gone_at IS NOT NULL) AND ";
 
 fn cid_i32(cid: u32) -> Result<i32, StoreError> {
     i32::try_from(cid).map_err(|_| StoreError::Invalid(format!("control id {cid} is too large")))
@@ -424,12 +322,8 @@ impl Store for PgStore {
         let cond = query.to_sql(Dialect::Postgres, 1);
         let n = cond.params.len();
         let sql = format!(
-            "SELECT e.cid, c.title, c.criticality, e.result, r.native_id, r.name, \
-             r.resource_type, r.provider, r.account, r.region, e.expected, e.actual, e.message, \
-             e.first_evaluated, e.last_evaluated, e.last_reopened, e.last_fixed \
-             {FROM_PRESENT}({}) \
-             ORDER BY CASE c.criticality WHEN 'HIGH' THEN 0 WHEN 'MEDIUM' THEN 1 ELSE 2 END, \
-             e.cid, r.native_id COLLATE \"C\", r.id LIMIT ${} OFFSET ${}",
+            "SELECT {EVALUATION_COLUMNS} {FROM_PRESENT}({}) \
+             ORDER BY {CRITICALITY_RANK}, e.cid, r.native_id COLLATE \"C\", r.id LIMIT ${} OFFSET ${}",
             cond.sql,
             n + 1,
             n + 2
@@ -456,7 +350,7 @@ impl Store for PgStore {
              COUNT(*) FILTER (WHERE e.result = 'FAIL' AND c.criticality = 'LOW'), \
              COUNT(*) FILTER (WHERE e.result = 'FAIL' AND c.remediable) \
              {}({})",
-            count_from(&cond.sql),
+            search::count_from(&cond.sql, WITHOUT_GONE),
             cond.sql
         );
         let row = bind_params(sqlx::query(&sql), &cond.params)
@@ -495,13 +389,13 @@ async fn apply(
     plan: &Plan<'_>,
     scan: &ScanBatch<'_>,
 ) -> Result<ScanSummary, StoreError> {
-    let at = scan.at.timestamp_millis();
+    let at = plan.at;
 
     // Resources; `xmax = 0` tells a row this statement inserted.
     let mut ids = vec![0i64; plan.resources.len()];
     let mut new_resources = 0u64;
-    for (index, chunk) in plan.resources.chunks(RESOURCE_CHUNK).enumerate() {
-        let column = |f: for<'a> fn(&'a plan::PlannedResource<'a>) -> &'a str| -> Vec<&str> {
+    for chunk in plan.resources.chunks(RESOURCE_CHUNK) {
+        let column = |f: for<'a> fn(&'a PlannedResource<'a>) -> &'a str| -> Vec<&str> {
             chunk.iter().map(f).collect()
         };
         let rows = sqlx::query(
@@ -543,33 +437,18 @@ async fn apply(
         .bind(
             chunk
                 .iter()
-                .map(|r| {
-                    r.resource
-                        .first_discovered
-                        .map_or(at, |t| t.timestamp_millis())
-                })
+                .map(|r| r.first_discovered)
                 .collect::<Vec<i64>>(),
         )
-        .bind(
-            chunk
-                .iter()
-                .map(|r| r.resource.last_updated.map_or(at, |t| t.timestamp_millis()))
-                .collect::<Vec<i64>>(),
-        )
+        .bind(chunk.iter().map(|r| r.last_updated).collect::<Vec<i64>>())
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
-        let base = index * RESOURCE_CHUNK;
-        let slots: std::collections::HashMap<&str, usize> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.uid.as_str(), base + i))
-            .collect();
         for row in rows {
             let id: i64 = row.try_get(0).map_err(db)?;
             let uid: &str = row.try_get(1).map_err(db)?;
             let inserted: bool = row.try_get(2).map_err(db)?;
-            if let Some(&slot) = slots.get(uid) {
+            if let Some(slot) = plan.slot_of(uid) {
                 ids[slot] = id;
                 new_resources += u64::from(inserted);
             }
@@ -620,14 +499,7 @@ async fn apply(
     // Evaluations. The statement reads the prior results (its snapshot is
     // taken before its own upsert) to count reopened and fixed.
     let evaluations = plan.evaluations(&ids);
-    let mut summary = ScanSummary {
-        resources: plan.resources.len() as u64,
-        new_resources,
-        gone_resources: gone,
-        evaluations: evaluations.len() as u64,
-        reopened: 0,
-        fixed: 0,
-    };
+    let mut summary = plan.summary(new_resources, gone, &evaluations);
     for chunk in evaluations.chunks(EVALUATION_CHUNK) {
         let (reopened, fixed) = upsert_evaluations(conn, chunk, at).await?;
         summary.reopened += reopened;
@@ -720,14 +592,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migration_files_split_into_statements_without_comments() {
-        let sql = "-- a header; with a semicolon\nCREATE TABLE t (x INTEGER); -- why; and why not\n\nCREATE INDEX i ON t (x);\n-- the end;\n";
-        assert_eq!(
-            statements(sql),
-            vec!["CREATE TABLE t (x INTEGER)", "CREATE INDEX i ON t (x)"]
-        );
-        assert!(MIGRATIONS
-            .iter()
-            .all(|(_, _, sql)| statements(sql).iter().all(|s| s.starts_with("CREATE "))));
+    fn migration_files_split_into_create_statements() {
+        for m in MIGRATIONS {
+            let statements = migration::statements(m.sql);
+            assert!(statements.iter().all(|s| s.starts_with("CREATE ")), "{m:?}");
+        }
     }
 }

@@ -46,14 +46,18 @@ async fn admin(url: &str, sql: &str) {
     conn.close().await.unwrap();
 }
 
-/// Runs `body` against a fresh database, which is dropped afterwards even if
-/// `body` panics.
-async fn with_fresh_database<F, Fut>(admin_url: String, body: F)
+/// Runs `body` of the test `test` against a fresh database, which is dropped
+/// afterwards even if `body` panics; without a server (see [`admin_url`]) the
+/// test is skipped.
+async fn with_fresh_database<F, Fut>(test: &str, body: F)
 where
     F: FnOnce(String) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     static N: AtomicUsize = AtomicUsize::new(0);
+    let Some(admin_url) = admin_url(test) else {
+        return;
+    };
     let name = format!(
         "vigil_test_{}_{}",
         std::process::id(),
@@ -77,10 +81,7 @@ where
 
 #[tokio::test]
 async fn conformance() {
-    let Some(admin_url) = admin_url("conformance") else {
-        return;
-    };
-    with_fresh_database(admin_url, |url| async move {
+    with_fresh_database("conformance", |url| async move {
         let store = PgStore::connect(&url).await.unwrap();
         assert_eq!(store.backend(), "postgres");
         vigil_store::conformance::run_all(&store).await;
@@ -91,10 +92,7 @@ async fn conformance() {
 
 #[tokio::test]
 async fn reconnecting_keeps_the_data_and_a_newer_schema_is_refused() {
-    let Some(admin_url) = admin_url("reconnect") else {
-        return;
-    };
-    with_fresh_database(admin_url, |url| async move {
+    with_fresh_database("reconnect", |url| async move {
         let store = PgStore::connect(&url).await.unwrap();
         vigil_store::conformance::basics(&store).await;
         vigil_store::conformance::first_scans(&store).await;

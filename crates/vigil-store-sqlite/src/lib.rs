@@ -8,35 +8,31 @@
 //! `INSERT … ON CONFLICT DO UPDATE` statements whose SQL is reused for every
 //! full chunk so that the prepared statement is cached.
 
-mod plan;
 mod scan;
 
 use async_trait::async_trait;
-use plan::Plan;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, Row, Sqlite};
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
-use vigil_model::{Criticality, EvalResult, Provider, Timestamp};
 use vigil_query::{Dialect, Query, SqlParam};
+use vigil_store::batch::Plan;
+use vigil_store::migration::{self, Migration};
+use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
 use vigil_store::{
     ControlRecord, EvaluationRow, MonitorCounts, Page, PolicyRecord, ScanBatch, ScanSummary, Store,
     StoreError,
 };
 
-/// The migrations, in order: version, name, SQL.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "initial", include_str!("../migrations/0001_initial.sql"))];
-
-const BOOTSTRAP: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER PRIMARY KEY,
-    name       TEXT    NOT NULL,
-    applied_at BIGINT  NOT NULL
-)";
+/// The migrations, in order.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sql: include_str!("../migrations/0001_initial.sql"),
+}];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -45,21 +41,6 @@ pub struct SqliteStore {
     /// busy timeout.
     write: tokio::sync::Mutex<()>,
     target: String,
-}
-
-/// The statements of a migration file: `--` comments removed, then split at
-/// `;` (the migrations hold neither `;` nor `--` inside string literals).
-fn statements(sql: &str) -> Vec<String> {
-    let code: String = sql
-        .lines()
-        .map(|line| line.split("--").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n");
-    code.split(';')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -71,11 +52,7 @@ impl SqliteStore {
     /// directories, and brings its schema up to date.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let target = path.display().to_string();
-        let open_err = |reason: String| StoreError::Open {
-            backend: "sqlite",
-            target: target.clone(),
-            reason,
-        };
+        let open_err = |reason: String| StoreError::open("sqlite", &target, reason);
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
@@ -115,11 +92,7 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await
-            .map_err(|e| StoreError::Open {
-                backend: "sqlite",
-                target: ":memory:".into(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| StoreError::open("sqlite", ":memory:", e))?;
         Self::init(pool, ":memory:".into()).await
     }
 
@@ -140,7 +113,7 @@ impl SqliteStore {
 
     /// The latest schema version this build knows.
     pub fn known_schema_version() -> i64 {
-        MIGRATIONS.last().map_or(0, |m| m.0)
+        migration::latest_version(MIGRATIONS)
     }
 
     /// Runs `ANALYZE` when the number of evaluations moved by more than a
@@ -184,64 +157,44 @@ impl SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let _guard = self.write.lock().await;
         // Failing here means the file is not a usable database.
-        let opening = |reason: String| StoreError::Open {
-            backend: "sqlite",
-            target: self.target.clone(),
-            reason,
-        };
+        let opening = |reason: String| StoreError::open("sqlite", &self.target, reason);
         let mut conn = self
             .pool
             .acquire()
             .await
             .map_err(|e| opening(e.to_string()))?;
-        sqlx::query(BOOTSTRAP)
+        sqlx::query(migration::BOOTSTRAP)
             .execute(&mut *conn)
             .await
             .map_err(|e| opening(e.to_string()))?;
-        let known = Self::known_schema_version();
         let found = version_of(&mut conn)
             .await
             .map_err(|e| opening(e.to_string()))?;
-        if found > known {
-            return Err(StoreError::TooNew {
-                target: self.target.clone(),
-                found,
-                known,
-            });
-        }
-        for &(version, name, sql) in MIGRATIONS {
-            if version <= found {
-                continue;
-            }
-            let failed = |reason: String| StoreError::Migration {
-                version,
-                name: name.to_string(),
-                reason,
-            };
+        for m in migration::pending(MIGRATIONS, &self.target, found)? {
             let mut tx = conn
                 .begin_with("BEGIN IMMEDIATE")
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| m.failed(e))?;
             // Another process may have applied it while we waited.
-            if version_of(&mut tx).await? >= version {
+            if version_of(&mut tx).await? >= m.version {
                 continue;
             }
-            for statement in statements(sql) {
+            for statement in migration::statements(m.sql) {
                 sqlx::query(&statement)
                     .execute(&mut *tx)
                     .await
-                    .map_err(|e| failed(e.to_string()))?;
+                    .map_err(|e| m.failed(e))?;
             }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
             )
-            .bind(version)
-            .bind(name)
+            .bind(m.version)
+            .bind(m.name)
             .bind(chrono::Utc::now().timestamp_millis())
             .execute(&mut *tx)
             .await
-            .map_err(|e| failed(e.to_string()))?;
-            tx.commit().await.map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| m.failed(e))?;
+            tx.commit().await.map_err(|e| m.failed(e))?;
         }
         Ok(())
     }
@@ -268,10 +221,10 @@ fn multi_row(head: &str, row: &str, n: usize, tail: &str) -> String {
     s
 }
 
-fn bind_params<'q>(
-    mut q: sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>,
-    params: &'q [SqlParam],
-) -> sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>> {
+/// A statement with its arguments.
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+fn bind_params<'q>(mut q: SqliteQuery<'q>, params: &'q [SqlParam]) -> SqliteQuery<'q> {
     for p in params {
         q = match p {
             SqlParam::Text(s) => q.bind(s.as_str()),
@@ -281,93 +234,21 @@ fn bind_params<'q>(
     q
 }
 
-fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Database(format!("stored time {ms} is out of range")))
-}
-
-fn parse<T: FromStr>(what: &str, text: &str) -> Result<T, StoreError> {
-    text.parse()
-        .map_err(|_| StoreError::Database(format!("stored {what} `{text}` is not valid")))
-}
-
 fn evaluation_row(row: &SqliteRow) -> Result<EvaluationRow, StoreError> {
-    let text = |i: usize| -> Result<String, StoreError> {
-        Ok(row
-            .try_get::<Option<String>, _>(i)
-            .map_err(db)?
-            .unwrap_or_default())
-    };
-    let cid: i64 = row.try_get(0).map_err(db)?;
-    Ok(EvaluationRow {
-        cid: u32::try_from(cid)
-            .map_err(|_| StoreError::Database(format!("stored control id {cid} is not valid")))?,
-        control: text(1)?,
-        criticality: parse::<Criticality>("criticality", &text(2)?)?,
-        result: parse::<EvalResult>("result", &text(3)?)?,
-        resource_id: text(4)?,
-        resource_name: text(5)?,
-        resource_type: text(6)?,
-        provider: parse::<Provider>("provider", &text(7)?)?,
-        account: text(8)?,
-        region: text(9)?,
-        expected: text(10)?,
-        actual: text(11)?,
-        message: text(12)?,
-        first_evaluated: timestamp(row.try_get(13).map_err(db)?)?,
-        last_evaluated: timestamp(row.try_get(14).map_err(db)?)?,
-        last_reopened: row
-            .try_get::<Option<i64>, _>(15)
-            .map_err(db)?
-            .map(timestamp)
-            .transpose()?,
-        last_fixed: row
-            .try_get::<Option<i64>, _>(16)
-            .map_err(db)?
-            .map(timestamp)
-            .transpose()?,
-    })
+    // Text, time and optional time: one read, each decoded as it expects.
+    search::evaluation_row(
+        row.try_get(0).map_err(db)?,
+        |i| row.try_get(i).map_err(db),
+        |i| row.try_get(i).map_err(db),
+        |i| row.try_get(i).map_err(db),
+    )
 }
 
-/// The order of criticality, most critical first.
-const RANK: &str = "CASE c.criticality WHEN 'HIGH' THEN 0 WHEN 'MEDIUM' THEN 1 ELSE 2 END";
-
-/// The rows a condition is evaluated over: evaluations of present resources
-/// with their controls. When the condition does not read the resource, the
-/// (few) gone resources are excluded by id instead of joining every row to its
-/// resource, which is what keeps filtered counts over millions of rows fast.
-fn from_present(condition: &str) -> &'static str {
-    if refers_to_resources(condition) {
-        "FROM evaluations e \
-         JOIN resources r ON r.id = e.resource_id \
-         JOIN controls c ON c.cid = e.cid \
-         WHERE r.gone_at IS NULL AND "
-    } else {
-        "FROM evaluations e \
-         JOIN controls c ON c.cid = e.cid \
-         WHERE e.resource_id NOT IN (SELECT id FROM resources WHERE gone_at IS NOT NULL) AND "
-    }
-}
-
-/// Whether compiled SQL mentions the resource alias `r`.
-fn refers_to_resources(sql: &str) -> bool {
-    let b = sql.as_bytes();
-    (0..b.len().saturating_sub(1)).any(|i| {
-        b[i] == b'r'
-            && b[i + 1] == b'.'
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
-    })
-}
-
-/// Empty text is bound as NULL (and turned back into `''` by the SQL): a NULL
-/// costs SQLite no allocation.
-fn non_empty(s: &str) -> Option<&str> {
-    (!s.is_empty()).then_some(s)
-}
-
-fn count(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
+/// Evaluations of present resources when a count's condition does not read
+/// the resource: the (few) gone resources are excluded by id.
+const WITHOUT_GONE: &str = "FROM evaluations e \
+     JOIN controls c ON c.cid = e.cid \
+     WHERE e.resource_id NOT IN (SELECT id FROM resources WHERE gone_at IS NOT NULL) AND ";
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -461,15 +342,9 @@ impl Store for SqliteStore {
         let cond = query.to_sql(Dialect::Sqlite, 1);
         // The page is chosen on keys alone; only its rows are read in full.
         let sql = format!(
-            "SELECT e.cid, c.title, c.criticality, e.result, r.native_id, r.name, \
-             r.resource_type, r.provider, r.account, r.region, e.expected, e.actual, e.message, \
-             e.first_evaluated, e.last_evaluated, e.last_reopened, e.last_fixed \
-             FROM (SELECT e.resource_id AS rid, e.cid AS cid, {RANK} AS rank, \
-             r.native_id AS native_id \
-             FROM evaluations e \
-             JOIN resources r ON r.id = e.resource_id \
-             JOIN controls c ON c.cid = e.cid \
-             WHERE r.gone_at IS NULL AND ({}) \
+            "SELECT {EVALUATION_COLUMNS} \
+             FROM (SELECT e.resource_id AS rid, e.cid AS cid, {CRITICALITY_RANK} AS rank, \
+             r.native_id AS native_id {FROM_PRESENT}({}) \
              ORDER BY rank, e.cid, r.native_id, r.id LIMIT ? OFFSET ?) k \
              JOIN evaluations e ON e.resource_id = k.rid AND e.cid = k.cid \
              JOIN resources r ON r.id = k.rid \
@@ -494,7 +369,7 @@ impl Store for SqliteStore {
         let cond = query.to_sql(Dialect::Sqlite, 1);
         let sql = format!(
             "SELECT e.cid, e.result, COUNT(*) {}({}) GROUP BY e.cid, e.result",
-            from_present(&cond.sql),
+            search::count_from(&cond.sql, WITHOUT_GONE),
             cond.sql
         );
         let groups = bind_params(sqlx::query(&sql), &cond.params)
@@ -559,14 +434,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migration_files_split_into_statements_without_comments() {
-        let sql = "-- a header; with a semicolon\nCREATE TABLE t (x INTEGER); -- why; and why not\n\nCREATE INDEX i ON t (x);\n-- the end;\n";
-        assert_eq!(
-            statements(sql),
-            vec!["CREATE TABLE t (x INTEGER)", "CREATE INDEX i ON t (x)"]
-        );
-        assert!(MIGRATIONS
-            .iter()
-            .all(|(_, _, sql)| statements(sql).iter().all(|s| s.starts_with("CREATE "))));
+    fn migration_files_split_into_create_statements() {
+        for m in MIGRATIONS {
+            let statements = migration::statements(m.sql);
+            assert!(statements.iter().all(|s| s.starts_with("CREATE ")), "{m:?}");
+        }
     }
 }

@@ -6,11 +6,12 @@
 //! as one aggregated value rather than as many rows, because each row costs a
 //! round trip through the driver's worker thread.
 
-use crate::plan::{Plan, PlannedEvaluation, FAIL, PASS, PASSE};
-use crate::{db, multi_row, non_empty};
+use crate::{db, multi_row, SqliteQuery};
 use sqlx::sqlite::SqliteConnection;
-use std::collections::HashMap;
-use vigil_store::{ScanBatch, ScanSummary, StoreError};
+use std::borrow::Cow;
+use vigil_model::EvalResult;
+use vigil_store::batch::{Plan, PlannedEvaluation};
+use vigil_store::{EvaluationInput, ScanBatch, ScanSummary, StoreError};
 
 /// Rows per multi-row statement; each stays well under SQLite's limit of
 /// 32766 bound variables.
@@ -20,12 +21,69 @@ const PAIR_CHUNK: usize = 10_000; // 2 variables a row
 /// Resources whose stored evaluations are read back in one piece.
 const READ_BACK_CHUNK: usize = 20_000;
 
+/// A result as the bulk statements pass it: a small integer, which costs
+/// SQLite no allocation (see `evaluation_sql` and `read_back`).
+const PASS: u8 = 0;
+const FAIL: u8 = 1;
+const PASSE: u8 = 2;
+const SKIP: u8 = 3;
+
+fn code(result: EvalResult) -> u8 {
+    match result {
+        EvalResult::Pass => PASS,
+        EvalResult::Fail => FAIL,
+        EvalResult::Passe => PASSE,
+        EvalResult::Skip => SKIP,
+    }
+}
+
+/// Empty text is bound as NULL (and turned back into `''` by the SQL): a NULL
+/// costs SQLite no allocation.
+fn non_empty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+/// Binds the expected value, the actual value and the message of an
+/// evaluation, each NULL when empty.
+fn bind_evidence<'q>(q: SqliteQuery<'q>, input: &EvaluationInput<'q>) -> SqliteQuery<'q> {
+    q.bind(non_empty(input.expected))
+        .bind(non_empty(input.actual))
+        .bind(non_empty(input.message))
+}
+
+/// The SQL of a multi-row statement for chunks of `size` rows: made once for
+/// a full chunk, so that its prepared statement is reused, and anew for a
+/// shorter last chunk.
+struct ChunkSql {
+    size: usize,
+    full: String,
+    make: fn(usize) -> String,
+}
+
+impl ChunkSql {
+    fn new(size: usize, make: fn(usize) -> String) -> ChunkSql {
+        ChunkSql {
+            size,
+            full: make(size),
+            make,
+        }
+    }
+
+    fn of(&self, rows: usize) -> Cow<'_, str> {
+        if rows == self.size {
+            Cow::Borrowed(&self.full)
+        } else {
+            Cow::Owned((self.make)(rows))
+        }
+    }
+}
+
 pub(crate) async fn apply(
     conn: &mut SqliteConnection,
     plan: &Plan<'_>,
     scan: &ScanBatch<'_>,
 ) -> Result<ScanSummary, StoreError> {
-    let at = scan.at.timestamp_millis();
+    let at = plan.at;
 
     // Resources. New rows get ids above the largest so far (rows are never
     // deleted), which tells new from known without reading anything back.
@@ -33,7 +91,7 @@ pub(crate) async fn apply(
         .fetch_one(&mut *conn)
         .await
         .map_err(db)?;
-    upsert_resources(conn, plan, scan, at).await?;
+    upsert_resources(conn, plan, scan).await?;
     let ids = resource_ids(conn, plan, scan.source).await?;
     let new_resources = ids.iter().filter(|id| **id > max_before).count() as u64;
 
@@ -54,14 +112,7 @@ pub(crate) async fn apply(
 
     // Evaluations.
     let evaluations = plan.evaluations(&ids);
-    let mut summary = ScanSummary {
-        resources: plan.resources.len() as u64,
-        new_resources,
-        gone_resources: gone,
-        evaluations: evaluations.len() as u64,
-        reopened: 0,
-        fixed: 0,
-    };
+    let mut summary = plan.summary(new_resources, gone, &evaluations);
     let known: Vec<i64> = ids.iter().copied().filter(|id| *id <= max_before).collect();
     if known.is_empty() {
         let all: Vec<&PlannedEvaluation<'_>> = evaluations.iter().collect();
@@ -125,24 +176,12 @@ async fn upsert_resources(
     conn: &mut SqliteConnection,
     plan: &Plan<'_>,
     scan: &ScanBatch<'_>,
-    at: i64,
 ) -> Result<(), StoreError> {
-    let full_sql = resource_sql(RESOURCE_CHUNK);
+    let sql = ChunkSql::new(RESOURCE_CHUNK, resource_sql);
     for chunk in plan.resources.chunks(RESOURCE_CHUNK) {
-        let sql;
-        let sql_ref = if chunk.len() == RESOURCE_CHUNK {
-            full_sql.as_str()
-        } else {
-            sql = resource_sql(chunk.len());
-            sql.as_str()
-        };
-        let mut q = sqlx::query(sql_ref).bind(scan.source).bind(scan.run);
+        let sql = sql.of(chunk.len());
+        let mut q = sqlx::query(&sql).bind(scan.source).bind(scan.run);
         for r in chunk {
-            let first = r
-                .resource
-                .first_discovered
-                .map_or(at, |t| t.timestamp_millis());
-            let updated = r.resource.last_updated.map_or(at, |t| t.timestamp_millis());
             q = q
                 .bind(r.uid.as_str())
                 .bind(r.resource.provider.as_str())
@@ -156,8 +195,8 @@ async fn upsert_resources(
                 .bind(r.attributes.as_str())
                 .bind(r.associations.as_str())
                 .bind(r.origin.as_str())
-                .bind(first)
-                .bind(updated);
+                .bind(r.first_discovered)
+                .bind(r.last_updated);
         }
         q.execute(&mut *conn).await.map_err(db)?;
     }
@@ -180,15 +219,9 @@ async fn resource_ids(
     .map_err(db)?;
     let pairs: Vec<(i64, String)> = serde_json::from_str(&text)
         .map_err(|e| StoreError::Database(format!("cannot read resource ids back: {e}")))?;
-    let slot_of_uid: HashMap<&str, usize> = plan
-        .resources
-        .iter()
-        .enumerate()
-        .map(|(slot, r)| (r.uid.as_str(), slot))
-        .collect();
     let mut ids = vec![0i64; plan.resources.len()];
     for (id, uid) in &pairs {
-        if let Some(&slot) = slot_of_uid.get(uid.as_str()) {
+        if let Some(slot) = plan.slot_of(uid) {
             ids[slot] = *id;
         }
     }
@@ -292,11 +325,12 @@ fn compare(existing: &[(i64, i64, u8)], evaluations: &[PlannedEvaluation<'_>]) -
         }
         match evaluations.get(next) {
             Some(e) if (e.resource_id, e.cid) == key => {
-                if e.result == old {
+                let now = code(e.input.result);
+                if now == old {
                     out.same_result[next] = true;
-                } else if e.result == FAIL && (old == PASS || old == PASSE) {
+                } else if now == FAIL && (old == PASS || old == PASSE) {
                     out.reopened += 1;
-                } else if e.result == PASS && old == FAIL {
+                } else if now == PASS && old == FAIL {
                     out.fixed += 1;
                 }
             }
@@ -325,23 +359,12 @@ async fn update_evidence(
     evaluations: &[&PlannedEvaluation<'_>],
     at: i64,
 ) -> Result<(), StoreError> {
-    let full_sql = evidence_sql(EVALUATION_CHUNK);
+    let sql = ChunkSql::new(EVALUATION_CHUNK, evidence_sql);
     for chunk in evaluations.chunks(EVALUATION_CHUNK) {
-        let sql;
-        let sql_ref = if chunk.len() == EVALUATION_CHUNK {
-            full_sql.as_str()
-        } else {
-            sql = evidence_sql(chunk.len());
-            sql.as_str()
-        };
-        let mut q = sqlx::query(sql_ref).bind(at);
+        let sql = sql.of(chunk.len());
+        let mut q = sqlx::query(&sql).bind(at);
         for e in chunk {
-            q = q
-                .bind(e.resource_id)
-                .bind(e.cid)
-                .bind(non_empty(e.input.expected))
-                .bind(non_empty(e.input.actual))
-                .bind(non_empty(e.input.message));
+            q = bind_evidence(q.bind(e.resource_id).bind(e.cid), e.input);
         }
         q.execute(&mut *conn).await.map_err(db)?;
     }
@@ -376,24 +399,16 @@ async fn upsert_evaluations(
     evaluations: &[&PlannedEvaluation<'_>],
     at: i64,
 ) -> Result<(), StoreError> {
-    let full_sql = evaluation_sql(EVALUATION_CHUNK);
+    let sql = ChunkSql::new(EVALUATION_CHUNK, evaluation_sql);
     for chunk in evaluations.chunks(EVALUATION_CHUNK) {
-        let sql;
-        let sql_ref = if chunk.len() == EVALUATION_CHUNK {
-            full_sql.as_str()
-        } else {
-            sql = evaluation_sql(chunk.len());
-            sql.as_str()
-        };
-        let mut q = sqlx::query(sql_ref).bind(at).bind(at);
+        let sql = sql.of(chunk.len());
+        let mut q = sqlx::query(&sql).bind(at).bind(at);
         for e in chunk {
-            q = q
+            let q_row = q
                 .bind(e.resource_id)
                 .bind(e.cid)
-                .bind(i64::from(e.result))
-                .bind(non_empty(e.input.expected))
-                .bind(non_empty(e.input.actual))
-                .bind(non_empty(e.input.message));
+                .bind(i64::from(code(e.input.result)));
+            q = bind_evidence(q_row, e.input);
         }
         q.execute(&mut *conn).await.map_err(db)?;
     }

@@ -1,7 +1,7 @@
 //! The shared store behaviour suite on a SQLite file, plus what only a file
 //! database can show: reopening keeps data, a newer schema is refused.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use vigil_query::Query;
 use vigil_store::{Store, StoreError};
@@ -124,17 +124,9 @@ async fn a_newer_schema_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn an_unopenable_path_is_an_open_error() {
-    let db = TempDb::new("not-a-dir");
-    std::fs::create_dir_all(&db.dir).unwrap();
-    // A file where a directory should be.
-    let blocker = db.dir.join("file");
-    std::fs::write(&blocker, b"x").unwrap();
-    let err = SqliteStore::open(&blocker.join("vigil.db"))
-        .await
-        .err()
-        .expect("opening under a file fails");
+/// Opening `path` fails with an open error of the SQLite store.
+async fn assert_open_error(path: &Path, why: &str) {
+    let err = SqliteStore::open(path).await.err().expect(why);
     assert!(
         matches!(
             err,
@@ -148,23 +140,20 @@ async fn an_unopenable_path_is_an_open_error() {
 }
 
 #[tokio::test]
+async fn an_unopenable_path_is_an_open_error() {
+    let db = TempDb::new("not-a-dir");
+    std::fs::create_dir_all(&db.dir).unwrap();
+    // A file where a directory should be.
+    let blocker = db.dir.join("file");
+    std::fs::write(&blocker, b"x").unwrap();
+    assert_open_error(&blocker.join("vigil.db"), "opening under a file fails").await;
+}
+
+#[tokio::test]
 async fn a_file_that_is_not_a_database_is_an_open_error() {
     let db = TempDb::new("garbage");
     let path = db.path();
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, vec![b'x'; 8192]).unwrap();
-    let err = SqliteStore::open(&path)
-        .await
-        .err()
-        .expect("a file of garbage is not a database");
-    assert!(
-        matches!(
-            err,
-            StoreError::Open {
-                backend: "sqlite",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_open_error(&path, "a file of garbage is not a database").await;
 }

@@ -241,6 +241,26 @@ fn eval(resource: usize, cid: u32, result: EvalResult) -> EvaluationInput<'stati
     }
 }
 
+/// Records a complete sync of `source` by run `run` at `at`.
+async fn sync(
+    store: &dyn Store,
+    source: &str,
+    run: &str,
+    at: Timestamp,
+    resources: &[Resource],
+    evaluations: &[EvaluationInput<'_>],
+) -> Result<ScanSummary, StoreError> {
+    store
+        .apply_scan(ScanBatch {
+            source,
+            run,
+            at,
+            resources,
+            evaluations,
+        })
+        .await
+}
+
 fn keys(rows: &[EvaluationRow]) -> Vec<(u32, &str)> {
     rows.iter()
         .map(|r| (r.cid, r.resource_id.as_str()))
@@ -332,14 +352,7 @@ pub async fn first_scans(store: &dyn Store) {
         eval(2, 3, EvalResult::Fail),
         eval(2, 4, EvalResult::Skip),
     ];
-    let summary = store
-        .apply_scan(ScanBatch {
-            source: PROD,
-            run: "run-1",
-            at: t(0),
-            resources: &resources,
-            evaluations: &evaluations,
-        })
+    let summary = sync(store, PROD, "run-1", t(0), &resources, &evaluations)
         .await
         .expect("first scan");
     assert_eq!(
@@ -357,14 +370,8 @@ pub async fn first_scans(store: &dyn Store) {
 
     let iac = [logs()];
     let iac_evaluations = [eval(0, 1, EvalResult::Fail), eval(0, 2, EvalResult::Passe)];
-    let summary = store
-        .apply_scan(ScanBatch {
-            source: IAC,
-            run: "run-iac",
-            at: t(0) + Duration::minutes(10),
-            resources: &iac,
-            evaluations: &iac_evaluations,
-        })
+    let iac_at = t(0) + Duration::minutes(10);
+    let summary = sync(store, IAC, "run-iac", iac_at, &iac, &iac_evaluations)
         .await
         .expect("iac scan");
     assert_eq!(
@@ -446,13 +453,13 @@ pub async fn first_scans(store: &dyn Store) {
     let iac_row = row(store, 2, LOGS, t(1)).await;
     assert_eq!(iac_row.result, EvalResult::Passe);
     assert_eq!(iac_row.account, "");
-    assert_eq!(iac_row.last_evaluated, t(0) + Duration::minutes(10));
+    assert_eq!(iac_row.last_evaluated, iac_at);
 }
 
 /// Searches select, order and page as documented.
 pub async fn search_queries(store: &dyn Store) {
     let now = t(1);
-    let everything = owned(&[
+    let everything: &[(u32, &str)] = &[
         (1, ALPHA),
         (1, BETA),
         (1, LOGS),
@@ -461,10 +468,10 @@ pub async fn search_queries(store: &dyn Store) {
         (2, BETA),
         (2, LOGS),
         (3, WEB),
-    ]);
+    ];
     assert_eq!(
         search_keys(store, "", now).await,
-        everything,
+        owned(everything),
         "order: criticality (HIGH, MEDIUM, LOW), then control id, then resource id"
     );
 
@@ -478,7 +485,7 @@ pub async fn search_queries(store: &dyn Store) {
         assert!(rows.len() <= 3, "a page holds at most its limit");
         paged.extend(keys(&rows).into_iter().map(|(c, r)| (c, r.to_string())));
     }
-    assert_eq!(paged, everything, "pages of 3 put together");
+    assert_eq!(paged, owned(everything), "pages of 3 put together");
     let beyond = store
         .search(
             &Query::all(),
@@ -545,19 +552,7 @@ pub async fn search_queries(store: &dyn Store) {
         ),
         ("control.name:*IMDSv2*", &[(3, WEB)]),
         ("control.service:ec2", &[(4, WEB), (3, WEB)]),
-        (
-            "firstEvaluated:[now-1h .. now]",
-            &[
-                (1, ALPHA),
-                (1, BETA),
-                (1, LOGS),
-                (4, WEB),
-                (2, ALPHA),
-                (2, BETA),
-                (2, LOGS),
-                (3, WEB),
-            ],
-        ),
+        ("firstEvaluated:[now-1h .. now]", everything),
         ("firstEvaluated:[now-55m .. now]", &[(1, LOGS), (2, LOGS)]),
         ("lastFixed:[* .. now]", &[]),
         (
@@ -598,14 +593,7 @@ pub async fn second_scan_lifecycle_and_gone(store: &dyn Store) {
         },
         eval(1, 4, EvalResult::Skip),
     ];
-    let summary = store
-        .apply_scan(ScanBatch {
-            source: PROD,
-            run: "run-2",
-            at: t(2),
-            resources: &resources,
-            evaluations: &evaluations,
-        })
+    let summary = sync(store, PROD, "run-2", t(2), &resources, &evaluations)
         .await
         .expect("second scan");
     assert_eq!(
@@ -731,14 +719,7 @@ pub async fn third_scan_return_and_new(store: &dyn Store) {
         eval(3, 3, EvalResult::Pass),
         eval(3, 4, EvalResult::Fail),
     ];
-    let summary = store
-        .apply_scan(ScanBatch {
-            source: PROD,
-            run: "run-3",
-            at: t(3),
-            resources: &resources,
-            evaluations: &evaluations,
-        })
+    let summary = sync(store, PROD, "run-3", t(3), &resources, &evaluations)
         .await
         .expect("third scan");
     assert_eq!(
@@ -846,15 +827,7 @@ pub async fn invalid_batch_changes_nothing(store: &dyn Store) {
         eval(1, 1, EvalResult::Fail),
         eval(2, 2, EvalResult::Fail),
     ];
-    let result = store
-        .apply_scan(ScanBatch {
-            source: PROD,
-            run: "run-bad",
-            at: now,
-            resources: &resources,
-            evaluations: &evaluations,
-        })
-        .await;
+    let result = sync(store, PROD, "run-bad", now, &resources, &evaluations).await;
     assert!(
         matches!(result, Err(StoreError::Invalid(_))),
         "an out-of-range resource index is invalid, got {result:?}"
@@ -941,14 +914,7 @@ pub async fn duplicates_in_a_batch(store: &dyn Store) {
         eval(1, 1, EvalResult::Pass),
         eval(1, 3, EvalResult::Fail),
     ];
-    let summary = store
-        .apply_scan(ScanBatch {
-            source,
-            run: "run-d",
-            at: t(5),
-            resources: &resources,
-            evaluations: &evaluations,
-        })
+    let summary = sync(store, source, "run-d", t(5), &resources, &evaluations)
         .await
         .expect("scan with duplicates");
     assert_eq!(
@@ -979,14 +945,7 @@ pub async fn duplicates_in_a_batch(store: &dyn Store) {
     assert_eq!(store.present_resources(source).await.expect("present"), 1);
 
     // A sync that finds nothing: everything of the source is gone.
-    let summary = store
-        .apply_scan(ScanBatch {
-            source,
-            run: "run-e",
-            at: t(6),
-            resources: &[],
-            evaluations: &[],
-        })
+    let summary = sync(store, source, "run-e", t(6), &[], &[])
         .await
         .expect("empty scan");
     assert_eq!(

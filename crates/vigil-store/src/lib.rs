@@ -8,9 +8,17 @@
 //! FAIL after PASS, `last_fixed` when it turns PASS after FAIL. A resource that
 //! a later sync of its source does not report is marked gone; gone resources
 //! and their evaluations are not counted and not searched.
+//!
+//! What the backends share that needs no database lives here too, in plain
+//! Rust: [`batch`] checks and prepares a scan before it is written,
+//! [`migration`] orders and splits the embedded migrations, and [`search`]
+//! holds the dialect-free SQL of search and counts and reads rows back.
 
+pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod migration;
+pub mod search;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -48,6 +56,18 @@ pub enum StoreError {
     Invalid(String),
     #[error("database error: {0}")]
     Database(String),
+}
+
+impl StoreError {
+    /// The store of `backend` at `target` (which must not show a password)
+    /// cannot be opened, for `reason`.
+    pub fn open(backend: &'static str, target: &str, reason: impl std::fmt::Display) -> StoreError {
+        StoreError::Open {
+            backend,
+            target: target.to_string(),
+            reason: reason.to_string(),
+        }
+    }
 }
 
 /// The metadata of a control that search and counts need.
