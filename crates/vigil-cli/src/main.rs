@@ -70,6 +70,9 @@ pub enum Format {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Collect a cloud account and evaluate it (`vigil scan aws`).
+    #[command(subcommand)]
+    Scan(commands::scan::Cmd),
     /// Evaluate a file of normalized resources against the controls.
     Evaluate(commands::evaluate::Args),
     /// Search stored evaluations with the CloudView query language.

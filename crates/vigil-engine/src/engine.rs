@@ -241,7 +241,7 @@ impl CompiledControl {
                         ))
                     }
                 },
-                Err(e) => return Some(skip(texts, e)),
+                Err(e) => return Some(skip(texts, explain(r, e))),
             }
         }
         let result = match self.run(&self.pass, r, lazy, fast) {
@@ -258,7 +258,7 @@ impl CompiledControl {
                     ))
                 }
             },
-            Err(e) => return Some(skip(texts, e)),
+            Err(e) => return Some(skip(texts, explain(r, e))),
         };
         let (actual, message) = match (result, &self.actual) {
             (EvalResult::Fail, Some(p)) => (
@@ -291,6 +291,22 @@ fn skip(texts: &Texts, why: String) -> (EvalResult, Evidence) {
             message: why.into(),
         },
     )
+}
+
+/// Adds the collector's reason to "attribute `k` was not collected", when the
+/// resource says why it could not collect `k` (e.g. a missing permission).
+fn explain(r: &Resource, why: String) -> String {
+    if r.uncollected.is_empty() {
+        return why;
+    }
+    let key = why
+        .strip_prefix("attribute `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(k, _)| k);
+    match key.and_then(|k| r.uncollected.get(k).map(|reason| (k, reason))) {
+        Some((k, reason)) => format!("attribute `{k}` was not collected: {reason}"),
+        None => why,
+    }
 }
 
 pub(crate) const PANICKED: &str = "evaluation error: the data has a shape the expression cannot handle (e.g. a list that is null)";

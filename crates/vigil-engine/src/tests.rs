@@ -260,3 +260,22 @@ fn a_fixture_that_disagrees_is_reported() {
         "{text:?}"
     );
 }
+
+#[test]
+fn a_skip_for_an_uncollected_attribute_carries_the_collectors_reason() {
+    let mut catalog = Catalog::builtin().unwrap();
+    catalog.controls.retain(|c| c.spec.cid == 48);
+    let engine = catalog.compile(now()).unwrap();
+    let mut r = bucket(&[]);
+    r.attributes.clear();
+    r.uncollected.insert(
+        "versioning".into(),
+        "AccessDenied: missing permission s3:GetBucketVersioning".into(),
+    );
+    let out = engine.evaluate(&[r], &|_| {});
+    assert_eq!(out[0].result, EvalResult::Skip);
+    assert_eq!(
+        &*out[0].evidence.message,
+        "attribute `versioning` was not collected: AccessDenied: missing permission s3:GetBucketVersioning"
+    );
+}

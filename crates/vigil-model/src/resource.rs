@@ -38,6 +38,11 @@ pub struct Resource {
     pub attributes: Map<String, Value>,
     #[serde(default)]
     pub associations: Vec<Association>,
+    /// Attributes the collector could not collect, with why (e.g.
+    /// `AccessDenied: missing permission s3:GetBucketVersioning`). Controls
+    /// that need them are skipped with this reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub uncollected: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_discovered: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

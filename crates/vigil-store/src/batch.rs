@@ -173,6 +173,7 @@ mod tests {
             tags: Default::default(),
             attributes: Default::default(),
             associations: Vec::new(),
+            uncollected: Default::default(),
             first_discovered: None,
             last_updated: Some(at() - chrono::Duration::hours(1)),
             origin: Origin::Connector {

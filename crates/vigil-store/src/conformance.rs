@@ -139,6 +139,7 @@ fn resource(
             .collect::<BTreeMap<_, _>>(),
         attributes,
         associations: Vec::new(),
+        uncollected: Default::default(),
         first_discovered: None,
         last_updated: None,
         origin,

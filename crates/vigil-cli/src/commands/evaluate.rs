@@ -1,16 +1,14 @@
 //! `vigil evaluate`: run the controls over a file of normalized resources,
 //! print results with evidence, and record them in the store.
 
+use super::pipeline;
 use crate::output::Rows;
-use crate::setup::{catalog, catalog_records, open_store, runtime, Failure, Result, EXIT_FAILURES};
+use crate::setup::{Failure, Result, EXIT_FAILURES};
 use crate::{Cli, Format};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vigil_model::{Criticality, EvalResult};
-use vigil_store::{EvaluationInput, ScanBatch};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -51,41 +49,14 @@ struct Row<'a> {
 }
 
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
-    let threshold: Option<Criticality> = if args.fail_on.eq_ignore_ascii_case("none") {
-        None
-    } else {
-        Some(
-            args.fail_on
-                .parse()
-                .map_err(|e| Failure::input(format!("--fail-on: {e} or none")))?,
-        )
-    };
+    let threshold = pipeline::fail_on(&args.fail_on)?;
     let path = args.input.display().to_string();
     let text = std::fs::read_to_string(&args.input)
         .map_err(|e| Failure::input(format!("cannot read {path}: {e}")))?;
     let resources = vigil_model::parse_resources(&text, &path).map_err(Failure::input)?;
-    let mut catalog = catalog(cli)?;
-    let (controls, policies) = catalog_records(&catalog);
-    if let Some(p) = &args.policy {
-        catalog.restrict_to_policy(p).map_err(Failure::input)?;
-    }
-    let now = chrono::Utc::now();
-    let engine = catalog.compile(now).map_err(Failure::input)?;
-
-    let bar = if resources.len() >= 10_000 && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(resources.len() as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "evaluating {bar:40} {pos}/{len} resources ({per_sec}, {eta} left)",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
-    let evaluations = engine.evaluate(&resources, &|n| bar.inc(n as u64));
-    bar.finish_and_clear();
+    let evaluated = pipeline::evaluate(cli, args.policy.as_deref(), &resources)?;
+    let catalog = &evaluated.catalog;
+    let evaluations = &evaluated.evaluations;
 
     let mut rows = Rows::new(vec![
         "RESULT",
@@ -97,22 +68,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         "ACTUAL",
         "MESSAGE",
     ]);
-    let mut failed_at_threshold = false;
     let (mut pass, mut fail, mut skip) = (0u64, 0u64, 0u64);
-    for e in &evaluations {
+    for e in evaluations {
         let r = &resources[e.resource];
         let Some(c) = catalog.control(e.cid) else {
             continue;
         };
         match e.result {
             EvalResult::Pass | EvalResult::Passe => pass += 1,
-            EvalResult::Fail => {
-                fail += 1;
-                // Criticality orders HIGH < MEDIUM < LOW, so "at or above" is <=.
-                if threshold.is_some_and(|t| c.spec.criticality <= t) {
-                    failed_at_threshold = true;
-                }
-            }
+            EvalResult::Fail => fail += 1,
             EvalResult::Skip => skip += 1,
         }
         if args.quiet && e.result == EvalResult::Pass {
@@ -171,7 +135,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         println!(
             "\n{} resources, {} controls, {} evaluations: {} pass, {} fail, {} skip",
             resources.len(),
-            engine.controls().len(),
+            evaluated.controls,
             evaluations.len(),
             pass,
             fail,
@@ -180,37 +144,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     }
 
     if !args.no_store {
-        let inputs: Vec<EvaluationInput<'_>> = evaluations
-            .iter()
-            .map(|e| EvaluationInput {
-                resource: e.resource,
-                cid: e.cid,
-                result: e.result,
-                expected: &e.evidence.expected,
-                actual: &e.evidence.actual,
-                message: &e.evidence.message,
-            })
-            .collect();
         let canonical = std::fs::canonicalize(&args.input).unwrap_or_else(|_| args.input.clone());
         let source = format!("input:{}", canonical.display());
-        let run = format!("evaluate-{}", now.format("%Y%m%dT%H%M%S%.3fZ"));
-        let summary = runtime()?.block_on(async {
-            let store = open_store(cli).await?;
-            store
-                .sync_catalog(&controls, &policies)
-                .await
-                .map_err(Failure::store)?;
-            store
-                .apply_scan(ScanBatch {
-                    source: &source,
-                    run: &run,
-                    at: now,
-                    resources: &resources,
-                    evaluations: &inputs,
-                })
-                .await
-                .map_err(Failure::store)
-        })?;
+        let run = format!("evaluate-{}", evaluated.now.format("%Y%m%dT%H%M%S%.3fZ"));
+        let summary = pipeline::store(cli, &evaluated, &source, &run, &resources)?;
         if cli.format == Format::Table {
             println!(
                 "stored: {} resources ({} new, {} gone), {} evaluations ({} reopened, {} fixed)",
@@ -223,7 +160,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             );
         }
     }
-    Ok(if failed_at_threshold {
+    Ok(if evaluated.fails_at(threshold) {
         ExitCode::from(EXIT_FAILURES)
     } else {
         ExitCode::SUCCESS

@@ -3,7 +3,9 @@
 pub mod controls;
 pub mod db;
 pub mod evaluate;
+mod pipeline;
 pub mod policies;
+pub mod scan;
 pub mod search;
 
 use crate::setup::Result;
@@ -13,6 +15,7 @@ use std::process::ExitCode;
 /// Runs the command the user asked for.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
+        Command::Scan(c) => scan::run(cli, c),
         Command::Evaluate(a) => evaluate::run(cli, a),
         Command::Search(a) => search::run(cli, a),
         Command::Controls(c) => controls::run(cli, c),

@@ -1,0 +1,119 @@
+//! The scan: identity, regions, then every collector with bounded concurrency.
+
+use crate::config::{in_region, sdk_config, AwsOptions, HOME_REGION};
+use crate::error::{AwsError, CollectError};
+use crate::services::{self, Ctx, Part};
+use aws_smithy_types::error::display::DisplayErrorContext;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use vigil_model::Resource;
+
+/// What a scan found.
+#[derive(Debug, Default)]
+pub struct Collection {
+    pub account: String,
+    pub regions: Vec<String>,
+    pub resources: Vec<Resource>,
+    pub errors: Vec<CollectError>,
+}
+
+/// Progress of a scan, for progress bars.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// The scan will run this many collectors.
+    Planned(usize),
+    /// One collector finished.
+    Done { task: String, resources: usize },
+}
+
+type Task = Pin<Box<dyn Future<Output = Part> + Send>>;
+
+/// Scans the account `opts` points at.
+pub async fn collect(
+    opts: &AwsOptions,
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<Collection, AwsError> {
+    let sdk = sdk_config(opts).await?;
+    let who = aws_sdk_sts::Client::new(&sdk)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::Identity(DisplayErrorContext(&e).to_string()))?;
+    let account = who.account().unwrap_or_default().to_string();
+    let mut errors = Vec::new();
+    let regions = if opts.regions.is_empty() {
+        match services::ec2::enabled_regions(&in_region(&sdk, HOME_REGION)).await {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                vec![HOME_REGION.to_string()]
+            }
+        }
+    } else {
+        opts.regions.clone()
+    };
+    let ctx = Arc::new(Ctx {
+        sdk,
+        account: account.clone(),
+        connector: opts.connector.clone(),
+        run: opts.run.clone(),
+        emulator: opts.endpoint_url.is_some(),
+    });
+
+    let mut tasks: Vec<(String, Task)> = vec![
+        ("iam".into(), Box::pin(services::iam::collect(ctx.clone()))),
+        ("s3".into(), Box::pin(services::s3::collect(ctx.clone()))),
+    ];
+    for region in &regions {
+        tasks.push((
+            format!("ec2 {region}"),
+            Box::pin(services::ec2::collect(ctx.clone(), region.clone())),
+        ));
+        tasks.push((
+            format!("rds {region}"),
+            Box::pin(services::rds::collect(ctx.clone(), region.clone())),
+        ));
+    }
+    progress(Progress::Planned(tasks.len()));
+
+    let limit = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (name, task) in tasks {
+        let limit = limit.clone();
+        set.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            (name, task.await)
+        });
+    }
+    let mut resources = Vec::new();
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((task, part)) => {
+                progress(Progress::Done {
+                    task,
+                    resources: part.resources.len(),
+                });
+                resources.extend(part.resources);
+                errors.extend(part.errors);
+            }
+            Err(e) => errors.push(CollectError {
+                service: "vigil",
+                region: String::new(),
+                action: "collector",
+                code: None,
+                message: format!("a collector stopped unexpectedly: {e}"),
+            }),
+        }
+    }
+    // A stable order makes outputs and diffs reproducible.
+    resources.sort_by(|a, b| {
+        (&a.resource_type, &a.region, &a.id).cmp(&(&b.resource_type, &b.region, &b.id))
+    });
+    Ok(Collection {
+        account,
+        regions,
+        resources,
+        errors,
+    })
+}
