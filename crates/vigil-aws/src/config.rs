@@ -31,7 +31,7 @@ pub(crate) const HOME_REGION: &str = "us-east-1";
 /// Builds the SDK configuration: rustls with ring (no C crypto to build), the
 /// standard credential chain or the given profile, the endpoint override, and
 /// an assumed role when asked.
-pub(crate) async fn sdk_config(opts: &AwsOptions) -> Result<SdkConfig, AwsError> {
+pub async fn sdk_config(opts: &AwsOptions) -> Result<SdkConfig, AwsError> {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(
             tls::rustls_provider::CryptoMode::Ring,

@@ -255,3 +255,109 @@ fn db_migrate_creates_the_embedded_database() {
     let out = env.vigil(&["--database", "mysql://x", "db", "migrate"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `vigil scan aws` against the moto server `scripts/test` starts: an empty
+/// account of its own (through an assumed role) still has a password-policy
+/// resource, which fails CIDs 11 and 12.
+#[test]
+fn scan_aws_prints_the_monitor_summary_and_stores_the_run() {
+    let Ok(url) = std::env::var("VIGIL_TEST_MOTO_URL") else {
+        eprintln!("VIGIL_TEST_MOTO_URL is not set: scan test skipped (scripts/test sets it)");
+        return;
+    };
+    let env = Env::new("scan");
+    let account = 300_000_000_000u64 + u64::from(std::process::id() % 100_000);
+    let role = format!("arn:aws:iam::{account}:role/vigil-scan");
+    let scan = |args: &[&str]| {
+        let mut all = vec![
+            "scan",
+            "aws",
+            "--endpoint-url",
+            &url,
+            "--regions",
+            "us-east-1",
+            "--role-arn",
+            &role,
+            "--external-id",
+            "x",
+        ];
+        all.extend_from_slice(args);
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data-dir")
+            .arg(env.dir.join("data"))
+            .args(&all)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("VIGIL_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let out = scan(&[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("AWS account {account}")), "{text}");
+    assert!(text.contains("FAIL 2   SKIP 0"), "{text}");
+    assert!(
+        text.contains("Ensure IAM password policy prevents password reuse"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("stored as connector:aws-{account}")),
+        "{text}"
+    );
+
+    let out = env.vigil(&[
+        "search",
+        &format!("resource.source:\"connector:aws-{account}\" and cid:12"),
+    ]);
+    assert!(
+        stdout(&out).contains("account-password-policy"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        c.args([
+            "--format",
+            "json",
+            "scan",
+            "aws",
+            "--no-store",
+            "--fail-on",
+            "none",
+            "--endpoint-url",
+            &url,
+            "--regions",
+            "us-east-1",
+            "--role-arn",
+            &role,
+        ])
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+        c.output().unwrap()
+    };
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["fail"], 2);
+    assert_eq!(doc["failed_controls"][0]["cid"], 12);
+
+    let out = env.vigil(&[
+        "--format",
+        "csv",
+        "scan",
+        "aws",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        "--regions",
+        "us-east-1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unreachable endpoint is a clear error: {}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("AWS"), "{}", stderr(&out));
+}
