@@ -61,19 +61,47 @@ pub async fn collect(
         emulator: opts.endpoint_url.is_some(),
     });
 
+    // Global services once; the account-level IAM collector first, as it may
+    // wait a few seconds for the credential report.
     let mut tasks: Vec<(String, Task)> = vec![
+        (
+            "iam account".into(),
+            Box::pin(services::iam_account::collect(ctx.clone())),
+        ),
         ("iam".into(), Box::pin(services::iam::collect(ctx.clone()))),
         ("s3".into(), Box::pin(services::s3::collect(ctx.clone()))),
+        (
+            "s3 account".into(),
+            Box::pin(services::s3_account::collect(ctx.clone())),
+        ),
+    ];
+    type Regional = fn(Arc<Ctx>, String) -> Task;
+    let regional: [(&str, Regional); 11] = [
+        ("ec2", |c, r| Box::pin(services::ec2::collect(c, r))),
+        ("ec2 instances", |c, r| {
+            Box::pin(services::instances::collect(c, r))
+        }),
+        ("ebs", |c, r| Box::pin(services::ebs::collect(c, r))),
+        ("vpc", |c, r| Box::pin(services::vpc::collect(c, r))),
+        ("rds", |c, r| Box::pin(services::rds::collect(c, r))),
+        ("autoscaling", |c, r| {
+            Box::pin(services::autoscaling::collect(c, r))
+        }),
+        ("elbv2", |c, r| Box::pin(services::elbv2::collect(c, r))),
+        ("lambda", |c, r| Box::pin(services::lambda::collect(c, r))),
+        ("eks", |c, r| Box::pin(services::eks::collect(c, r))),
+        ("cloudtrail", |c, r| {
+            Box::pin(services::cloudtrail::collect(c, r))
+        }),
+        ("kms", |c, r| Box::pin(services::kms::collect(c, r))),
     ];
     for region in &regions {
-        tasks.push((
-            format!("ec2 {region}"),
-            Box::pin(services::ec2::collect(ctx.clone(), region.clone())),
-        ));
-        tasks.push((
-            format!("rds {region}"),
-            Box::pin(services::rds::collect(ctx.clone(), region.clone())),
-        ));
+        for (name, start) in &regional {
+            tasks.push((
+                format!("{name} {region}"),
+                start(ctx.clone(), region.clone()),
+            ));
+        }
     }
     progress(Progress::Planned(tasks.len()));
 

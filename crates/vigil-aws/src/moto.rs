@@ -4,9 +4,17 @@
 //! root element where S3 sends `<VersioningConfiguration>`, and the SDK's
 //! parser rejects it. [`FixVersioningRoot`] renames that root before the SDK
 //! parses the reply; a reply from S3 itself passes through unchanged.
+//!
+//! S3 Control names the account in the host name (`<account>.s3-control…`);
+//! against an emulator's endpoint that becomes `<account>.127.0.0.1`, which
+//! does not resolve. [`DropAccountHostPrefix`] removes that first label again;
+//! it is attached only when an endpoint override is set (the account id also
+//! travels in the `x-amz-account-id` header, which moto reads).
 
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
@@ -51,6 +59,44 @@ impl Intercept for FixVersioningRoot {
             buf: Vec::new(),
             done: false,
         });
+        Ok(())
+    }
+}
+
+/// Removes a leading account id label from an S3 Control request's host:
+/// `http://123456789012.127.0.0.1:5000/v20180820/…` → `http://127.0.0.1:5000/v20180820/…`.
+pub fn drop_account_label(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_string();
+    };
+    match rest.split_once('.') {
+        // An account id has twelve digits; `127` of `127.0.0.1` is no account.
+        Some((label, host)) if label.len() == 12 && label.bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{scheme}://{host}")
+        }
+        _ => uri.to_string(),
+    }
+}
+
+/// The interceptor to attach to S3 Control calls made against an emulator.
+#[derive(Debug, Default)]
+pub struct DropAccountHostPrefix;
+
+impl Intercept for DropAccountHostPrefix {
+    fn name(&self) -> &'static str {
+        "DropAccountHostPrefix"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request_mut();
+        let fixed = drop_account_label(request.uri());
+        request.set_uri(fixed)?;
+        request.headers_mut().remove("host");
         Ok(())
     }
 }
@@ -109,6 +155,25 @@ mod tests {
         assert!(String::from_utf8(fix_versioning_reply(empty))
             .unwrap()
             .starts_with("<VersioningConfiguration "));
+    }
+
+    #[test]
+    fn the_account_label_is_dropped_from_the_host_only() {
+        assert_eq!(
+            drop_account_label(
+                "http://123456789012.127.0.0.1:5077/v20180820/configuration/publicAccessBlock"
+            ),
+            "http://127.0.0.1:5077/v20180820/configuration/publicAccessBlock"
+        );
+        assert_eq!(
+            drop_account_label("http://localhost:5077/v20180820/x"),
+            "http://localhost:5077/v20180820/x"
+        );
+        assert_eq!(
+            drop_account_label("http://127.0.0.1:5077/v20180820/x"),
+            "http://127.0.0.1:5077/v20180820/x"
+        );
+        assert_eq!(drop_account_label("not a uri"), "not a uri");
     }
 
     #[test]
