@@ -159,13 +159,13 @@ fn user_controls_may_not_take_system_cids_and_cids_are_unique() {
 
 #[test]
 fn policies_must_name_known_controls() {
-    let policy = "name = \"Mine\"\nprovider = \"aws\"\ncontrols = [100001, 48, 7]\n";
+    let policy = "name = \"Mine\"\nprovider = \"aws\"\ncontrols = [100001, 48, 99999]\n";
     let mut catalog = Catalog::builtin().unwrap();
     let user = user_catalog(&[("c/control.toml", CUSTOM), ("policies/mine.toml", policy)]).unwrap();
     let err = catalog.merge(user).unwrap_err();
     assert!(
         err.reason
-            .contains("lists CID 7, which is not in the catalogue"),
+            .contains("lists CID 99999, which is not in the catalogue"),
         "{err}"
     );
 }
