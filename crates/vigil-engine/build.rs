@@ -1,44 +1,52 @@
 //! Embeds the catalogue under `catalog/` at the workspace root into the
 //! binary, so that `vigil` needs no files beside it.
+//!
+//! Every path this script gives cargo is relative to the package root, never
+//! absolute: cargo shares build-script results between clones of the
+//! workspace that use one target directory (as CI and a developer do here), so
+//! an absolute path would tie a clone's build to another clone's files.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    println!("cargo:rerun-if-changed={}", dir.display());
-    let Ok(entries) = std::fs::read_dir(dir) else {
+const ROOT: &str = "../../catalog";
+
+fn walk(manifest: &Path, rel: &str, out: &mut Vec<String>) {
+    println!("cargo:rerun-if-changed={rel}");
+    let Ok(entries) = std::fs::read_dir(manifest.join(rel)) else {
         return;
     };
-    let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("toml" | "json")
-        ) {
-            out.push(p);
+    let mut names: Vec<(String, bool)> = entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.path().is_dir(),
+            )
+        })
+        .collect();
+    names.sort();
+    for (name, dir) in names {
+        let child = format!("{rel}/{name}");
+        if dir {
+            walk(manifest, &child, out);
+        } else if name.ends_with(".toml") || name.ends_with(".json") {
+            println!("cargo:rerun-if-changed={child}");
+            out.push(child);
         }
     }
 }
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog");
-    let root = root.canonicalize().unwrap_or(root);
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     let mut files = Vec::new();
-    walk(&root, &mut files);
+    walk(&manifest, ROOT, &mut files);
     let mut src = String::from("pub static FILES: &[(&str, &str)] = &[\n");
     for f in &files {
-        let rel = f
-            .strip_prefix(&root)
-            .unwrap_or(f)
-            .to_string_lossy()
-            .replace('\\', "/");
+        let shown = f.trim_start_matches(ROOT).trim_start_matches('/');
         let _ = writeln!(
             src,
-            "    ({rel:?}, include_str!({:?})),",
-            f.display().to_string()
+            "    ({shown:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/{f}\"))),"
         );
     }
     src.push_str("];\n");

@@ -39,7 +39,18 @@ pub async fn collect(
         .get_caller_identity()
         .send()
         .await
-        .map_err(|e| AwsError::Identity(DisplayErrorContext(&e).to_string()))?;
+        .map_err(|e| {
+            let full = DisplayErrorContext(&e).to_string();
+            if full.contains("loading credentials") || full.contains("no credentials") {
+                AwsError::Credentials(
+                    "no usable AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run where an instance or container role is available".into(),
+                )
+            } else {
+                // The SDK's full context repeats itself; its first lines say enough.
+                let short: String = full.chars().take(400).collect();
+                AwsError::Identity(short)
+            }
+        })?;
     let account = who.account().unwrap_or_default().to_string();
     let mut errors = Vec::new();
     let regions = if opts.regions.is_empty() {

@@ -48,6 +48,15 @@ fn options(url: &str) -> AwsOptions {
     }
 }
 
+/// The account id of the role `options` assumes.
+fn account_of(opts: &AwsOptions) -> String {
+    opts.role_arn
+        .as_deref()
+        .and_then(|r| r.split(':').nth(4))
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn regional(sdk: &SdkConfig, region: &str) -> SdkConfig {
     sdk.clone()
         .into_builder()
@@ -104,15 +113,25 @@ async fn s3_controls_pass_and_fail_on_moto_in_two_regions() {
     let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
     let home = s3(&sdk, "us-east-1");
     let eu = s3(&sdk, "eu-west-1");
+    // Bucket names are global, in moto as in S3: suffix them with the account.
+    let account = account_of(&opts);
+    let b = |n: &str| format!("{n}-{account}");
+    let (good_us, good_eu, public_read, authenticated_read, suspended) = (
+        b("good-us"),
+        b("good-eu"),
+        b("public-read"),
+        b("authenticated-read"),
+        b("suspended"),
+    );
     let all_blocked = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
         .ignore_public_acls(true)
         .block_public_policy(true)
         .restrict_public_buckets(true)
         .build();
-    for (client, name) in [(&home, "good-us"), (&eu, "good-eu")] {
+    for (client, name) in [(&home, good_us.as_str()), (&eu, good_eu.as_str())] {
         let mut create = client.create_bucket().bucket(name);
-        if name.ends_with("eu") {
+        if name == good_eu {
             create = create.create_bucket_configuration(
                 aws_sdk_s3::types::CreateBucketConfiguration::builder()
                     .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
@@ -138,24 +157,24 @@ async fn s3_controls_pass_and_fail_on_moto_in_two_regions() {
             .unwrap();
     }
     home.create_bucket()
-        .bucket("public-read")
+        .bucket(&public_read)
         .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
         .send()
         .await
         .unwrap();
     home.create_bucket()
-        .bucket("authenticated-read")
+        .bucket(&authenticated_read)
         .acl(aws_sdk_s3::types::BucketCannedAcl::AuthenticatedRead)
         .send()
         .await
         .unwrap();
     home.create_bucket()
-        .bucket("suspended")
+        .bucket(&suspended)
         .send()
         .await
         .unwrap();
     home.put_bucket_versioning()
-        .bucket("suspended")
+        .bucket(&suspended)
         .versioning_configuration(versioning(
             aws_sdk_s3::types::BucketVersioningStatus::Suspended,
         ))
@@ -165,23 +184,23 @@ async fn s3_controls_pass_and_fail_on_moto_in_two_regions() {
 
     let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
     assert!(scan.errors.is_empty(), "{:?}", scan.errors);
-    let eu_bucket = scan.resources.iter().find(|r| r.name == "good-eu").unwrap();
+    let eu_bucket = scan.resources.iter().find(|r| r.name == good_eu).unwrap();
     assert_eq!(eu_bucket.region, "eu-west-1");
     let results = judge(&scan.resources, chrono::Utc::now());
     expect(
         &results,
         &[
-            ("good-us", 45, Pass),
-            ("good-us", 48, Pass),
-            ("good-us", 60, Pass),
-            ("good-eu", 45, Pass),
-            ("good-eu", 48, Pass),
-            ("good-eu", 60, Pass),
-            ("public-read", 45, Fail),
-            ("authenticated-read", 45, Fail),
-            ("suspended", 48, Fail),
+            (&good_us, 45, Pass),
+            (&good_us, 48, Pass),
+            (&good_us, 60, Pass),
+            (&good_eu, 45, Pass),
+            (&good_eu, 48, Pass),
+            (&good_eu, 60, Pass),
+            (&public_read, 45, Fail),
+            (&authenticated_read, 45, Fail),
+            (&suspended, 48, Fail),
             // No bucket-level Block Public Access configuration at all.
-            ("suspended", 60, Fail),
+            (&suspended, 60, Fail),
         ],
     );
 }
@@ -192,32 +211,20 @@ async fn the_versioning_reply_of_moto_is_read_through_the_interceptor() {
     let opts = options(&url);
     let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
     let client = s3(&sdk, "us-east-1");
-    client
-        .create_bucket()
-        .bucket("versioned")
-        .send()
-        .await
-        .unwrap();
+    let name = format!("versioned-{}", account_of(&opts));
+    client.create_bucket().bucket(&name).send().await.unwrap();
     client
         .put_bucket_versioning()
-        .bucket("versioned")
+        .bucket(&name)
         .versioning_configuration(versioning(
             aws_sdk_s3::types::BucketVersioningStatus::Enabled,
         ))
         .send()
         .await
         .unwrap();
-    let plain = client
-        .get_bucket_versioning()
-        .bucket("versioned")
-        .send()
-        .await;
+    let plain = client.get_bucket_versioning().bucket(&name).send().await;
     let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
-    let bucket = scan
-        .resources
-        .iter()
-        .find(|r| r.name == "versioned")
-        .unwrap();
+    let bucket = scan.resources.iter().find(|r| r.name == name).unwrap();
     assert_eq!(
         bucket.attributes["versioning"]["status"], "Enabled",
         "the plain SDK call gave {plain:?}"

@@ -66,6 +66,8 @@ pub enum Format {
     Table,
     Json,
     Csv,
+    /// OCSF Detection Findings (class 2004), for `scan` and `evaluate`.
+    Ocsf,
 }
 
 #[derive(Subcommand, Debug)]

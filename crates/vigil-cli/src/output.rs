@@ -52,19 +52,33 @@ impl Rows {
     /// characters, so long titles do not push columns off the screen.
     fn write(&self, format: Format, max_width: usize) -> std::io::Result<()> {
         let stdout = std::io::stdout();
-        let mut out = stdout.lock();
+        self.write_to(format, max_width, &mut stdout.lock())
+    }
+
+    /// Writes in `format` to `out`.
+    pub fn write_to(
+        &self,
+        format: Format,
+        max_width: usize,
+        mut out: &mut dyn Write,
+    ) -> std::io::Result<()> {
         let io = |e: std::io::Error| e;
         let csv_err = |e: csv::Error| match e.into_kind() {
             csv::ErrorKind::Io(e) => e,
             other => std::io::Error::other(format!("{other:?}")),
         };
         match format {
+            Format::Ocsf => {
+                return Err(std::io::Error::other(
+                    "--format ocsf applies to `scan` and `evaluate`; use table, json or csv here",
+                ))
+            }
             Format::Json => {
                 serde_json::to_writer_pretty(&mut out, &self.json).map_err(std::io::Error::from)?;
                 writeln!(out).map_err(io)?;
             }
             Format::Csv => {
-                let mut w = csv::Writer::from_writer(out);
+                let mut w = csv::Writer::from_writer(&mut out);
                 w.write_record(&self.headers).map_err(csv_err)?;
                 for row in &self.cells {
                     w.write_record(row).map_err(csv_err)?;
@@ -114,5 +128,17 @@ impl Rows {
             }
         }
         Ok(())
+    }
+}
+
+/// Writes a finished document to standard output; a closed pipe ends it
+/// quietly.
+pub fn emit(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::input(format!("cannot write output: {e}")))
+        }
+        _ => Ok(()),
     }
 }

@@ -49,6 +49,9 @@ pub struct AwsArgs {
     /// Do not record the results in the store.
     #[arg(long = "no-store")]
     pub no_store: bool,
+    /// Write the json, csv or ocsf output to this file instead of standard output.
+    #[arg(long, short = 'O', value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
     /// Exit with 1 only for failures of this criticality or higher (none: never).
     #[arg(
         long = "fail-on",
@@ -232,65 +235,97 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
                 );
             }
         }
-        Format::Json => {
-            let evaluations: Vec<serde_json::Value> = evaluated
-                .evaluations
-                .iter()
-                .map(|e| {
-                    let r = &resources[e.resource];
-                    serde_json::json!({
-                        "cid": e.cid, "result": e.result, "resource_id": r.id, "resource_type": r.resource_type,
-                        "account": r.account, "region": r.region, "expected": &*e.evidence.expected,
-                        "actual": e.evidence.actual, "message": &*e.evidence.message,
-                    })
-                })
-                .collect();
-            let doc = serde_json::json!({
-                "account": collection.account,
-                "regions": collection.regions,
-                "resources": resources.len(),
-                "summary": summary,
-                "failed_controls": failed,
-                "errors": collection.errors,
-                "evaluations": evaluations,
-            });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
-        }
-        Format::Csv => {
-            let mut rows = Rows::new(vec![
-                "RESULT",
-                "CID",
-                "CRITICALITY",
-                "ACCOUNT",
-                "REGION",
-                "RESOURCE",
-                "EXPECTED",
-                "ACTUAL",
-                "MESSAGE",
-            ]);
-            for e in &evaluated.evaluations {
-                let r = &resources[e.resource];
-                let crit = evaluated
-                    .catalog
-                    .control(e.cid)
-                    .map(|c| c.spec.criticality.to_string())
-                    .unwrap_or_default();
-                rows.push(
-                    vec![
-                        e.result.to_string(),
-                        e.cid.to_string(),
-                        crit,
-                        r.account.clone(),
-                        r.region.clone(),
-                        r.id.clone(),
-                        e.evidence.expected.to_string(),
-                        e.evidence.actual.clone(),
-                        e.evidence.message.to_string(),
-                    ],
-                    (),
-                );
+        machine => {
+            let mut buf: Vec<u8> = Vec::new();
+            match machine {
+                Format::Ocsf => {
+                    let findings: Vec<serde_json::Value> = evaluated
+                        .evaluations
+                        .iter()
+                        .filter_map(|e| {
+                            let c = evaluated.catalog.control(e.cid)?;
+                            Some(vigil_export::ocsf_finding(
+                                e,
+                                &resources[e.resource],
+                                &c.spec,
+                                evaluated.now,
+                            ))
+                        })
+                        .collect();
+                    serde_json::to_writer_pretty(&mut buf, &findings)
+                        .map_err(|e| Failure::input(e.to_string()))?;
+                }
+                Format::Json => {
+                    let evaluations: Vec<serde_json::Value> = evaluated
+                        .evaluations
+                        .iter()
+                        .map(|e| {
+                            let r = &resources[e.resource];
+                            serde_json::json!({
+                                "cid": e.cid, "result": e.result, "resource_id": r.id, "resource_type": r.resource_type,
+                                "account": r.account, "region": r.region, "expected": &*e.evidence.expected,
+                                "actual": e.evidence.actual, "message": &*e.evidence.message,
+                            })
+                        })
+                        .collect();
+                    let doc = serde_json::json!({
+                        "account": collection.account,
+                        "regions": collection.regions,
+                        "resources": resources.len(),
+                        "summary": summary,
+                        "failed_controls": failed,
+                        "errors": collection.errors,
+                        "evaluations": evaluations,
+                    });
+                    serde_json::to_writer_pretty(&mut buf, &doc)
+                        .map_err(|e| Failure::input(e.to_string()))?;
+                }
+                _ => {
+                    let mut rows = Rows::new(vec![
+                        "RESULT",
+                        "CID",
+                        "CRITICALITY",
+                        "ACCOUNT",
+                        "REGION",
+                        "RESOURCE",
+                        "EXPECTED",
+                        "ACTUAL",
+                        "MESSAGE",
+                    ]);
+                    for e in &evaluated.evaluations {
+                        let r = &resources[e.resource];
+                        let crit = evaluated
+                            .catalog
+                            .control(e.cid)
+                            .map(|c| c.spec.criticality.to_string())
+                            .unwrap_or_default();
+                        rows.push(
+                            vec![
+                                e.result.to_string(),
+                                e.cid.to_string(),
+                                crit,
+                                r.account.clone(),
+                                r.region.clone(),
+                                r.id.clone(),
+                                e.evidence.expected.to_string(),
+                                e.evidence.actual.clone(),
+                                e.evidence.message.to_string(),
+                            ],
+                            (),
+                        );
+                    }
+                    rows.write_to(Format::Csv, usize::MAX, &mut buf)
+                        .map_err(|e| Failure::input(format!("cannot write output: {e}")))?;
+                }
             }
-            rows.print(Format::Csv, usize::MAX)?;
+            if !buf.ends_with(b"\n") {
+                buf.push(b'\n');
+            }
+            match &args.output {
+                Some(path) => std::fs::write(path, &buf)
+                    .map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))?,
+                None => crate::output::emit(&buf)?,
+            }
         }
     }
     Ok(if evaluated.fails_at(threshold) {
