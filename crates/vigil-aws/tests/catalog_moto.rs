@@ -1,0 +1,406 @@
+//! The catalogue's CIS v3.0.0 and best-practice controls judged on a live
+//! (emulated) account: each test seeds moto with PASS and FAIL resources through
+//! the AWS SDK, scans with `vigil_aws::collect` through a role assumed into a
+//! fresh account, and evaluates the built-in catalogue.
+//!
+//! Fixture-only (moto cannot express the case, or not yet seeded here): the
+//! root account controls 6-9 (moto's credential report has no root row and root
+//! MFA/keys cannot be set), 10/13/14 and the password policy 15-20 (covered
+//! by the IAM collector tests; unused-days need backdating), 22 (MFA Delete
+//! needs a root MFA token), 32, 37 default-NACL-only, Lambda 61-63, EKS 50/57-59,
+//! ELB 64-69 and Auto Scaling 70-73 (seeded in tests/collectors.rs but not judged
+//! here yet).
+//!
+//! `VIGIL_TEST_MOTO_URL` names the server (`scripts/test` starts one); without
+//! it these tests say so and pass.
+
+use aws_config::SdkConfig;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use vigil_aws::AwsOptions;
+use vigil_engine::Catalog;
+use vigil_model::{EvalResult, Resource};
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+fn moto() -> Option<String> {
+    match std::env::var("VIGIL_TEST_MOTO_URL") {
+        Ok(url) if !url.is_empty() => {
+            // The base credentials moto accepts; each test then assumes a role
+            // into an account of its own.
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", "us-east-1");
+            Some(url)
+        }
+        _ => {
+            eprintln!("VIGIL_TEST_MOTO_URL is not set: moto tests skipped (scripts/test sets it)");
+            None
+        }
+    }
+}
+
+/// Options for a fresh account of this test run.
+fn options(url: &str) -> AwsOptions {
+    let n = NEXT.fetch_add(1, Ordering::SeqCst) as u64;
+    let account = 200_000_000_000u64 + (std::process::id() as u64 % 100_000) * 100 + n;
+    AwsOptions {
+        endpoint_url: Some(url.to_string()),
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        role_arn: Some(format!("arn:aws:iam::{account}:role/vigil-test")),
+        external_id: Some("vigil-external-id".into()),
+        concurrency: 8,
+        connector: "moto".into(),
+        run: "run-1".into(),
+        ..AwsOptions::default()
+    }
+}
+
+/// The account id of the role `options` assumes.
+fn account_of(opts: &AwsOptions) -> String {
+    opts.role_arn
+        .as_deref()
+        .and_then(|r| r.split(':').nth(4))
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn regional(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    sdk.clone()
+        .into_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build()
+}
+
+#[allow(dead_code)]
+fn s3(sdk: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&regional(sdk, region))
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+/// The results of a scan, by (resource name, CID), evaluated at `now`.
+fn judge(
+    resources: &[Resource],
+    now: chrono::DateTime<chrono::Utc>,
+) -> HashMap<(String, u32), EvalResult> {
+    let engine = Catalog::builtin().unwrap().compile(now).unwrap();
+    engine
+        .evaluate(resources, &|_| {})
+        .into_iter()
+        .map(|e| ((resources[e.resource].id.clone(), e.cid), e.result))
+        .collect()
+}
+
+fn expect(results: &HashMap<(String, u32), EvalResult>, cases: &[(&str, u32, EvalResult)]) {
+    let mut wrong = Vec::new();
+    for (suffix, cid, want) in cases {
+        let got: Vec<_> = results
+            .iter()
+            .filter(|((id, c), _)| c == cid && id.contains(suffix))
+            .map(|(_, r)| r)
+            .collect();
+        if got != vec![want] {
+            wrong.push(format!(
+                "CID {cid} on *{suffix}: expected {want}, got {got:?}"
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+use EvalResult::{Fail, Pass};
+
+fn id<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_and_compute_controls_pass_and_fail_on_moto() {
+    use aws_sdk_ec2::types as t;
+    let Some(url) = moto() else { return };
+    let opts = options(&url);
+    let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
+    let ec2 = aws_sdk_ec2::Client::new(&regional(&sdk, "us-east-1"));
+    let iam = aws_sdk_iam::Client::new(&sdk);
+
+    // Two VPCs: one with a flow log, one without.
+    let mut vpcs = Vec::new();
+    for cidr in ["10.50.0.0/16", "10.51.0.0/16"] {
+        let v = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+        vpcs.push(id(v.vpc.and_then(|v| v.vpc_id)));
+    }
+    let (logged, unlogged) = (vpcs[0].clone(), vpcs[1].clone());
+    let flow_bucket = format!("flow-logs-{}", account_of(&opts));
+    s3(&sdk, "us-east-1")
+        .create_bucket()
+        .bucket(&flow_bucket)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_flow_logs()
+        .resource_ids(&logged)
+        .resource_type(t::FlowLogsResourceType::Vpc)
+        .traffic_type(t::TrafficType::All)
+        .log_destination_type(t::LogDestinationType::S3)
+        .log_destination(format!("arn:aws:s3:::{flow_bucket}"))
+        .send()
+        .await
+        .unwrap();
+
+    // Subnets: a private one, and one that maps public IPs at launch.
+    let mut subnets = Vec::new();
+    for c in ["10.50.1.0/24", "10.50.2.0/24"] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&logged)
+            .cidr_block(c)
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .unwrap();
+        subnets.push(id(s.subnet.and_then(|s| s.subnet_id)));
+    }
+    let (private, public) = (subnets[0].clone(), subnets[1].clone());
+    ec2.modify_subnet_attribute()
+        .subnet_id(&public)
+        .map_public_ip_on_launch(t::AttributeBooleanValue::builder().value(true).build())
+        .send()
+        .await
+        .unwrap();
+
+    // Network ACLs: a new custom ACL (only the implicit denies), one allowing
+    // SSH from anywhere; the VPC's default ACL allows everything.
+    let mut acls = Vec::new();
+    for _ in 0..2 {
+        let a = ec2
+            .create_network_acl()
+            .vpc_id(&logged)
+            .send()
+            .await
+            .unwrap();
+        acls.push(id(a.network_acl.and_then(|a| a.network_acl_id)));
+    }
+    let (closed_acl, ssh_acl) = (acls[0].clone(), acls[1].clone());
+    ec2.create_network_acl_entry()
+        .network_acl_id(&ssh_acl)
+        .rule_number(100)
+        .protocol("6")
+        .rule_action(t::RuleAction::Allow)
+        .egress(false)
+        .cidr_block("0.0.0.0/0")
+        .port_range(t::PortRange::builder().from(22).to(22).build())
+        .send()
+        .await
+        .unwrap();
+    let default_acl = ec2
+        .describe_network_acls()
+        .filters(t::Filter::builder().name("vpc-id").values(&logged).build())
+        .filters(t::Filter::builder().name("default").values("true").build())
+        .send()
+        .await
+        .unwrap()
+        .network_acls()[0]
+        .network_acl_id()
+        .unwrap()
+        .to_string();
+
+    // Security groups.
+    let group = |name: &'static str, perm: t::IpPermission| {
+        let ec2 = ec2.clone();
+        let vpc = logged.clone();
+        async move {
+            let g = ec2
+                .create_security_group()
+                .group_name(name)
+                .description(name)
+                .vpc_id(&vpc)
+                .send()
+                .await
+                .unwrap();
+            let gid = id(g.group_id);
+            ec2.authorize_security_group_ingress()
+                .group_id(&gid)
+                .ip_permissions(perm)
+                .send()
+                .await
+                .unwrap();
+            gid
+        }
+    };
+    let https = group(
+        "https",
+        t::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(t::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build(),
+    )
+    .await;
+    let all_open = group(
+        "all-open",
+        t::IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(t::IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build(),
+    )
+    .await;
+    let rdp_v6 = group(
+        "rdp-v6",
+        t::IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(3389)
+            .to_port(3389)
+            .ipv6_ranges(t::Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .build(),
+    )
+    .await;
+    // The default group of the unlogged VPC loses its rules; the logged VPC's
+    // keeps the self-reference and allow-all egress AWS creates.
+    let default_of = |vpc: String| {
+        let ec2 = ec2.clone();
+        async move {
+            ec2.describe_security_groups()
+                .filters(t::Filter::builder().name("vpc-id").values(vpc).build())
+                .filters(
+                    t::Filter::builder()
+                        .name("group-name")
+                        .values("default")
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap()
+                .security_groups()[0]
+                .clone()
+        }
+    };
+    let emptied = default_of(unlogged.clone()).await;
+    let emptied_id = id(emptied.group_id());
+    if !emptied.ip_permissions().is_empty() {
+        ec2.revoke_security_group_ingress()
+            .group_id(&emptied_id)
+            .set_ip_permissions(Some(emptied.ip_permissions().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    if !emptied.ip_permissions_egress().is_empty() {
+        ec2.revoke_security_group_egress()
+            .group_id(&emptied_id)
+            .set_ip_permissions(Some(emptied.ip_permissions_egress().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let kept_id = id(default_of(logged.clone()).await.group_id());
+
+    // Instances: IMDSv2 with a profile in the private subnet; IMDSv1 without
+    // a profile in the public subnet.
+    iam.create_role()
+        .role_name("app")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    iam.create_instance_profile()
+        .instance_profile_name("app")
+        .send()
+        .await
+        .unwrap();
+    iam.add_role_to_instance_profile()
+        .instance_profile_name("app")
+        .role_name("app")
+        .send()
+        .await
+        .unwrap();
+    let launch = |subnet: String, tokens: t::HttpTokensState, profile: bool| {
+        let ec2 = ec2.clone();
+        async move {
+            let mut run = ec2
+                .run_instances()
+                .image_id("ami-12c6146b")
+                .instance_type(t::InstanceType::T3Micro)
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(subnet)
+                .metadata_options(
+                    t::InstanceMetadataOptionsRequest::builder()
+                        .http_tokens(tokens)
+                        .http_endpoint(t::InstanceMetadataEndpointState::Enabled)
+                        .build(),
+                );
+            if profile {
+                run = run.iam_instance_profile(
+                    t::IamInstanceProfileSpecification::builder()
+                        .name("app")
+                        .build(),
+                );
+            }
+            id(run.send().await.unwrap().instances()[0].instance_id())
+        }
+    };
+    let hardened = launch(private.clone(), t::HttpTokensState::Required, true).await;
+    let exposed = launch(public.clone(), t::HttpTokensState::Optional, false).await;
+
+    // Volumes, and EBS encryption by default in us-east-1 only.
+    let volume = |encrypted: bool| {
+        let ec2 = ec2.clone();
+        async move {
+            id(ec2
+                .create_volume()
+                .availability_zone("us-east-1a")
+                .size(8)
+                .encrypted(encrypted)
+                .send()
+                .await
+                .unwrap()
+                .volume_id)
+        }
+    };
+    let sealed = volume(true).await;
+    let plain = volume(false).await;
+    ec2.enable_ebs_encryption_by_default().send().await.unwrap();
+
+    // moto gap: GetEbsDefaultKmsKeyId is not implemented, so the scan reports
+    // an error for it; the controls here do not read kms_key_id.
+    let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
+    let results = judge(&scan.resources, chrono::Utc::now());
+    let vpc = |v: &str| format!("vpc/{v}");
+    let sg = |g: &str| format!("security-group/{g}");
+    let inst = |i: &str| format!("instance/{i}");
+    expect(
+        &results,
+        &[
+            (&vpc(&logged), 36, Pass),
+            (&vpc(&unlogged), 36, Fail),
+            (&format!("subnet/{private}"), 47, Pass),
+            (&format!("subnet/{public}"), 47, Fail),
+            (&format!("network-acl/{closed_acl}"), 37, Pass),
+            (&format!("network-acl/{ssh_acl}"), 37, Fail),
+            (&format!("network-acl/{default_acl}"), 37, Fail),
+            (&sg(&https), 38, Pass),
+            (&sg(&https), 39, Pass),
+            (&sg(&https), 44, Pass),
+            (&sg(&all_open), 38, Fail),
+            (&sg(&all_open), 44, Fail),
+            (&sg(&rdp_v6), 38, Pass),
+            (&sg(&rdp_v6), 39, Fail),
+            (&sg(&emptied_id), 40, Pass),
+            (&sg(&kept_id), 40, Fail),
+            (&inst(&hardened), 43, Pass),
+            (&inst(&exposed), 43, Fail),
+            (&inst(&hardened), 46, Pass),
+            (&inst(&exposed), 46, Fail),
+            (&inst(&hardened), 49, Pass),
+            (&inst(&exposed), 49, Fail),
+            (&format!("volume/{sealed}"), 24, Pass),
+            (&format!("volume/{plain}"), 24, Fail),
+            (":us-east-1:", 23, Pass),
+            (":eu-west-1:", 23, Fail),
+        ],
+    );
+}
