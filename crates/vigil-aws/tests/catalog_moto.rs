@@ -7,7 +7,8 @@
 //! root account controls 6-9 (moto's credential report has no root row and root
 //! MFA/keys cannot be set), 10/13/14 and the password policy 15-20 (covered
 //! by the IAM collector tests; unused-days need backdating), 22 (MFA Delete
-//! needs a root MFA token), 32, 37 default-NACL-only, Lambda 61-63, EKS 50/57-59,
+//! needs a root MFA token), 21 (account Block Public Access: asserted in the
+//! collector tests), 32 (moto keeps no CloudWatch Logs delivery), Lambda 61-63, EKS 50/57-59,
 //! ELB 64-69 and Auto Scaling 70-73 (seeded in tests/collectors.rs but not judged
 //! here yet).
 //!
@@ -401,6 +402,138 @@ async fn network_and_compute_controls_pass_and_fail_on_moto() {
             (&format!("volume/{plain}"), 24, Fail),
             (":us-east-1:", 23, Pass),
             (":eu-west-1:", 23, Fail),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logging_key_and_database_controls_pass_and_fail_on_moto() {
+    let Some(url) = moto() else { return };
+    let opts = options(&url);
+    let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
+    let kms = aws_sdk_kms::Client::new(&regional(&sdk, "us-east-1"));
+    let key = |rotate: bool| {
+        let kms = kms.clone();
+        async move {
+            let k = id(kms
+                .create_key()
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .map(|m| m.key_id));
+            if rotate {
+                kms.enable_key_rotation().key_id(&k).send().await.unwrap();
+            }
+            k
+        }
+    };
+    let rotated = key(true).await;
+    let unrotated = key(false).await;
+    let doomed = key(true).await;
+    kms.schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let public = id(kms
+        .create_key()
+        .policy(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .map(|m| m.key_id));
+
+    let bucket = format!("trail-{}", account_of(&opts));
+    s3(&sdk, "us-east-1")
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(&regional(&sdk, "us-east-1"));
+    let key_arn = format!("arn:aws:kms:us-east-1:{}:key/{rotated}", account_of(&opts));
+    let trail = id(ct
+        .create_trail()
+        .name("org-audit")
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(true)
+        .enable_log_file_validation(true)
+        .kms_key_id(&key_arn)
+        .send()
+        .await
+        .unwrap()
+        .trail_arn);
+    ct.start_logging().name("org-audit").send().await.unwrap();
+    ct.put_event_selectors()
+        .trail_name(&trail)
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .read_write_type(aws_sdk_cloudtrail::types::ReadWriteType::All)
+                .include_management_events(true)
+                .data_resources(
+                    aws_sdk_cloudtrail::types::DataResource::builder()
+                        .r#type("AWS::S3::Object")
+                        .values("arn:aws:s3")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // A single-region trail, not logging, without validation, KMS or data events.
+    ct.create_trail()
+        .name("local-only")
+        .s3_bucket_name(&bucket)
+        .send()
+        .await
+        .unwrap();
+
+    let rds = aws_sdk_rds::Client::new(&regional(&sdk, "us-east-1"));
+    for (name, multi_az, retention) in [("resilient", true, 7), ("fragile", false, 0)] {
+        rds.create_db_instance()
+            .db_instance_identifier(name)
+            .db_instance_class("db.t3.micro")
+            .engine("postgres")
+            .master_username("vigil")
+            .master_user_password("not-a-real-password")
+            .allocated_storage(20)
+            .multi_az(multi_az)
+            .backup_retention_period(retention)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
+    let results = judge(&scan.resources, chrono::Utc::now());
+    let k = |x: &str| format!("key/{x}");
+    expect(
+        &results,
+        &[
+            (&k(&rotated), 33, Pass),
+            (&k(&unrotated), 33, Fail),
+            (&k(&rotated), 34, Pass),
+            (&k(&doomed), 34, Fail),
+            (&k(&rotated), 35, Pass),
+            (&k(&public), 35, Fail),
+            ("trail/org-audit", 27, Pass),
+            ("trail/local-only", 27, Fail),
+            ("trail/org-audit", 28, Pass),
+            ("trail/local-only", 28, Fail),
+            ("trail/org-audit", 29, Pass),
+            ("trail/local-only", 29, Fail),
+            ("trail/org-audit", 30, Pass),
+            ("trail/local-only", 30, Fail),
+            ("trail/org-audit", 31, Pass),
+            ("trail/local-only", 31, Fail),
+            ("db:resilient", 25, Pass),
+            ("db:fragile", 25, Fail),
+            ("db:resilient", 26, Pass),
+            ("db:fragile", 26, Fail),
         ],
     );
 }
