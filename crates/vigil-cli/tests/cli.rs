@@ -297,7 +297,7 @@ fn scan_aws_prints_the_monitor_summary_and_stores_the_run() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains(&format!("AWS account {account}")), "{text}");
-    assert!(text.contains("FAIL 2   SKIP 0"), "{text}");
+    assert!(text.contains("CONTROLS EVALUATED "), "{text}");
     assert!(
         text.contains("Ensure IAM password policy prevents password reuse"),
         "{text}"
@@ -340,8 +340,14 @@ fn scan_aws_prints_the_monitor_summary_and_stores_the_run() {
     };
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(doc["summary"]["fail"], 2);
-    assert_eq!(doc["failed_controls"][0]["cid"], 12);
+    assert!(doc["summary"]["fail"].as_u64().unwrap() >= 2, "{doc}");
+    let failed: Vec<u64> = doc["failed_controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["cid"].as_u64())
+        .collect();
+    assert!(failed.contains(&11) && failed.contains(&12), "{failed:?}");
 
     let out = env.vigil(&[
         "--format",
