@@ -37,7 +37,19 @@ pub async fn sdk_config(opts: &AwsOptions) -> Result<SdkConfig, AwsError> {
             tls::rustls_provider::CryptoMode::Ring,
         ))
         .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    // Throttling and transient failures are retried with exponential backoff
+    // (adaptive mode also slows down when AWS says so); a call that hangs
+    // ends after a minute instead of holding the scan.
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(5))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .operation_attempt_timeout(std::time::Duration::from_secs(30))
+                .operation_timeout(std::time::Duration::from_secs(120))
+                .build(),
+        );
     if let Some(p) = &opts.profile {
         loader = loader.profile_name(p);
     }
