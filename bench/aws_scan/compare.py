@@ -7,7 +7,9 @@ its resource (bucket, security group, user, DB instance).
 import json
 import sys
 
-# Vigil CID -> Prowler check id, for the checks both tools make.
+# Vigil CID -> Prowler check id, for the checks both tools make. Left out on
+# purpose: CID 45 (ACL grants to Everyone/Authenticated Users) has no Prowler
+# twin: s3_bucket_acl_prohibited fails every bucket whose ACLs are enabled.
 PAIRS = {
     1: "iam_user_mfa_enabled_console_access",
     17: "iam_policy_attached_only_to_group_or_roles",
@@ -15,7 +17,6 @@ PAIRS = {
     12: "iam_password_policy_reuse_24",
     41: "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22",
     42: "ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_3389",
-    45: "s3_bucket_acl_prohibited",
     48: "s3_bucket_object_versioning",
     60: "s3_bucket_level_public_access_block",
     51: "rds_instance_no_public_access",
@@ -55,6 +56,11 @@ both = set(vigil) & set(prowler)
 agree = sum(1 for k in both if vigil[k] == prowler[k])
 print(f"findings on shared checks: vigil {len(vigil)}, prowler {len(prowler)}, judged by both {len(both)}, "
       f"agree {agree}, disagree {len(both) - agree}")
+# Where the two checks differ by definition, not by error.
+WHY = {
+    "rds_instance_no_public_access": "Prowler fails a public instance only when a security group also admits 0.0.0.0/0; CloudView's CID 51 judges the PubliclyAccessible flag",
+}
 for k in sorted(both):
     if vigil[k] != prowler[k]:
-        print(f"  disagree {k[0]} {k[1]}: vigil {vigil[k]}, prowler {prowler[k]}")
+        note = WHY.get(k[0])
+        print(f"  disagree {k[0]} {k[1]}: vigil {vigil[k]}, prowler {prowler[k]}" + (f" ({note})" if note else ""))

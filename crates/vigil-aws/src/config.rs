@@ -42,7 +42,7 @@ pub async fn sdk_config(opts: &AwsOptions) -> Result<SdkConfig, AwsError> {
     // ends after a minute instead of holding the scan.
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(5))
+        .retry_config(aws_config::retry::RetryConfig::adaptive().with_max_attempts(3))
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(std::time::Duration::from_secs(10))
