@@ -8,9 +8,10 @@
 //! MFA/keys cannot be set), 10/13/14 and the password policy 15-20 (covered
 //! by the IAM collector tests; unused-days need backdating), 22 (MFA Delete
 //! needs a root MFA token), 21 (account Block Public Access: asserted in the
-//! collector tests), 32 (moto keeps no CloudWatch Logs delivery), Lambda 61-63, EKS 50/57-59,
-//! ELB 64-69 and Auto Scaling 70-73 (seeded in tests/collectors.rs but not judged
-//! here yet).
+//! collector tests), 32 (moto keeps no CloudWatch Logs delivery).
+//!
+//! Lambda 61-63, EKS 50/57-59, ELBv2 64-69 and Auto Scaling 70-73 are judged
+//! here on moto too.
 //!
 //! `VIGIL_TEST_MOTO_URL` names the server (`scripts/test` starts one); without
 //! it these tests say so and pass.
@@ -536,4 +537,445 @@ async fn logging_key_and_database_controls_pass_and_fail_on_moto() {
             ("db:fragile", 26, Fail),
         ],
     );
+}
+
+/// A VPC with two subnets in two zones and a security group.
+/// Returns (vpc, [subnet a, subnet b], security group).
+async fn network(sdk: &SdkConfig, cidr: &str) -> (String, [String; 2], String) {
+    let ec2 = aws_sdk_ec2::Client::new(&regional(sdk, "us-east-1"));
+    let vpc = id(ec2
+        .create_vpc()
+        .cidr_block(format!("{cidr}.0.0/16"))
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .and_then(|v| v.vpc_id));
+    let mut subnets = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        subnets.push(id(ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(format!("{cidr}.{}.0/24", i + 1))
+            .availability_zone(*az)
+            .send()
+            .await
+            .unwrap()
+            .subnet
+            .and_then(|s| s.subnet_id)));
+    }
+    let sg = id(ec2
+        .create_security_group()
+        .group_name("web")
+        .description("web")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id);
+    (vpc, [subnets[0].clone(), subnets[1].clone()], sg)
+}
+
+/// An empty zip archive: moto stores the code without running it.
+const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lambda_controls_pass_and_fail_on_moto() {
+    use aws_sdk_lambda::types as t;
+    let Some(url) = moto() else { return };
+    let opts = options(&url);
+    let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&regional(&sdk, "us-east-1"));
+    let role = id(aws_sdk_iam::Client::new(&sdk)
+        .create_role()
+        .role_name("fn")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .map(|r| r.arn));
+    let function = |name: &'static str, runtime: t::Runtime| {
+        let (lambda, role) = (lambda.clone(), role.clone());
+        async move {
+            lambda
+                .create_function()
+                .function_name(name)
+                .runtime(runtime)
+                .role(role)
+                .handler("app.handler")
+                .code(
+                    t::FunctionCode::builder()
+                        .zip_file(aws_sdk_lambda::primitives::Blob::new(EMPTY_ZIP.to_vec()))
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    // Current runtime, invocable only by S3 from one bucket, IAM-authenticated URL.
+    function("guarded-fn", t::Runtime::Python312).await;
+    lambda
+        .add_permission()
+        .function_name("guarded-fn")
+        .statement_id("s3")
+        .action("lambda:InvokeFunction")
+        .principal("s3.amazonaws.com")
+        .source_arn("arn:aws:s3:::uploads")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .create_function_url_config()
+        .function_name("guarded-fn")
+        .auth_type(t::FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .unwrap();
+    // Deprecated runtime, invocable by anyone, URL without authentication.
+    function("exposed-fn", t::Runtime::Python38).await;
+    lambda
+        .add_permission()
+        .function_name("exposed-fn")
+        .statement_id("anyone")
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await
+        .unwrap();
+    lambda
+        .create_function_url_config()
+        .function_name("exposed-fn")
+        .auth_type(t::FunctionUrlAuthType::None)
+        .send()
+        .await
+        .unwrap();
+
+    let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
+    let results = judge(&scan.resources, chrono::Utc::now());
+    expect(
+        &results,
+        &[
+            (":function:guarded-fn", 61, Pass),
+            (":function:exposed-fn", 61, Fail),
+            (":function:guarded-fn", 62, Pass),
+            (":function:exposed-fn", 62, Fail),
+            (":function:guarded-fn", 63, Pass),
+            (":function:exposed-fn", 63, Fail),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eks_controls_pass_and_fail_on_moto() {
+    use aws_sdk_eks::types as t;
+    let Some(url) = moto() else { return };
+    let opts = options(&url);
+    let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
+    let eks = aws_sdk_eks::Client::new(&regional(&sdk, "us-east-1"));
+    let (_, [a, b], sg) = network(&sdk, "10.60").await;
+    let account = account_of(&opts);
+    let key = id(aws_sdk_kms::Client::new(&regional(&sdk, "us-east-1"))
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .map(|m| m.arn.unwrap_or_default()));
+    let cluster = |name: &'static str,
+                   public: bool,
+                   cidr: &'static str,
+                   logs: &[t::LogType],
+                   encrypt: bool| {
+        let eks = eks.clone();
+        let mut create = eks
+            .create_cluster()
+            .name(name)
+            .version("1.29")
+            .role_arn(format!("arn:aws:iam::{account}:role/eks"))
+            .resources_vpc_config(
+                t::VpcConfigRequest::builder()
+                    .subnet_ids(&a)
+                    .subnet_ids(&b)
+                    .security_group_ids(&sg)
+                    .endpoint_public_access(public)
+                    .endpoint_private_access(true)
+                    .public_access_cidrs(cidr)
+                    .build(),
+            )
+            .logging(
+                t::Logging::builder()
+                    .cluster_logging(
+                        t::LogSetup::builder()
+                            .set_types(Some(logs.to_vec()))
+                            .enabled(true)
+                            .build(),
+                    )
+                    .build(),
+            );
+        if encrypt {
+            create = create.encryption_config(
+                t::EncryptionConfig::builder()
+                    .provider(t::Provider::builder().key_arn(&key).build())
+                    .build(),
+            );
+        }
+        async move {
+            create.send().await.unwrap();
+        }
+    };
+    let all_logs = [
+        t::LogType::Api,
+        t::LogType::Audit,
+        t::LogType::Authenticator,
+        t::LogType::ControllerManager,
+        t::LogType::Scheduler,
+    ];
+    // Private endpoint, every log type, secrets encrypted.
+    cluster("sealed", false, "0.0.0.0/0", &all_logs, true).await;
+    // Public endpoint restricted to one range.
+    cluster("narrow", true, "203.0.113.0/24", &all_logs, true).await;
+    // Public to the internet, API logs only, secrets unencrypted.
+    cluster("open", true, "0.0.0.0/0", &[t::LogType::Api], false).await;
+
+    let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
+    let results = judge(&scan.resources, chrono::Utc::now());
+    expect(
+        &results,
+        &[
+            (":cluster/sealed", 50, Pass),
+            (":cluster/narrow", 50, Fail),
+            (":cluster/open", 50, Fail),
+            (":cluster/sealed", 57, Pass),
+            (":cluster/narrow", 57, Pass),
+            (":cluster/open", 57, Fail),
+            (":cluster/sealed", 58, Pass),
+            (":cluster/open", 58, Fail),
+            (":cluster/sealed", 59, Pass),
+            (":cluster/open", 59, Fail),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_balancer_and_autoscaling_controls_pass_and_fail_on_moto() {
+    use aws_sdk_autoscaling::types as a;
+    use aws_sdk_elasticloadbalancingv2::types as t;
+    let Some(url) = moto() else { return };
+    let opts = options(&url);
+    let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
+    let us = regional(&sdk, "us-east-1");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&us);
+    let asg = aws_sdk_autoscaling::Client::new(&us);
+    let (vpc, [sub_a, sub_b], sg) = network(&sdk, "10.61").await;
+    let cert = aws_sdk_iam::Client::new(&sdk)
+        .upload_server_certificate()
+        .server_certificate_name("web")
+        .certificate_body("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----")
+        .private_key("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----")
+        .send()
+        .await
+        .unwrap()
+        .server_certificate_metadata
+        .unwrap()
+        .arn;
+    let logs_bucket = format!("alb-logs-{}", account_of(&opts));
+    s3(&sdk, "us-east-1")
+        .create_bucket()
+        .bucket(&logs_bucket)
+        .send()
+        .await
+        .unwrap();
+    let tg = id(elb
+        .create_target_group()
+        .name("web")
+        .protocol(t::ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(&vpc)
+        .target_type(t::TargetTypeEnum::Instance)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn());
+    let forward = t::Action::builder()
+        .r#type(t::ActionTypeEnum::Forward)
+        .target_group_arn(&tg)
+        .build();
+
+    let balancer = |name: &'static str| {
+        let (elb, sub_a, sub_b, sg) = (elb.clone(), sub_a.clone(), sub_b.clone(), sg.clone());
+        async move {
+            id(elb
+                .create_load_balancer()
+                .name(name)
+                .subnets(sub_a)
+                .subnets(sub_b)
+                .security_groups(sg)
+                .send()
+                .await
+                .unwrap()
+                .load_balancers()[0]
+                .load_balancer_arn())
+        }
+    };
+    let listener = |lb: &str,
+                    protocol: t::ProtocolEnum,
+                    port: i32,
+                    policy: Option<&str>,
+                    action: t::Action| {
+        let mut l = elb
+            .create_listener()
+            .load_balancer_arn(lb)
+            .protocol(protocol.clone())
+            .port(port)
+            .default_actions(action);
+        if protocol == t::ProtocolEnum::Https {
+            l = l
+                .set_ssl_policy(policy.map(str::to_string))
+                .certificates(t::Certificate::builder().certificate_arn(&cert).build());
+        }
+        async move {
+            l.send().await.unwrap();
+        }
+    };
+    let attributes = |lb: &str, kv: &[(&str, &str)]| {
+        let mut m = elb.modify_load_balancer_attributes().load_balancer_arn(lb);
+        for (k, v) in kv {
+            m = m.attributes(
+                t::LoadBalancerAttribute::builder()
+                    .key(*k)
+                    .value(*v)
+                    .build(),
+            );
+        }
+        async move {
+            m.send().await.unwrap();
+        }
+    };
+
+    // HTTPS with a TLS 1.3 policy, HTTP only redirecting to it, and every
+    // protective attribute on.
+    let strict = balancer("strict").await;
+    listener(
+        &strict,
+        t::ProtocolEnum::Https,
+        443,
+        Some("ELBSecurityPolicy-TLS13-1-2-2021-06"),
+        forward.clone(),
+    )
+    .await;
+    listener(
+        &strict,
+        t::ProtocolEnum::Http,
+        80,
+        None,
+        t::Action::builder()
+            .r#type(t::ActionTypeEnum::Redirect)
+            .redirect_config(
+                t::RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(t::RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build(),
+    )
+    .await;
+    attributes(
+        &strict,
+        &[
+            ("deletion_protection.enabled", "true"),
+            ("access_logs.s3.enabled", "true"),
+            ("access_logs.s3.bucket", &logs_bucket),
+            ("routing.http.drop_invalid_header_fields.enabled", "true"),
+            ("routing.http.desync_mitigation_mode", "strictest"),
+        ],
+    )
+    .await;
+    // Plain HTTP forwarding, HTTPS on moto's default 2016 policy, and the
+    // attributes off.
+    let lax = balancer("lax").await;
+    listener(&lax, t::ProtocolEnum::Http, 80, None, forward.clone()).await;
+    listener(&lax, t::ProtocolEnum::Https, 443, None, forward.clone()).await;
+    attributes(
+        &lax,
+        &[
+            ("access_logs.s3.enabled", "false"),
+            ("routing.http.drop_invalid_header_fields.enabled", "false"),
+            ("routing.http.desync_mitigation_mode", "monitor"),
+        ],
+    )
+    .await;
+
+    // Auto Scaling: a hardened group across two zones with ELB health checks,
+    // and a lax one in one zone on EC2 health checks, both behind the target
+    // group.
+    let group = |name: &'static str,
+                 tokens: a::InstanceMetadataHttpTokensState,
+                 public: bool,
+                 subnets: String,
+                 health: &'static str| {
+        let (asg, tg) = (asg.clone(), tg.clone());
+        async move {
+            asg.create_launch_configuration()
+                .launch_configuration_name(name)
+                .image_id("ami-12c6146b")
+                .instance_type("t3.micro")
+                .associate_public_ip_address(public)
+                .metadata_options(
+                    a::InstanceMetadataOptions::builder()
+                        .http_tokens(tokens)
+                        .http_endpoint(a::InstanceMetadataEndpointState::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            asg.create_auto_scaling_group()
+                .auto_scaling_group_name(name)
+                .launch_configuration_name(name)
+                .min_size(0)
+                .max_size(1)
+                .desired_capacity(0)
+                .vpc_zone_identifier(subnets)
+                .target_group_arns(tg)
+                .health_check_type(health)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
+    group(
+        "hardened",
+        a::InstanceMetadataHttpTokensState::Required,
+        false,
+        format!("{sub_a},{sub_b}"),
+        "ELB",
+    )
+    .await;
+    group(
+        "loose",
+        a::InstanceMetadataHttpTokensState::Optional,
+        true,
+        sub_a.clone(),
+        "EC2",
+    )
+    .await;
+
+    let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
+    let results = judge(&scan.resources, chrono::Utc::now());
+    let mut cases = Vec::new();
+    for cid in 64..=69 {
+        cases.push((":loadbalancer/app/strict/", cid, Pass));
+        cases.push((":loadbalancer/app/lax/", cid, Fail));
+    }
+    for cid in 70..=73 {
+        cases.push(("autoScalingGroupName/hardened", cid, Pass));
+        cases.push(("autoScalingGroupName/loose", cid, Fail));
+    }
+    expect(&results, &cases);
 }
