@@ -1,0 +1,66 @@
+//! Helpers the moto test files share: the server's address, a fresh account
+//! per test (through an assumed role), and clients for seeding.
+#![allow(dead_code)]
+
+use aws_config::SdkConfig;
+use std::sync::atomic::{AtomicU32, Ordering};
+use vigil_aws::AwsOptions;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+pub fn moto() -> Option<String> {
+    match std::env::var("VIGIL_TEST_MOTO_URL") {
+        Ok(url) if !url.is_empty() => {
+            // The base credentials moto accepts; each test then assumes a role
+            // into an account of its own.
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", "us-east-1");
+            Some(url)
+        }
+        _ => {
+            eprintln!("VIGIL_TEST_MOTO_URL is not set: moto tests skipped (scripts/test sets it)");
+            None
+        }
+    }
+}
+
+/// Options for a fresh account of this test run.
+pub fn options(url: &str) -> AwsOptions {
+    let n = NEXT.fetch_add(1, Ordering::SeqCst) as u64;
+    let account = 200_000_000_000u64 + (std::process::id() as u64 % 100_000) * 100 + n;
+    AwsOptions {
+        endpoint_url: Some(url.to_string()),
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        role_arn: Some(format!("arn:aws:iam::{account}:role/vigil-test")),
+        external_id: Some("vigil-external-id".into()),
+        concurrency: 8,
+        connector: "moto".into(),
+        run: "run-1".into(),
+        ..AwsOptions::default()
+    }
+}
+
+/// The account id of the role `options` assumes.
+pub fn account_of(opts: &AwsOptions) -> String {
+    opts.role_arn
+        .as_deref()
+        .and_then(|r| r.split(':').nth(4))
+        .unwrap_or_default()
+        .to_string()
+}
+
+pub fn regional(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    sdk.clone()
+        .into_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build()
+}
+
+pub fn s3(sdk: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&regional(sdk, region))
+            .force_path_style(true)
+            .build(),
+    )
+}
