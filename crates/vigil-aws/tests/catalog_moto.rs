@@ -3,15 +3,14 @@
 //! the AWS SDK, scans with `vigil_aws::collect` through a role assumed into a
 //! fresh account, and evaluates the built-in catalogue.
 //!
-//! Fixture-only (moto cannot express the case, or not yet seeded here): the
-//! root account controls 6-9 (moto's credential report has no root row and root
-//! MFA/keys cannot be set), 10/13/14 and the password policy 15-20 (covered
-//! by the IAM collector tests; unused-days need backdating), 22 (MFA Delete
-//! needs a root MFA token), 21 (account Block Public Access: asserted in the
-//! collector tests), 32 (moto keeps no CloudWatch Logs delivery).
+//! Fixture-only (moto cannot express the case): the root account controls 6-9
+//! (moto's credential report has no root row and root MFA/keys cannot be set)
+//! and 22 (MFA Delete needs a root MFA token).
 //!
-//! Lambda 61-63, EKS 50/57-59, ELBv2 64-69 and Auto Scaling 70-73 are judged
-//! here on moto too.
+//! IAM credentials 10/13/14 (unused-days judged at `now + 100 days`, as moto
+//! cannot backdate), the password policy 15/16/18-20, account Block Public
+//! Access 21, CloudTrail's CloudWatch Logs delivery 32, Lambda 61-63, EKS
+//! 50/57-59, ELBv2 64-69 and Auto Scaling 70-73 are judged here on moto too.
 //!
 //! `VIGIL_TEST_MOTO_URL` names the server (`scripts/test` starts one); without
 //! it these tests say so and pass.
@@ -917,6 +916,136 @@ async fn load_balancer_and_autoscaling_controls_pass_and_fail_on_moto() {
     for cid in 70..=73 {
         cases.push(("autoScalingGroupName/hardened", cid, Pass));
         cases.push(("autoScalingGroupName/loose", cid, Fail));
+    }
+    expect(&results, &cases);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_credential_password_policy_and_account_controls_pass_and_fail_on_moto() {
+    use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
+    let Some(url) = moto() else { return };
+
+    // A strict account: one key per user, a console password, a full password
+    // policy, every account Block Public Access flag and a trail delivering to
+    // CloudWatch Logs.
+    let strict = options(&url);
+    let sdk = vigil_aws::sdk_config(&strict).await.unwrap();
+    let account = account_of(&strict);
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    for u in ["console-user", "one-key", "two-keys"] {
+        iam.create_user().user_name(u).send().await.unwrap();
+    }
+    iam.create_login_profile()
+        .user_name("console-user")
+        .password("Correct-Horse-9!")
+        .send()
+        .await
+        .unwrap();
+    for u in ["one-key", "two-keys", "two-keys"] {
+        iam.create_access_key().user_name(u).send().await.unwrap();
+    }
+    iam.update_account_password_policy()
+        .minimum_password_length(14)
+        .require_uppercase_characters(true)
+        .require_lowercase_characters(true)
+        .require_symbols(true)
+        .require_numbers(true)
+        .max_password_age(90)
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_s3control::Client::from_conf(
+        aws_sdk_s3control::config::Builder::from(&regional(&sdk, "us-east-1"))
+            .interceptor(vigil_aws::moto::DropAccountHostPrefix)
+            .build(),
+    )
+    .put_public_access_block()
+    .account_id(&account)
+    .public_access_block_configuration(
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build(),
+    )
+    .send()
+    .await
+    .unwrap();
+    let bucket = format!("cwl-trail-{account}");
+    s3(&sdk, "us-east-1")
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let ct = aws_sdk_cloudtrail::Client::new(&regional(&sdk, "us-east-1"));
+    ct.create_trail()
+        .name("streamed")
+        .s3_bucket_name(&bucket)
+        .cloud_watch_logs_log_group_arn(format!(
+            "arn:aws:logs:us-east-1:{account}:log-group:cloudtrail:*"
+        ))
+        .cloud_watch_logs_role_arn(format!("arn:aws:iam::{account}:role/cloudtrail-to-logs"))
+        .send()
+        .await
+        .unwrap();
+    ct.create_trail()
+        .name("unstreamed")
+        .s3_bucket_name(&bucket)
+        .send()
+        .await
+        .unwrap();
+
+    let scan = vigil_aws::collect(&strict, &|_| {}).await.unwrap();
+    let now = chrono::Utc::now();
+    let results = judge(&scan.resources, now);
+    let mut cases = vec![
+        ("user/console-user", 10, Pass),
+        ("user/one-key", 13, Pass),
+        ("user/two-keys", 13, Pass),
+        ("user/one-key", 14, Pass),
+        ("user/two-keys", 14, Fail),
+        (":account-public-access-block", 21, Pass),
+        ("trail/streamed", 32, Pass),
+        ("trail/unstreamed", 32, Fail),
+    ];
+    for cid in [15, 16, 18, 19, 20] {
+        cases.push(("account-password-policy", cid, Pass));
+    }
+    expect(&results, &cases);
+    // moto cannot backdate sign-ins or keys: judge the same scan 100 days on,
+    // when the never-used password and keys have aged past 45 days.
+    let later = judge(&scan.resources, now + chrono::Duration::days(100));
+    expect(
+        &later,
+        &[
+            ("user/console-user", 10, Fail),
+            ("user/one-key", 13, Fail),
+            ("user/two-keys", 13, Fail),
+        ],
+    );
+
+    // A lax account: a password policy without the character classes and a
+    // year-long expiry, and no account Block Public Access at all.
+    let lax = options(&url);
+    let sdk = vigil_aws::sdk_config(&lax).await.unwrap();
+    aws_sdk_iam::Client::new(&sdk)
+        .update_account_password_policy()
+        .minimum_password_length(14)
+        .require_uppercase_characters(false)
+        .require_lowercase_characters(false)
+        .require_symbols(false)
+        .require_numbers(false)
+        .max_password_age(365)
+        .send()
+        .await
+        .unwrap();
+    let scan = vigil_aws::collect(&lax, &|_| {}).await.unwrap();
+    let results = judge(&scan.resources, chrono::Utc::now());
+    let mut cases = vec![(":account-public-access-block", 21, Fail)];
+    for cid in [15, 16, 18, 19, 20] {
+        cases.push(("account-password-policy", cid, Fail));
     }
     expect(&results, &cases);
 }
