@@ -367,3 +367,187 @@ fn scan_aws_prints_the_monitor_summary_and_stores_the_run() {
     );
     assert!(stderr(&out).contains("AWS"), "{}", stderr(&out));
 }
+
+/// Rescanning keeps the lifecycle: an unchanged account changes nothing, a
+/// fix sets last fixed, breaking it again sets last reopened.
+#[test]
+fn rescans_record_fixes_and_reopenings() {
+    let Ok(url) = std::env::var("VIGIL_TEST_MOTO_URL") else {
+        eprintln!("VIGIL_TEST_MOTO_URL is not set: rescan test skipped (scripts/test sets it)");
+        return;
+    };
+    let env = Env::new("rescan");
+    let account = 310_000_000_000u64 + u64::from(std::process::id() % 100_000);
+    let role = format!("arn:aws:iam::{account}:role/vigil-rescan");
+    let scan = || {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data-dir")
+            .arg(env.dir.join("data"))
+            .args([
+                "scan",
+                "aws",
+                "--fail-on",
+                "none",
+                "--endpoint-url",
+                &url,
+                "--regions",
+                "us-east-1",
+                "--role-arn",
+                &role,
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("VIGIL_DATABASE_URL")
+            .output()
+            .unwrap()
+    };
+    let stored = |o: &Output| -> String {
+        let text = stdout(o);
+        text.lines()
+            .find(|l| l.starts_with("stored as"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let first = scan();
+    assert!(
+        stored(&first).contains("0 reopened, 0 fixed"),
+        "{}",
+        stdout(&first)
+    );
+    let again = scan();
+    assert!(
+        stored(&again).contains("(0 new, 0 gone)"),
+        "{}",
+        stdout(&again)
+    );
+    assert!(
+        stored(&again).contains("0 reopened, 0 fixed"),
+        "{}",
+        stdout(&again)
+    );
+
+    // Fix the password policy (CIDs 11, 12 turn PASS), then break it again.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let iam = rt.block_on(async {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        let opts = vigil_aws::AwsOptions {
+            endpoint_url: Some(url.clone()),
+            role_arn: Some(role.clone()),
+            ..Default::default()
+        };
+        aws_sdk_iam::Client::new(&vigil_aws::sdk_config(&opts).await.unwrap())
+    });
+    rt.block_on(
+        iam.update_account_password_policy()
+            .minimum_password_length(14)
+            .password_reuse_prevention(24)
+            .send(),
+    )
+    .unwrap();
+    // "(R reopened, F fixed)" of a scan's stored line.
+    let counts = |o: &Output| -> (u32, u32) {
+        let line = stored(o);
+        let inner = line.rsplit('(').next().unwrap_or_default();
+        let nums: Vec<u32> = inner
+            .split(|c: char| !c.is_ascii_digit())
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        (nums[0], nums[1])
+    };
+    let fixed = scan();
+    let (reopened, fixed_n) = counts(&fixed);
+    assert_eq!(reopened, 0, "{}", stdout(&fixed));
+    assert!(fixed_n >= 2, "CIDs 11 and 12 at least: {}", stdout(&fixed));
+    let out = env.vigil(&["search", "lastFixed:[now-1h .. now] and cid:[11 .. 12]"]);
+    assert_eq!(stdout(&out).matches("PASS").count(), 2, "{}", stdout(&out));
+
+    rt.block_on(iam.delete_account_password_policy().send())
+        .unwrap();
+    let reopened = scan();
+    assert_eq!(
+        counts(&reopened),
+        (fixed_n, 0),
+        "what the fix fixed reopens: {}",
+        stdout(&reopened)
+    );
+    let out = env.vigil(&["search", "lastReopened:[now-1h .. now] and cid:[11 .. 12]"]);
+    assert_eq!(stdout(&out).matches("FAIL").count(), 2, "{}", stdout(&out));
+}
+
+/// Every output format of `vigil scan aws`, written to a file with `-O`.
+#[test]
+fn scan_aws_writes_every_output_format() {
+    let Ok(url) = std::env::var("VIGIL_TEST_MOTO_URL") else {
+        eprintln!("VIGIL_TEST_MOTO_URL is not set: format test skipped (scripts/test sets it)");
+        return;
+    };
+    let env = Env::new("formats");
+    let account = 320_000_000_000u64 + u64::from(std::process::id() % 100_000);
+    let role = format!("arn:aws:iam::{account}:role/vigil-formats");
+    for format in ["table", "json", "csv", "ocsf"] {
+        let file = env.dir.join(format!("out.{format}"));
+        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data-dir")
+            .arg(env.dir.join("data"))
+            .args([
+                "--format",
+                format,
+                "scan",
+                "aws",
+                "--no-store",
+                "--fail-on",
+                "none",
+            ])
+            .args([
+                "--endpoint-url",
+                &url,
+                "--regions",
+                "us-east-1",
+                "--role-arn",
+                &role,
+            ])
+            .arg("-O")
+            .arg(&file)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        match format {
+            // Tables go to the terminal.
+            "table" => assert!(
+                stdout(&out).contains("CONTROLS EVALUATED"),
+                "{}",
+                stdout(&out)
+            ),
+            "json" => {
+                let doc: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+                assert_eq!(doc["account"], account.to_string());
+            }
+            "csv" => {
+                let text = std::fs::read_to_string(&file).unwrap();
+                assert!(
+                    text.starts_with("RESULT,CID,CRITICALITY,ACCOUNT,REGION,RESOURCE"),
+                    "{text}"
+                );
+                assert!(text.lines().count() > 2, "{text}");
+            }
+            _ => {
+                let findings: Vec<serde_json::Value> =
+                    serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+                assert!(!findings.is_empty());
+                assert!(findings.iter().all(|f| f["class_uid"] == 2004
+                    && f["cloud"]["account"]["uid"] == account.to_string()));
+                assert!(
+                    findings
+                        .iter()
+                        .any(|f| f["status_code"] == "FAIL"
+                            && f["metadata"]["event_code"] == "CID-12")
+                );
+            }
+        }
+    }
+}
