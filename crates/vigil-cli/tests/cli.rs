@@ -486,6 +486,7 @@ fn scan_aws_writes_every_output_format() {
     let env = Env::new("formats");
     let account = 320_000_000_000u64 + u64::from(std::process::id() % 100_000);
     let role = format!("arn:aws:iam::{account}:role/vigil-formats");
+    let account_id = account.to_string();
     for format in ["table", "json", "csv", "ocsf"] {
         let file = env.dir.join(format!("out.{format}"));
         let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
@@ -525,7 +526,7 @@ fn scan_aws_writes_every_output_format() {
             "json" => {
                 let doc: serde_json::Value =
                     serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
-                assert_eq!(doc["account"], account.to_string());
+                assert_eq!(doc["account"], account_id.as_str());
             }
             "csv" => {
                 let text = std::fs::read_to_string(&file).unwrap();
@@ -540,7 +541,7 @@ fn scan_aws_writes_every_output_format() {
                     serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
                 assert!(!findings.is_empty());
                 assert!(findings.iter().all(|f| f["class_uid"] == 2004
-                    && f["cloud"]["account"]["uid"] == account.to_string()));
+                    && f["cloud"]["account"]["uid"] == account_id.as_str()));
                 assert!(
                     findings
                         .iter()
