@@ -75,6 +75,9 @@ pub enum Command {
     /// Collect a cloud account and evaluate it (`vigil scan aws`).
     #[command(subcommand)]
     Scan(commands::scan::Cmd),
+    /// Scan infrastructure-as-code (Terraform so far) with the same controls.
+    #[command(subcommand)]
+    Iac(commands::iac::Cmd),
     /// Evaluate a file of normalized resources against the controls.
     Evaluate(commands::evaluate::Args),
     /// Search stored evaluations with the CloudView query language.

@@ -552,3 +552,62 @@ fn scan_aws_writes_every_output_format() {
         }
     }
 }
+
+#[test]
+fn iac_scan_judges_terraform_with_file_and_line() {
+    let env = Env::new("iac");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/terraform");
+    let out = env.vigil(&[
+        "--format",
+        "json",
+        "iac",
+        "scan",
+        "-n",
+        "t",
+        "-d",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |cid: u64, resource: &str| {
+        rows.iter()
+            .find(|r| r["cid"] == cid && r["resource"] == resource)
+            .unwrap_or_else(|| panic!("CID {cid} on {resource}"))
+    };
+    assert_eq!(find(45, "aws_s3_bucket.website")["result"], "FAIL");
+    assert!(find(45, "aws_s3_bucket.website")["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("main.tf:23"));
+    assert_eq!(find(48, "aws_s3_bucket.logs")["result"], "PASS");
+    assert_eq!(find(60, "aws_s3_bucket.logs")["result"], "PASS");
+    assert_eq!(find(41, "aws_security_group.ssh")["result"], "FAIL");
+    assert_eq!(find(53, "aws_db_instance.orders")["result"], "PASS");
+    // `storage_encrypted = var.encrypt` is not known before apply: SKIP, never PASS.
+    let unknown = find(53, "aws_db_instance.legacy");
+    assert_eq!(unknown["result"], "SKIP");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap()
+            .contains("not known at build time"),
+        "{unknown}"
+    );
+
+    let bad = env.write(
+        "bad/main.tf",
+        "resource \"aws_s3_bucket\" \"x\" {\n  bucket = \n}\n",
+    );
+    let out = env.vigil(&[
+        "iac",
+        "scan",
+        "-n",
+        "t",
+        "-d",
+        bad.parent().unwrap().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad/main.tf:"), "{}", stderr(&out));
+    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", "/no/such/dir"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -3,6 +3,7 @@
 pub mod controls;
 pub mod db;
 pub mod evaluate;
+pub mod iac;
 mod pipeline;
 pub mod policies;
 pub mod scan;
@@ -16,6 +17,7 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Scan(c) => scan::run(cli, c),
+        Command::Iac(c) => iac::run(cli, c),
         Command::Evaluate(a) => evaluate::run(cli, a),
         Command::Search(a) => search::run(cli, a),
         Command::Controls(c) => controls::run(cli, c),
