@@ -20,17 +20,24 @@
 //!   defaults for omitted arguments;
 //! * `aws_ebs_volume` → `aws.ec2.volume`.
 //!
-//! Only literal values are used. A value that is an expression Vigil cannot
-//! resolve (a variable, a function call, a reference to another resource's
-//! attribute) is left out of `attributes` and named in `uncollected` with the
-//! reason `value not known at build time: <expression>`, so the controls that
-//! need it are skipped rather than judged on a guess.
+//! Only literal values are used, and those an argument reaches through
+//! `var.NAME` (a `variable "NAME"` block in the same set of files with a
+//! literal `default`), `local.NAME` (a `locals` entry bound to such a value),
+//! a template that is a single interpolation of one of those (`"${var.x}"`),
+//! or arrays and objects made of them only. Any other value (a variable
+//! without a default, a function call, a reference to another resource's
+//! attribute, a template mixing text and interpolations) is left out of
+//! `attributes` and named in `uncollected` with the reason
+//! `value not known at build time: <expression>`, so the controls that need
+//! it are skipped rather than judged on a guess.
 //!
 //! The resource `id` is the Terraform address (`aws_s3_bucket.logs`), the
 //! `name` the literal bucket, group or DB identifier when there is one, else
 //! the address; account and region are empty.
 
-use hcl::{Block, BlockLabel, Body, Expression, ObjectKey};
+use hcl::expr::TraversalOperator;
+use hcl::template::Element;
+use hcl::{Block, BlockLabel, Body, Expression, ObjectKey, Structure, Template};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use vigil_model::{Association, Origin, Provider, Resource};
@@ -314,6 +321,7 @@ impl<T> Fold<T> {
 pub fn terraform_resources(files: &[(String, String)]) -> (Vec<Resource>, Vec<ParseError>) {
     let mut errors = Vec::new();
     let mut decls = Vec::new();
+    let mut scope = Scope::default();
     for (file, source) in files {
         let body = match hcl::parse(source) {
             Ok(b) => b,
@@ -323,8 +331,27 @@ pub fn terraform_resources(files: &[(String, String)]) -> (Vec<Resource>, Vec<Pa
             }
         };
         for block in body.into_blocks() {
-            if block.identifier.as_str() != "resource" || block.labels.len() != 2 {
-                continue;
+            match block.identifier.as_str() {
+                "variable" if block.labels.len() == 1 => {
+                    let name = label(&block.labels[0]);
+                    let default = attr(&block.body, "default").cloned();
+                    // A name declared twice is an error in Terraform: unknown.
+                    let known = !scope.variables.contains_key(&name);
+                    scope.variables.insert(name, default.filter(|_| known));
+                    continue;
+                }
+                "locals" if block.labels.is_empty() => {
+                    for a in block.body.attributes() {
+                        let name = a.key.to_string();
+                        let known = !scope.locals.contains_key(&name);
+                        scope
+                            .locals
+                            .insert(name, Some(a.expr.clone()).filter(|_| known));
+                    }
+                    continue;
+                }
+                "resource" if block.labels.len() == 2 => {}
+                _ => continue,
             }
             let Block { labels, body, .. } = block;
             let kind = label(&labels[0]);
@@ -338,7 +365,106 @@ pub fn terraform_resources(files: &[(String, String)]) -> (Vec<Resource>, Vec<Pa
             });
         }
     }
+    for d in &mut decls {
+        scope.substitute(&mut d.body);
+    }
     (normalize(&decls), errors)
+}
+
+/// The `variable` defaults and `locals` of the files, by name; `None` for a
+/// variable without a default or a name declared twice.
+#[derive(Default)]
+struct Scope {
+    variables: BTreeMap<String, Option<Expression>>,
+    locals: BTreeMap<String, Option<Expression>>,
+}
+
+/// How many `local` → `local` steps are followed before giving up (cycles).
+const MAX_DEPTH: usize = 8;
+
+impl Scope {
+    /// Replaces, throughout `body`, every argument value that resolves to a
+    /// literal through variable defaults and locals by that literal. Values
+    /// that do not resolve as a whole are left as written, so they are
+    /// reported unknown with their own text.
+    fn substitute(&self, body: &mut Body) {
+        for structure in body.iter_mut() {
+            match structure {
+                Structure::Attribute(a) => {
+                    if let Some(v) = self.resolve(&a.expr, 0) {
+                        a.expr = v;
+                    }
+                }
+                Structure::Block(b) => self.substitute(&mut b.body),
+            }
+        }
+    }
+
+    /// The literal `expr` stands for, when it is a literal, `var.NAME` with
+    /// a literal default, `local.NAME` bound to such a value, a template that
+    /// is a single interpolation of one of those, or an array or object made
+    /// of them only; `None` otherwise.
+    fn resolve(&self, expr: &Expression, depth: usize) -> Option<Expression> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match expr {
+            Expression::Null
+            | Expression::Bool(_)
+            | Expression::Number(_)
+            | Expression::String(_) => Some(expr.clone()),
+            Expression::Array(items) => items
+                .iter()
+                .map(|i| self.resolve(i, depth + 1))
+                .collect::<Option<Vec<_>>>()
+                .map(Expression::Array),
+            Expression::Object(entries) => {
+                let mut out = hcl::Object::new();
+                for (k, v) in entries {
+                    match k {
+                        ObjectKey::Identifier(_) | ObjectKey::Expression(Expression::String(_)) => {
+                        }
+                        _ => return None,
+                    }
+                    out.insert(k.clone(), self.resolve(v, depth + 1)?);
+                }
+                Some(Expression::Object(out))
+            }
+            Expression::Parenthesis(inner) => self.resolve(inner, depth + 1),
+            Expression::Traversal(t) => {
+                let Expression::Variable(root) = &t.expr else {
+                    return None;
+                };
+                let [TraversalOperator::GetAttr(name)] = t.operators.as_slice() else {
+                    return None;
+                };
+                let bound = match root.as_str() {
+                    "var" => self.variables.get(name.as_str())?.as_ref()?,
+                    "local" => self.locals.get(name.as_str())?.as_ref()?,
+                    _ => return None,
+                };
+                let v = self.resolve(bound, depth + 1)?;
+                // A default must be a literal, not a reference of its own.
+                if root.as_str() == "var" && !is_literal(bound) {
+                    return None;
+                }
+                Some(v)
+            }
+            Expression::TemplateExpr(t) => {
+                let template = Template::from_expr(t).ok()?;
+                match template.elements() {
+                    [Element::Interpolation(i)] => self.resolve(&i.expr, depth + 1),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Whether `expr` is written as a literal (no references at all).
+fn is_literal(expr: &Expression) -> bool {
+    literal(expr).is_ok()
 }
 
 fn parse_error(file: &str, e: &hcl::Error) -> ParseError {

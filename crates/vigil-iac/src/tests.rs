@@ -320,6 +320,156 @@ resource "aws_security_group" "s" {
     );
 }
 
+fn parse_files(files: &[(&str, &str)]) -> Vec<Resource> {
+    let files: Vec<(String, String)> = files
+        .iter()
+        .map(|(f, t)| (f.to_string(), t.to_string()))
+        .collect();
+    let (resources, errors) = terraform_resources(&files);
+    assert!(errors.is_empty(), "{errors:?}");
+    resources
+}
+
+#[test]
+fn variable_defaults_resolve_across_files() {
+    let rs = parse_files(&[
+        (
+            "variables.tf",
+            r#"
+variable "versioning_status" {
+  type    = string
+  default = "Enabled"
+}
+variable "bucket_name" {
+  default = "logs-bucket"
+}
+"#,
+        ),
+        (
+            "main.tf",
+            r#"
+resource "aws_s3_bucket" "logs" {
+  bucket = var.bucket_name
+}
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  versioning_configuration {
+    status = var.versioning_status
+  }
+}
+"#,
+        ),
+    ]);
+    let b = find(&rs, "aws_s3_bucket.logs");
+    assert_eq!(b.name, "logs-bucket");
+    assert_eq!(b.attributes["versioning"]["status"], json!("Enabled"));
+    assert!(!b.uncollected.contains_key("versioning"), "{b:?}");
+}
+
+#[test]
+fn locals_resolve_to_literals_and_variable_defaults() {
+    let rs = parse(
+        r#"
+variable "encrypt" {
+  default = true
+}
+locals {
+  encrypted = var.encrypt
+  public    = false
+  chained   = local.public
+}
+resource "aws_db_instance" "d" {
+  engine              = "postgres"
+  storage_encrypted   = local.encrypted
+  publicly_accessible = local.chained
+  multi_az            = local.missing
+}
+"#,
+    );
+    let d = find(&rs, "aws_db_instance.d");
+    assert_eq!(d.attributes["storage_encrypted"], json!(true));
+    assert_eq!(d.attributes["publicly_accessible"], json!(false));
+    assert!(!d.uncollected.contains_key("storage_encrypted"));
+    assert!(!d.attributes.contains_key("multi_az"));
+    assert_eq!(
+        d.uncollected["multi_az"],
+        "value not known at build time: local.missing"
+    );
+}
+
+#[test]
+fn a_variable_without_a_default_stays_unknown() {
+    let rs = parse(
+        r#"
+variable "encrypted" {
+  type = bool
+}
+variable "from_other" {
+  default = var.encrypted
+}
+locals {
+  loop_a = local.loop_b
+  loop_b = local.loop_a
+}
+resource "aws_db_instance" "d" {
+  engine            = "mysql"
+  storage_encrypted = var.encrypted
+  multi_az          = var.from_other
+  publicly_accessible = local.loop_a
+}
+"#,
+    );
+    let d = find(&rs, "aws_db_instance.d");
+    assert!(!d.attributes.contains_key("storage_encrypted"));
+    assert_eq!(
+        d.uncollected["storage_encrypted"],
+        "value not known at build time: var.encrypted"
+    );
+    assert_eq!(
+        d.uncollected["multi_az"],
+        "value not known at build time: var.from_other"
+    );
+    assert_eq!(
+        d.uncollected["publicly_accessible"],
+        "value not known at build time: local.loop_a"
+    );
+}
+
+#[test]
+fn a_single_interpolation_template_resolves_others_do_not() {
+    let rs = parse(
+        r#"
+variable "name" {
+  default = "app-sg"
+}
+variable "encrypted" {
+  default = true
+}
+locals {
+  volume_type = "gp3"
+}
+resource "aws_security_group" "s" {
+  name        = "${var.name}"
+  description = "sg for ${var.name}"
+}
+resource "aws_ebs_volume" "e" {
+  encrypted = "${var.encrypted}"
+  type      = "${local.volume_type}"
+  kms_key_id = "${var.nope}"
+}
+"#,
+    );
+    let s = find(&rs, "aws_security_group.s");
+    assert_eq!(s.name, "app-sg");
+    assert!(!s.attributes.contains_key("description"));
+    assert!(s.uncollected["description"].starts_with("value not known at build time: "));
+    assert!(s.uncollected["description"].contains("${var.name}"));
+    let e = find(&rs, "aws_ebs_volume.e");
+    assert_eq!(e.attributes["encrypted"], json!(true));
+    assert_eq!(e.attributes["volume_type"], json!("gp3"));
+    assert!(e.uncollected["kms_key_id"].contains("var.nope"));
+}
+
 #[test]
 fn a_broken_file_is_reported_and_the_others_go_on() {
     let files = vec![
