@@ -66,8 +66,10 @@ pub enum Format {
     Table,
     Json,
     Csv,
-    /// OCSF Detection Findings (class 2004), for `scan` and `evaluate`.
+    /// OCSF Detection Findings (class 2004), for `scan`, `evaluate` and `iac scan`.
     Ocsf,
+    /// SARIF 2.1.0 for code scanning, for `iac scan`.
+    Sarif,
 }
 
 #[derive(Subcommand, Debug)]

@@ -119,3 +119,155 @@ mod tests {
         assert_eq!(f["metadata"]["event_code"], "CID-48");
     }
 }
+
+/// One failed evaluation with what SARIF needs to place it.
+pub struct SarifItem<'a> {
+    pub evaluation: &'a Evaluation,
+    pub resource: &'a Resource,
+    pub control: &'a ControlSpec,
+    /// The file, relative to the scanned root, with `/` separators.
+    pub file: String,
+    pub line: u32,
+}
+
+fn security_severity(c: Criticality) -> (&'static str, &'static str) {
+    // GitHub maps security-severity to levels: >= 7 high, >= 4 medium.
+    match c {
+        Criticality::High => ("8.0", "error"),
+        Criticality::Medium => ("5.0", "warning"),
+        Criticality::Low => ("3.0", "note"),
+    }
+}
+
+/// A stable fingerprint of a finding: the rule and the resource address,
+/// hashed (FNV-1a), so that code scanning tracks it across commits.
+fn fingerprint(rule: &str, address: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in rule.bytes().chain([b'|']).chain(address.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// SARIF 2.1.0 for code scanning: one rule per control that failed, one
+/// result per failed evaluation, at the resource's file and line.
+pub fn sarif(items: &[SarifItem<'_>]) -> Value {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut index: std::collections::BTreeMap<u32, usize> = std::collections::BTreeMap::new();
+    let mut results = Vec::new();
+    for item in items {
+        let c = item.control;
+        let (severity, level) = security_severity(c.criticality);
+        let rule_id = format!("CID-{}", c.cid);
+        let rule_index = *index.entry(c.cid).or_insert_with(|| {
+            rules.push(json!({
+                "id": rule_id,
+                "name": c.title,
+                "shortDescription": {"text": c.title},
+                "fullDescription": {"text": c.evaluation},
+                "help": {"text": if c.remediation.trim().is_empty() { c.evaluation.as_str() } else { c.remediation.trim() }},
+                "helpUri": c.references.first().cloned().unwrap_or_else(|| "https://github.com/vigil-security/vigil".into()),
+                "defaultConfiguration": {"level": level},
+                "properties": {
+                    "security-severity": severity,
+                    "tags": ["security", c.service.to_lowercase()],
+                },
+            }));
+            rules.len() - 1
+        });
+        let e = item.evaluation;
+        results.push(json!({
+            "ruleId": rule_id,
+            "ruleIndex": rule_index,
+            "level": level,
+            "message": {"text": format!(
+                "{} ({}): expected {}{}",
+                c.title,
+                item.resource.id,
+                e.evidence.expected,
+                if e.evidence.actual.is_empty() { String::new() } else { format!(", found {}", e.evidence.actual) }
+            )},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": item.file},
+                    "region": {"startLine": item.line.max(1)},
+                }
+            }],
+            "partialFingerprints": {"vigilFindingId/v1": fingerprint(&rule_id, &item.resource.id)},
+        }));
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "Vigil",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/vigil-security/vigil",
+                "rules": rules,
+            }},
+            "results": results,
+        }],
+    })
+}
+
+#[cfg(test)]
+mod sarif_tests {
+    use super::*;
+    use vigil_engine::Catalog;
+
+    #[test]
+    fn failed_evaluations_become_results_with_rules_and_stable_fingerprints() {
+        let catalog = Catalog::builtin().unwrap();
+        let control = catalog.control(48).unwrap();
+        let fail = control
+            .fixtures
+            .iter()
+            .find(|f| f.expect == EvalResult::Fail)
+            .unwrap();
+        let r = &fail.resources[0];
+        let engine = catalog.compile(Timestamp::default()).unwrap();
+        let e = engine
+            .evaluate(std::slice::from_ref(r), &|_| {})
+            .into_iter()
+            .find(|e| e.cid == 48)
+            .unwrap();
+        let item = |line| SarifItem {
+            evaluation: &e,
+            resource: r,
+            control: &control.spec,
+            file: "infra/main.tf".into(),
+            line,
+        };
+        let doc = sarif(&[item(4), item(9)]);
+        assert_eq!(doc["version"], "2.1.0");
+        let run = &doc["runs"][0];
+        assert_eq!(
+            run["tool"]["driver"]["rules"].as_array().unwrap().len(),
+            1,
+            "one rule per control"
+        );
+        assert_eq!(
+            run["tool"]["driver"]["rules"][0]["properties"]["security-severity"],
+            "8.0"
+        );
+        let results = run["results"].as_array().unwrap();
+        assert_eq!(results.len(), 2);
+        assert_eq!(results[0]["ruleId"], "CID-48");
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+            4
+        );
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            "infra/main.tf"
+        );
+        assert_eq!(
+            results[0]["partialFingerprints"]["vigilFindingId/v1"],
+            results[1]["partialFingerprints"]["vigilFindingId/v1"],
+            "same rule and resource, same fingerprint"
+        );
+        assert_ne!(fingerprint("CID-48", "a"), fingerprint("CID-48", "b"));
+    }
+}

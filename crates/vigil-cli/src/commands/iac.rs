@@ -136,7 +136,41 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             }),
         );
     }
-    if cli.format == Format::Ocsf {
+    if cli.format == Format::Sarif {
+        // Paths relative to the current directory, as code scanning expects
+        // them relative to the repository root the scan runs in.
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let items: Vec<vigil_export::SarifItem<'_>> = evaluated
+            .evaluations
+            .iter()
+            .filter(|e| e.result == EvalResult::Fail)
+            .filter_map(|e| {
+                let r = &resources[e.resource];
+                let c = evaluated.catalog.control(e.cid)?;
+                let Origin::Iac { file, line } = &r.origin else {
+                    return None;
+                };
+                let path = Path::new(file);
+                let rel = path.strip_prefix(&cwd).unwrap_or(path);
+                Some(vigil_export::SarifItem {
+                    evaluation: e,
+                    resource: r,
+                    control: &c.spec,
+                    file: rel
+                        .display()
+                        .to_string()
+                        .replace('\\', "/")
+                        .trim_start_matches("./")
+                        .to_string(),
+                    line: *line,
+                })
+            })
+            .collect();
+        let mut text =
+            serde_json::to_string_pretty(&vigil_export::sarif(&items)).unwrap_or_default();
+        text.push('\n');
+        crate::output::emit(text.as_bytes())?;
+    } else if cli.format == Format::Ocsf {
         let findings: Vec<serde_json::Value> = evaluated
             .evaluations
             .iter()

@@ -84,6 +84,11 @@ struct Summary {
 
 pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
     let Cmd::Aws(args) = cmd;
+    if cli.format == Format::Sarif {
+        return Err(Failure::input(
+            "--format sarif applies to `iac scan` (SARIF places findings in source files); use ocsf, json or csv for an account",
+        ));
+    }
     let threshold = pipeline::fail_on(&args.fail_on)?;
     let started = std::time::Instant::now();
     let run_id = format!("scan-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"));
