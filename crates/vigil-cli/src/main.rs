@@ -70,6 +70,8 @@ pub enum Format {
     Ocsf,
     /// SARIF 2.1.0 for code scanning, for `iac scan`.
     Sarif,
+    /// JUnit XML for CI systems, for `iac scan`.
+    Junit,
 }
 
 #[derive(Subcommand, Debug)]

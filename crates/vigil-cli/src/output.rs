@@ -68,9 +68,9 @@ impl Rows {
             other => std::io::Error::other(format!("{other:?}")),
         };
         match format {
-            Format::Ocsf | Format::Sarif => {
+            Format::Ocsf | Format::Sarif | Format::Junit => {
                 return Err(std::io::Error::other(
-                    "--format ocsf applies to `scan`, `evaluate` and `iac scan`, --format sarif to `iac scan`; use table, json or csv here",
+                    "--format ocsf applies to `scan`, `evaluate` and `iac scan`, --format sarif and junit to `iac scan`; use table, json or csv here",
                 ))
             }
             Format::Json => {

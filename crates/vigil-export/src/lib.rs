@@ -271,3 +271,150 @@ mod sarif_tests {
         assert_ne!(fingerprint("CID-48", "a"), fingerprint("CID-48", "b"));
     }
 }
+
+/// One evaluation for a JUnit report.
+pub struct JunitCase<'a> {
+    pub evaluation: &'a Evaluation,
+    pub resource: &'a Resource,
+    pub control: &'a ControlSpec,
+    /// Where the resource is declared, e.g. `infra/main.tf:12`.
+    pub location: String,
+}
+
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Characters XML 1.0 cannot carry at all.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JUnit XML report for CI systems: one test suite named after the scan,
+/// one test case per evaluation (`CID-48 aws_s3_bucket.logs`); failures carry
+/// the criticality as their type and the evidence as their text; skips carry
+/// the reason.
+pub fn junit(suite: &str, cases: &[JunitCase<'_>]) -> String {
+    let failures = cases
+        .iter()
+        .filter(|c| c.evaluation.result == EvalResult::Fail)
+        .count();
+    let skipped = cases
+        .iter()
+        .filter(|c| c.evaluation.result == EvalResult::Skip)
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"vigil\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
+        cases.len()
+    ));
+    out.push_str(&format!(
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
+        xml(suite),
+        cases.len()
+    ));
+    for c in cases {
+        let e = c.evaluation;
+        out.push_str(&format!(
+            "    <testcase name=\"{}\" classname=\"{}\" file=\"{}\">",
+            xml(&format!(
+                "CID-{} {} {}",
+                c.control.cid, c.resource.id, c.control.title
+            )),
+            xml(&c.resource.resource_type),
+            xml(&c.location)
+        ));
+        match e.result {
+            EvalResult::Fail => out.push_str(&format!(
+                "\n      <failure type=\"{}\" message=\"{}\">{}</failure>\n    ",
+                c.control.criticality,
+                xml(&c.control.evaluation),
+                xml(&format!(
+                    "{}: expected {}; actual {}",
+                    c.location,
+                    e.evidence.expected,
+                    if e.evidence.actual.is_empty() {
+                        "-"
+                    } else {
+                        &e.evidence.actual
+                    }
+                ))
+            )),
+            EvalResult::Skip => out.push_str(&format!(
+                "\n      <skipped message=\"{}\"/>\n    ",
+                xml(&e.evidence.message)
+            )),
+            _ => {}
+        }
+        out.push_str("</testcase>\n");
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+#[cfg(test)]
+mod junit_tests {
+    use super::*;
+    use vigil_engine::Catalog;
+
+    #[test]
+    fn failures_and_skips_are_counted_and_text_is_escaped() {
+        let catalog = Catalog::builtin().unwrap();
+        let control = catalog.control(48).unwrap();
+        let engine = catalog.compile(Timestamp::default()).unwrap();
+        let mut fail = control
+            .fixtures
+            .iter()
+            .find(|f| f.expect == EvalResult::Fail)
+            .unwrap()
+            .resources[0]
+            .clone();
+        fail.id = "aws_s3_bucket.a<b>".into();
+        let mut skip = fail.clone();
+        skip.attributes.clear();
+        let pass = control
+            .fixtures
+            .iter()
+            .find(|f| f.expect == EvalResult::Pass)
+            .unwrap()
+            .resources[0]
+            .clone();
+        let resources = vec![fail, skip, pass];
+        let evals: Vec<Evaluation> = engine
+            .evaluate(&resources, &|_| {})
+            .into_iter()
+            .filter(|e| e.cid == 48)
+            .collect();
+        let cases: Vec<JunitCase<'_>> = evals
+            .iter()
+            .map(|e| JunitCase {
+                evaluation: e,
+                resource: &resources[e.resource],
+                control: &control.spec,
+                location: "main.tf:3".into(),
+            })
+            .collect();
+        let text = junit("scan & co", &cases);
+        assert!(
+            text.contains(
+                "<testsuite name=\"scan &amp; co\" tests=\"3\" failures=\"1\" skipped=\"1\">"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("aws_s3_bucket.a&lt;b&gt;"), "{text}");
+        assert!(text.contains("<failure type=\"HIGH\""), "{text}");
+        assert!(
+            text.contains("<skipped message=\"attribute `versioning` was not collected"),
+            "{text}"
+        );
+        assert!(!text.contains("a<b>"), "{text}");
+    }
+}

@@ -136,7 +136,28 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             }),
         );
     }
-    if cli.format == Format::Sarif {
+    if cli.format == Format::Junit {
+        let cases: Vec<vigil_export::JunitCase<'_>> = evaluated
+            .evaluations
+            .iter()
+            .filter(|e| !args.quiet || e.result == EvalResult::Fail)
+            .filter_map(|e| {
+                let r = &resources[e.resource];
+                let c = evaluated.catalog.control(e.cid)?;
+                let location = match &r.origin {
+                    Origin::Iac { file, line } => format!("{file}:{line}"),
+                    _ => String::new(),
+                };
+                Some(vigil_export::JunitCase {
+                    evaluation: e,
+                    resource: r,
+                    control: &c.spec,
+                    location,
+                })
+            })
+            .collect();
+        crate::output::emit(vigil_export::junit(&args.name, &cases).as_bytes())?;
+    } else if cli.format == Format::Sarif {
         // Paths relative to the current directory, as code scanning expects
         // them relative to the repository root the scan runs in.
         let cwd = std::env::current_dir().unwrap_or_default();

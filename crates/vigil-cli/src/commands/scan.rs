@@ -84,9 +84,9 @@ struct Summary {
 
 pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
     let Cmd::Aws(args) = cmd;
-    if cli.format == Format::Sarif {
+    if matches!(cli.format, Format::Sarif | Format::Junit) {
         return Err(Failure::input(
-            "--format sarif applies to `iac scan` (SARIF places findings in source files); use ocsf, json or csv for an account",
+            "--format sarif and junit apply to `iac scan` (they place findings in source files); use ocsf, json or csv for an account",
         ));
     }
     let threshold = pipeline::fail_on(&args.fail_on)?;
