@@ -27,6 +27,33 @@ impl Env {
             .unwrap()
     }
 
+    /// `vigil [before…] scan aws --endpoint-url URL --regions us-east-1
+    /// --role-arn ROLE [after…]` with moto's test credentials.
+    fn scan_aws(&self, url: &str, role: &str, before: &[&str], after: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data-dir")
+            .arg(self.dir.join("data"))
+            .args(before)
+            .args([
+                "scan",
+                "aws",
+                "--endpoint-url",
+                url,
+                "--regions",
+                "us-east-1",
+                "--role-arn",
+                role,
+            ])
+            .args(after)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .env_remove("VIGIL_DATABASE_URL")
+            .env_remove("VIGIL_CONTROLS_DIR")
+            .output()
+            .unwrap()
+    }
+
     fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.dir.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -269,29 +296,9 @@ fn scan_aws_prints_the_monitor_summary_and_stores_the_run() {
     let account = 300_000_000_000u64 + u64::from(std::process::id() % 100_000);
     let role = format!("arn:aws:iam::{account}:role/vigil-scan");
     let scan = |args: &[&str]| {
-        let mut all = vec![
-            "scan",
-            "aws",
-            "--endpoint-url",
-            &url,
-            "--regions",
-            "us-east-1",
-            "--role-arn",
-            &role,
-            "--external-id",
-            "x",
-        ];
+        let mut all = vec!["--external-id", "x"];
         all.extend_from_slice(args);
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .arg("--data-dir")
-            .arg(env.dir.join("data"))
-            .args(&all)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .env_remove("VIGIL_DATABASE_URL")
-            .output()
-            .unwrap()
+        env.scan_aws(&url, &role, &[], &all)
     };
     let out = scan(&[]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -317,27 +324,12 @@ fn scan_aws_prints_the_monitor_summary_and_stores_the_run() {
         stdout(&out)
     );
 
-    let out = {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_vigil"));
-        c.args([
-            "--format",
-            "json",
-            "scan",
-            "aws",
-            "--no-store",
-            "--fail-on",
-            "none",
-            "--endpoint-url",
-            &url,
-            "--regions",
-            "us-east-1",
-            "--role-arn",
-            &role,
-        ])
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing");
-        c.output().unwrap()
-    };
+    let out = env.scan_aws(
+        &url,
+        &role,
+        &["--format", "json"],
+        &["--no-store", "--fail-on", "none"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["summary"]["fail"].as_u64().unwrap() >= 2, "{doc}");
@@ -379,29 +371,7 @@ fn rescans_record_fixes_and_reopenings() {
     let env = Env::new("rescan");
     let account = 310_000_000_000u64 + u64::from(std::process::id() % 100_000);
     let role = format!("arn:aws:iam::{account}:role/vigil-rescan");
-    let scan = || {
-        Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .arg("--data-dir")
-            .arg(env.dir.join("data"))
-            .args([
-                "scan",
-                "aws",
-                "--fail-on",
-                "none",
-                "--endpoint-url",
-                &url,
-                "--regions",
-                "us-east-1",
-                "--role-arn",
-                &role,
-            ])
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env_remove("AWS_PROFILE")
-            .env_remove("VIGIL_DATABASE_URL")
-            .output()
-            .unwrap()
-    };
+    let scan = || env.scan_aws(&url, &role, &[], &["--fail-on", "none"]);
     let stored = |o: &Output| -> String {
         let text = stdout(o);
         text.lines()
@@ -489,32 +459,18 @@ fn scan_aws_writes_every_output_format() {
     let account_id = account.to_string();
     for format in ["table", "json", "csv", "ocsf"] {
         let file = env.dir.join(format!("out.{format}"));
-        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .arg("--data-dir")
-            .arg(env.dir.join("data"))
-            .args([
-                "--format",
-                format,
-                "scan",
-                "aws",
+        let out = env.scan_aws(
+            &url,
+            &role,
+            &["--format", format],
+            &[
                 "--no-store",
                 "--fail-on",
                 "none",
-            ])
-            .args([
-                "--endpoint-url",
-                &url,
-                "--regions",
-                "us-east-1",
-                "--role-arn",
-                &role,
-            ])
-            .arg("-O")
-            .arg(&file)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .output()
-            .unwrap();
+                "-O",
+                file.to_str().unwrap(),
+            ],
+        );
         assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
         match format {
             // Tables go to the terminal.

@@ -131,21 +131,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
         }
     }
     if cli.format == Format::Ocsf {
-        let findings: Vec<serde_json::Value> = evaluations
-            .iter()
-            .filter_map(|e| {
-                let c = catalog.control(e.cid)?;
-                Some(vigil_export::ocsf_finding(
-                    e,
-                    &resources[e.resource],
-                    &c.spec,
-                    evaluated.now,
-                ))
-            })
-            .collect();
-        let mut text = serde_json::to_string_pretty(&findings).unwrap_or_default();
-        text.push('\n');
-        crate::output::emit(text.as_bytes())?;
+        crate::output::emit(&evaluated.ocsf(&resources))?;
     } else {
         rows.print(cli.format, 70)?;
     }

@@ -192,22 +192,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
         text.push('\n');
         crate::output::emit(text.as_bytes())?;
     } else if cli.format == Format::Ocsf {
-        let findings: Vec<serde_json::Value> = evaluated
-            .evaluations
-            .iter()
-            .filter_map(|e| {
-                let c = evaluated.catalog.control(e.cid)?;
-                Some(vigil_export::ocsf_finding(
-                    e,
-                    &resources[e.resource],
-                    &c.spec,
-                    evaluated.now,
-                ))
-            })
-            .collect();
-        let mut text = serde_json::to_string_pretty(&findings).unwrap_or_default();
-        text.push('\n');
-        crate::output::emit(text.as_bytes())?;
+        crate::output::emit(&evaluated.ocsf(&resources))?;
     } else {
         rows.print(cli.format, 70)?;
     }

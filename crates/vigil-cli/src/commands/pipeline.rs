@@ -30,6 +30,27 @@ pub struct Evaluated {
 }
 
 impl Evaluated {
+    /// Every evaluation as an OCSF Detection Finding, as one pretty JSON
+    /// document ending in a newline.
+    pub fn ocsf(&self, resources: &[Resource]) -> Vec<u8> {
+        let findings: Vec<serde_json::Value> = self
+            .evaluations
+            .iter()
+            .filter_map(|e| {
+                let c = self.catalog.control(e.cid)?;
+                Some(vigil_export::ocsf_finding(
+                    e,
+                    &resources[e.resource],
+                    &c.spec,
+                    self.now,
+                ))
+            })
+            .collect();
+        let mut bytes = serde_json::to_vec_pretty(&findings).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
     /// Whether a failure reaches the `--fail-on` threshold (criticality
     /// orders HIGH < MEDIUM < LOW, so "at or above" is `<=`).
     pub fn fails_at(&self, threshold: Option<Criticality>) -> bool {

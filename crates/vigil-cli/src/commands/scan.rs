@@ -243,23 +243,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
         machine => {
             let mut buf: Vec<u8> = Vec::new();
             match machine {
-                Format::Ocsf => {
-                    let findings: Vec<serde_json::Value> = evaluated
-                        .evaluations
-                        .iter()
-                        .filter_map(|e| {
-                            let c = evaluated.catalog.control(e.cid)?;
-                            Some(vigil_export::ocsf_finding(
-                                e,
-                                &resources[e.resource],
-                                &c.spec,
-                                evaluated.now,
-                            ))
-                        })
-                        .collect();
-                    serde_json::to_writer_pretty(&mut buf, &findings)
-                        .map_err(|e| Failure::input(e.to_string()))?;
-                }
+                Format::Ocsf => buf = evaluated.ocsf(resources),
                 Format::Json => {
                     let evaluations: Vec<serde_json::Value> = evaluated
                         .evaluations
