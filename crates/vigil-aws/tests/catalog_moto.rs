@@ -15,13 +15,12 @@
 //! `VIGIL_TEST_MOTO_URL` names the server (`scripts/test` starts one); without
 //! it these tests say so and pass.
 
-use aws_config::SdkConfig;
 use std::collections::HashMap;
 use vigil_engine::Catalog;
 use vigil_model::{EvalResult, Resource};
 
 mod common;
-use common::{account_of, moto, options, regional, s3};
+use common::{account_of, moto, network, options, regional, s3, EMPTY_ZIP};
 
 /// The results of a scan, by (resource name, CID), evaluated at `now`.
 fn judge(
@@ -479,48 +478,6 @@ async fn logging_key_and_database_controls_pass_and_fail_on_moto() {
     );
 }
 
-/// A VPC with two subnets in two zones and a security group.
-/// Returns (vpc, [subnet a, subnet b], security group).
-async fn network(sdk: &SdkConfig, cidr: &str) -> (String, [String; 2], String) {
-    let ec2 = aws_sdk_ec2::Client::new(&regional(sdk, "us-east-1"));
-    let vpc = id(ec2
-        .create_vpc()
-        .cidr_block(format!("{cidr}.0.0/16"))
-        .send()
-        .await
-        .unwrap()
-        .vpc
-        .and_then(|v| v.vpc_id));
-    let mut subnets = Vec::new();
-    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        subnets.push(id(ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(format!("{cidr}.{}.0/24", i + 1))
-            .availability_zone(*az)
-            .send()
-            .await
-            .unwrap()
-            .subnet
-            .and_then(|s| s.subnet_id)));
-    }
-    let sg = id(ec2
-        .create_security_group()
-        .group_name("web")
-        .description("web")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id);
-    (vpc, [subnets[0].clone(), subnets[1].clone()], sg)
-}
-
-/// An empty zip archive: moto stores the code without running it.
-const EMPTY_ZIP: [u8; 22] = [
-    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_controls_pass_and_fail_on_moto() {
     use aws_sdk_lambda::types as t;
@@ -616,7 +573,7 @@ async fn eks_controls_pass_and_fail_on_moto() {
     let opts = options(&url);
     let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
     let eks = aws_sdk_eks::Client::new(&regional(&sdk, "us-east-1"));
-    let (_, [a, b], sg) = network(&sdk, "10.60").await;
+    let (_, [a, b], sg) = network(&regional(&sdk, "us-east-1"), "10.60").await;
     let account = account_of(&opts);
     let key = id(aws_sdk_kms::Client::new(&regional(&sdk, "us-east-1"))
         .create_key()
@@ -710,7 +667,7 @@ async fn load_balancer_and_autoscaling_controls_pass_and_fail_on_moto() {
     let us = regional(&sdk, "us-east-1");
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&us);
     let asg = aws_sdk_autoscaling::Client::new(&us);
-    let (vpc, [sub_a, sub_b], sg) = network(&sdk, "10.61").await;
+    let (vpc, [sub_a, sub_b], sg) = network(&regional(&sdk, "us-east-1"), "10.61").await;
     let cert = aws_sdk_iam::Client::new(&sdk)
         .upload_server_certificate()
         .server_certificate_name("web")

@@ -38,6 +38,9 @@ use std::sync::Once;
 use vigil_aws::{collect, AwsOptions, Collection};
 use vigil_model::Resource;
 
+mod common;
+use common::{network, EMPTY_ZIP};
+
 // --- harness ---------------------------------------------------------------
 
 fn moto_url() -> Option<String> {
@@ -206,49 +209,6 @@ fn assert_linked(r: &Resource, relation: &str, ty: &str, id: &str) {
         r.id,
         r.associations
     );
-}
-
-/// A minimal network: a VPC with two subnets in two zones and a security
-/// group. Returns (vpc, [subnet a, subnet b], security group).
-async fn network(sdk: &SdkConfig, cidr: &str) -> (String, [String; 2], String) {
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block(format!("{cidr}.0.0/16"))
-        .send()
-        .await
-        .unwrap()
-        .vpc
-        .unwrap()
-        .vpc_id
-        .unwrap();
-    let mut subnets = Vec::new();
-    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
-        subnets.push(
-            ec2.create_subnet()
-                .vpc_id(&vpc)
-                .cidr_block(format!("{cidr}.{}.0/24", i + 1))
-                .availability_zone(*az)
-                .send()
-                .await
-                .unwrap()
-                .subnet
-                .unwrap()
-                .subnet_id
-                .unwrap(),
-        );
-    }
-    let sg = ec2
-        .create_security_group()
-        .group_name("web")
-        .description("web")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .unwrap()
-        .group_id
-        .unwrap();
-    (vpc, [subnets[0].clone(), subnets[1].clone()], sg)
 }
 
 // --- VPC ---------------------------------------------------------------------
@@ -890,11 +850,6 @@ async fn autoscaling_groups_and_load_balancers() {
 }
 
 // --- Lambda --------------------------------------------------------------------
-
-/// An empty zip archive: moto stores the code without running it.
-const EMPTY_ZIP: [u8; 22] = [
-    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_functions() {

@@ -64,3 +64,51 @@ pub fn s3(sdk: &SdkConfig, region: &str) -> aws_sdk_s3::Client {
             .build(),
     )
 }
+
+/// A minimal network: a VPC with two subnets in two zones and a security
+/// group. Returns (vpc, [subnet a, subnet b], security group).
+pub async fn network(sdk: &SdkConfig, cidr: &str) -> (String, [String; 2], String) {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(format!("{cidr}.0.0/16"))
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .unwrap()
+        .vpc_id
+        .unwrap();
+    let mut subnets = Vec::new();
+    for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        subnets.push(
+            ec2.create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("{cidr}.{}.0/24", i + 1))
+                .availability_zone(*az)
+                .send()
+                .await
+                .unwrap()
+                .subnet
+                .unwrap()
+                .subnet_id
+                .unwrap(),
+        );
+    }
+    let sg = ec2
+        .create_security_group()
+        .group_name("web")
+        .description("web")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id
+        .unwrap();
+    (vpc, [subnets[0].clone(), subnets[1].clone()], sg)
+}
+
+/// An empty zip archive: moto stores the code without running it.
+pub const EMPTY_ZIP: [u8; 22] = [
+    0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+];
