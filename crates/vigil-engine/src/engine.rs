@@ -244,6 +244,9 @@ impl CompiledControl {
                 Err(e) => return Some(skip(texts, explain(r, e))),
             }
         }
+        if let Some(reason) = r.suppressed.get(&self.spec.cid) {
+            return Some(skip(texts, format!("suppressed in source: {reason}")));
+        }
         let result = match self.run(&self.pass, r, lazy, fast) {
             Ok(out) => match out.as_bool() {
                 Some(true) => EvalResult::Pass,

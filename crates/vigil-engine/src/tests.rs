@@ -231,6 +231,7 @@ fn execution_type_decides_which_origins_a_control_sees() {
     snap.origin = Origin::Iac {
         file: "main.tf".into(),
         line: 3,
+        end_line: 5,
     };
     assert!(engine.evaluate(&[snap.clone()], &|_| {}).is_empty());
     snap.origin = Origin::Connector {

@@ -35,6 +35,12 @@
 //! `name` the literal bucket, group or DB identifier when there is one, else
 //! the address; account and region are empty.
 
+pub mod cloudformation;
+pub mod functions;
+pub mod source;
+pub mod terraform;
+pub mod value;
+
 use hcl::expr::TraversalOperator;
 use hcl::template::Element;
 use hcl::{Block, BlockLabel, Body, Expression, ObjectKey, Structure, Template};
@@ -210,11 +216,13 @@ fn new_resource(d: &Decl<'_>, service: &str, resource_type: &str, name: String) 
         attributes: Map::new(),
         associations: Vec::new(),
         uncollected: BTreeMap::new(),
+        suppressed: Default::default(),
         first_discovered: None,
         last_updated: None,
         origin: Origin::Iac {
             file: d.file.to_string(),
             line: d.line,
+            end_line: 0,
         },
     };
     match value(&d.body, "tags") {

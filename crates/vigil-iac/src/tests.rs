@@ -121,7 +121,8 @@ fn buckets_fold_versioning_public_access_block_and_acl() {
         good.origin,
         Origin::Iac {
             file: "main.tf".into(),
-            line: 2
+            line: 2,
+            end_line: 0
         }
     );
     assert_eq!(
@@ -492,7 +493,8 @@ fn a_broken_file_is_reported_and_the_others_go_on() {
         rs[0].origin,
         Origin::Iac {
             file: "ok.tf".into(),
-            line: 3
+            line: 3,
+            end_line: 0
         }
     );
 }

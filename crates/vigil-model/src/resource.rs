@@ -43,6 +43,11 @@ pub struct Resource {
     /// that need them are skipped with this reason.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub uncollected: BTreeMap<String, String>,
+    /// Controls suppressed for this resource in its source (an IaC comment
+    /// `# vigil:skip=<CID>:<reason>` or CloudFormation `Metadata`), by CID,
+    /// with the reason. The engine reports them as SKIP with the reason.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub suppressed: BTreeMap<u32, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_discovered: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,8 +75,14 @@ pub struct Association {
 pub enum Origin {
     /// Discovered by a cloud connector during one of its runs.
     Connector { connector: String, run: String },
-    /// Declared in an IaC file.
-    Iac { file: String, line: u32 },
+    /// Declared in an IaC file, from `line` to `end_line` (1-based,
+    /// inclusive; `end_line` 0 when unknown).
+    Iac {
+        file: String,
+        line: u32,
+        #[serde(default)]
+        end_line: u32,
+    },
     /// Given directly, e.g. in a file passed to `vigil evaluate`.
     #[default]
     Input,

@@ -174,6 +174,7 @@ mod tests {
             attributes: Default::default(),
             associations: Vec::new(),
             uncollected: Default::default(),
+            suppressed: Default::default(),
             first_discovered: None,
             last_updated: Some(at() - chrono::Duration::hours(1)),
             origin: Origin::Connector {

@@ -140,6 +140,7 @@ fn resource(
         attributes,
         associations: Vec::new(),
         uncollected: Default::default(),
+        suppressed: Default::default(),
         first_discovered: None,
         last_updated: None,
         origin,
@@ -223,6 +224,7 @@ fn logs() -> Resource {
         Origin::Iac {
             file: "main.tf".into(),
             line: 12,
+            end_line: 20,
         },
     )
 }

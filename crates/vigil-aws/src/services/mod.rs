@@ -61,6 +61,7 @@ impl Ctx {
             attributes: Map::new(),
             associations: Vec::new(),
             uncollected: Default::default(),
+            suppressed: Default::default(),
             first_discovered: None,
             last_updated: None,
             origin: Origin::Connector {

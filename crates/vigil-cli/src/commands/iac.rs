@@ -116,7 +116,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             continue;
         };
         let location = match &r.origin {
-            Origin::Iac { file, line } => format!("{file}:{line}"),
+            Origin::Iac { file, line, .. } => format!("{file}:{line}"),
             _ => String::new(),
         };
         rows.push(
@@ -145,7 +145,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
                 let r = &resources[e.resource];
                 let c = evaluated.catalog.control(e.cid)?;
                 let location = match &r.origin {
-                    Origin::Iac { file, line } => format!("{file}:{line}"),
+                    Origin::Iac { file, line, .. } => format!("{file}:{line}"),
                     _ => String::new(),
                 };
                 Some(vigil_export::JunitCase {
@@ -168,7 +168,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             .filter_map(|e| {
                 let r = &resources[e.resource];
                 let c = evaluated.catalog.control(e.cid)?;
-                let Origin::Iac { file, line } = &r.origin else {
+                let Origin::Iac { file, line, .. } = &r.origin else {
                     return None;
                 };
                 let path = Path::new(file);

@@ -1,0 +1,1 @@
+//! Finding the files to scan: directories, files and archives (placeholder).
