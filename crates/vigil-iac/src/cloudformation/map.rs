@@ -1,0 +1,224 @@
+//! CloudFormation resources → normalized resources.
+//!
+//! One module per service (`map/s3.rs`, …), each with
+//! `pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource>`
+//! returning `None` for resource types it does not handle. Satellite
+//! resources (e.g. `AWS::EC2::SecurityGroupIngress`) produce nothing
+//! themselves: the mapper of the resource they configure folds them in
+//! through [`Index::satellites`]. Satellites are looked up within the same
+//! template (logical ids are template-scoped).
+
+// Until every service mapper uses the helpers.
+#![allow(dead_code)]
+
+mod autoscaling;
+mod cloudtrail;
+mod ec2;
+mod eks;
+mod elbv2;
+mod iam;
+mod kms;
+mod lambda;
+mod rds;
+mod s3;
+mod vpc;
+
+use super::CfnResource;
+use crate::value::{Unknown, Val};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use vigil_model::{Origin, Provider, Resource};
+
+/// Maps the resources of one template onto normalized resources.
+pub fn to_resources(resources: &[CfnResource]) -> Vec<Resource> {
+    let ix = Index::new(resources);
+    resources.iter().filter_map(|r| map_one(r, &ix)).collect()
+}
+
+type Mapper = fn(&CfnResource, &Index<'_>) -> Option<Resource>;
+
+const MAPPERS: &[Mapper] = &[
+    s3::map,
+    ec2::map,
+    vpc::map,
+    rds::map,
+    iam::map,
+    cloudtrail::map,
+    kms::map,
+    eks::map,
+    elbv2::map,
+    lambda::map,
+    autoscaling::map,
+];
+
+fn map_one(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
+    MAPPERS.iter().find_map(|m| m(r, ix))
+}
+
+/// The resources of a template, by type.
+pub(crate) struct Index<'a> {
+    by_type: HashMap<&'a str, Vec<&'a CfnResource>>,
+}
+
+/// The satellites that configure one resource.
+pub(crate) struct Satellites<'a> {
+    /// Those that name the resource (`!Ref`, `!GetAtt` or its literal name).
+    pub matched: Vec<&'a CfnResource>,
+    /// When a satellite's target cannot be resolved (e.g. a parameter
+    /// without a default), it might configure this resource: the reason, to
+    /// put in `uncollected` for the attributes it would set when `matched`
+    /// is empty.
+    pub unresolved: Option<String>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(resources: &'a [CfnResource]) -> Self {
+        let mut by_type: HashMap<&str, Vec<&CfnResource>> = HashMap::new();
+        for r in resources {
+            by_type.entry(r.resource_type.as_str()).or_default().push(r);
+        }
+        Index { by_type }
+    }
+
+    /// All resources of a type (`AWS::S3::Bucket`).
+    pub fn of_type(&self, resource_type: &str) -> &[&'a CfnResource] {
+        self.by_type.get(resource_type).map_or(&[], Vec::as_slice)
+    }
+
+    /// The resources of `resource_type` whose property `prop` (a dotted
+    /// path, e.g. `Bucket`) names `target`: by `!Ref`, `!GetAtt`, or a
+    /// literal equal to one of `target`'s known properties `names` (e.g.
+    /// `BucketName`).
+    pub fn satellites(
+        &self,
+        resource_type: &str,
+        prop: &str,
+        target: &CfnResource,
+        names: &[&str],
+    ) -> Satellites<'a> {
+        let mut out = Satellites {
+            matched: Vec::new(),
+            unresolved: None,
+        };
+        for s in self.of_type(resource_type) {
+            let Some(v) = s.props.path(prop) else {
+                continue;
+            };
+            if refers_to(v, target, names) {
+                out.matched.push(s);
+            } else if let Val::Unknown(u) = v {
+                let resolvable = self
+                    .of_type(&target.resource_type)
+                    .iter()
+                    .any(|t| refers_to(v, t, names));
+                if !resolvable && out.unresolved.is_none() {
+                    out.unresolved = Some(format!("{} (target of {})", u.reason(), s.logical_id));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Whether `v` names `target`: `!Ref Id`, `!GetAtt Id.Attr`, or a literal
+/// equal to one of `target`'s known properties `names`.
+pub(crate) fn refers_to(v: &Val, target: &CfnResource, names: &[&str]) -> bool {
+    match v {
+        Val::Unknown(u) => {
+            u.expr.strip_prefix("!Ref ") == Some(target.logical_id.as_str())
+                || u.expr
+                    .strip_prefix("!GetAtt ")
+                    .and_then(|rest| rest.strip_prefix(target.logical_id.as_str()))
+                    .is_some_and(|rest| rest.starts_with('.'))
+        }
+        Val::String(s) => names
+            .iter()
+            .any(|n| target.props.path(n).and_then(Val::as_str) == Some(s.as_str())),
+        _ => false,
+    }
+}
+
+/// A new resource: id = logical id, name = the known string property
+/// `name_prop` (else the logical id), tags from `Tags` (`[{Key, Value}]`),
+/// origin and suppressions from the template.
+pub(crate) fn new_resource(
+    r: &CfnResource,
+    service: &str,
+    resource_type: &str,
+    name_prop: Option<&str>,
+) -> Resource {
+    let name = name_prop
+        .and_then(|p| r.props.path(p))
+        .and_then(Val::as_str)
+        .map_or_else(|| r.logical_id.clone(), str::to_string);
+    let mut out = Resource {
+        provider: Provider::Aws,
+        account: String::new(),
+        region: String::new(),
+        service: service.into(),
+        resource_type: resource_type.into(),
+        id: r.logical_id.clone(),
+        name,
+        tags: BTreeMap::new(),
+        attributes: Map::new(),
+        associations: Vec::new(),
+        uncollected: BTreeMap::new(),
+        suppressed: r.suppressed.clone(),
+        first_discovered: None,
+        last_updated: None,
+        origin: Origin::Iac {
+            file: r.file.clone(),
+            line: r.line,
+            end_line: r.end_line,
+        },
+    };
+    match r.props.get("Tags") {
+        Some(Val::List(tags)) => {
+            for t in tags {
+                match (
+                    t.get("Key").and_then(Val::to_display),
+                    t.get("Value").and_then(Val::to_display),
+                ) {
+                    (Some(k), Some(v)) => {
+                        out.tags.insert(k, v);
+                    }
+                    _ => {
+                        if let Some(u) = t.first_unknown() {
+                            out.uncollected.insert("tags".into(), u.reason());
+                        }
+                    }
+                }
+            }
+        }
+        Some(Val::Unknown(u)) => {
+            out.uncollected.insert("tags".into(), u.reason());
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
+/// `default` if given; when `v` is or contains an unknown, records it in
+/// `uncollected` instead.
+pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
+    match v.filter(|v| !v.is_null()) {
+        Some(v) => match v.to_json() {
+            Ok(j) => {
+                r.attributes.insert(key.into(), j);
+            }
+            Err(u) => unknown(r, key, u),
+        },
+        None => {
+            if let Some(d) = default {
+                r.attributes.insert(key.into(), d);
+            }
+        }
+    }
+}
+
+/// Records that attribute `key` is not known at build time.
+pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
+    r.attributes.remove(key);
+    r.uncollected.insert(key.into(), u.reason());
+}

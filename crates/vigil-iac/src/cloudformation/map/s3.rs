@@ -1,0 +1,11 @@
+//! CloudFormation → normalized resources: s3.
+
+use super::Index;
+use crate::cloudformation::CfnResource;
+use vigil_model::Resource;
+
+/// Maps the s3 resource types this module handles; `None` for others.
+pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
+    let _ = (r, ix);
+    None
+}

@@ -1,0 +1,11 @@
+//! Terraform → normalized resources: lambda.
+
+use super::Index;
+use crate::terraform::TfResource;
+use vigil_model::Resource;
+
+/// Maps the lambda resource types this module handles; `None` for others.
+pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
+    let _ = (d, ix);
+    None
+}

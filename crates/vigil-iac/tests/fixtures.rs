@@ -1,0 +1,130 @@
+//! Every control that runs at build time is shown to judge Terraform and
+//! CloudFormation: its folder holds `pass.tf`/`fail.tf` and
+//! `pass.cfn.yaml`/`fail.cfn.yaml` next to the live-AWS `pass.json`/
+//! `fail.json`; the adapters read them and the engine must give PASS for
+//! every resource of the control's type in the pass file and at least one
+//! FAIL in the fail file.
+
+use std::path::{Path, PathBuf};
+use vigil_engine::Catalog;
+use vigil_iac::terraform::{eval::evaluate, map::to_resources, TfInputs};
+use vigil_model::{EvalResult, Resource, Timestamp};
+
+/// Resource types that exist in Terraform but not in CloudFormation: their
+/// controls have Terraform fixtures only.
+const TERRAFORM_ONLY: &[&str] = &[
+    "aws.iam.password_policy",
+    "aws.ec2.ebs_encryption_default",
+    "aws.s3.account_public_access_block",
+];
+
+fn catalog_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog/controls")
+}
+
+/// The control folders, with the CID their name starts with.
+fn control_dirs() -> Vec<(u32, PathBuf)> {
+    let mut out = Vec::new();
+    let mut stack = vec![catalog_dir()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.join("control.toml").is_file() {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                if let Some(cid) = name.split('-').next().and_then(|c| c.parse().ok()) {
+                    out.push((cid, p));
+                }
+            } else if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn now() -> Timestamp {
+    "2026-11-23T00:00:00Z".parse().unwrap()
+}
+
+fn read(path: &Path) -> Vec<Resource> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let file = path.display().to_string();
+    let (resources, errors) = if path.extension().is_some_and(|e| e == "tf") {
+        let (decls, errors) = evaluate(&[(file, text)], &TfInputs::default());
+        (to_resources(&decls), errors)
+    } else {
+        vigil_iac::cloudformation::cloudformation_resources(&[(file, text)])
+    };
+    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    resources
+}
+
+#[test]
+fn every_build_time_control_judges_its_terraform_and_cloudformation_fixtures() {
+    let catalog = Catalog::builtin().unwrap();
+    let mut wrong = Vec::new();
+    for (cid, dir) in control_dirs() {
+        let Some(control) = catalog.control(cid) else {
+            wrong.push(format!(
+                "{}: no control {cid} in the catalogue",
+                dir.display()
+            ));
+            continue;
+        };
+        let engine = vigil_engine::Engine::new(std::slice::from_ref(control), now()).unwrap();
+        let ty = control.spec.resource_type.as_str();
+        let build_time = control.spec.execution_type.at_build_time();
+        let files: &[&str] = if TERRAFORM_ONLY.contains(&ty) {
+            &["pass.tf", "fail.tf"]
+        } else {
+            &["pass.tf", "fail.tf", "pass.cfn.yaml", "fail.cfn.yaml"]
+        };
+        for f in files {
+            let path = dir.join(f);
+            if !path.is_file() {
+                if build_time {
+                    wrong.push(format!(
+                        "{}: missing (CID {cid} runs at build time)",
+                        path.display()
+                    ));
+                }
+                continue;
+            }
+            if !build_time {
+                wrong.push(format!(
+                    "{}: CID {cid} has execution type run; make it both",
+                    path.display()
+                ));
+                continue;
+            }
+            let resources: Vec<Resource> = read(&path)
+                .into_iter()
+                .filter(|r| r.resource_type == ty)
+                .collect();
+            let results: Vec<(String, EvalResult, String)> = engine
+                .evaluate(&resources, &|_| {})
+                .into_iter()
+                .map(|e| {
+                    (
+                        resources[e.resource].id.clone(),
+                        e.result,
+                        e.evidence.message.to_string(),
+                    )
+                })
+                .collect();
+            let ok = if f.starts_with("pass") {
+                !results.is_empty() && results.iter().all(|(_, r, _)| *r == EvalResult::Pass)
+            } else {
+                results.iter().any(|(_, r, _)| *r == EvalResult::Fail)
+            };
+            if !ok {
+                wrong.push(format!("{}: CID {cid} gave {results:?}", path.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
