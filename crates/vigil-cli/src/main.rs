@@ -79,7 +79,7 @@ pub enum Command {
     /// Collect a cloud account and evaluate it (`vigil scan aws`).
     #[command(subcommand)]
     Scan(commands::scan::Cmd),
-    /// Scan infrastructure-as-code (Terraform so far) with the same controls.
+    /// Scan infrastructure as code (Terraform, plan JSON, CloudFormation) with the same controls.
     #[command(subcommand)]
     Iac(commands::iac::Cmd),
     /// Evaluate a file of normalized resources against the controls.
@@ -98,7 +98,7 @@ pub enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::iac::qiac_arguments(std::env::args_os()));
     match commands::run(&cli) {
         Ok(code) => code,
         Err(e) => {

@@ -128,6 +128,8 @@ pub struct SarifItem<'a> {
     /// The file, relative to the scanned root, with `/` separators.
     pub file: String,
     pub line: u32,
+    /// The last line of the resource; 0 when unknown.
+    pub end_line: u32,
 }
 
 fn security_severity(c: Criticality) -> (&'static str, &'static str) {
@@ -148,6 +150,17 @@ fn fingerprint(rule: &str, address: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{h:016x}")
+}
+
+/// A SARIF region: the resource's lines, its first line when the last is
+/// not known.
+fn region(line: u32, end_line: u32) -> Value {
+    let start = line.max(1);
+    if end_line > start {
+        json!({"startLine": start, "endLine": end_line})
+    } else {
+        json!({"startLine": start})
+    }
 }
 
 /// SARIF 2.1.0 for code scanning: one rule per control that failed, one
@@ -191,7 +204,7 @@ pub fn sarif(items: &[SarifItem<'_>]) -> Value {
             "locations": [{
                 "physicalLocation": {
                     "artifactLocation": {"uri": item.file},
-                    "region": {"startLine": item.line.max(1)},
+                    "region": region(item.line, item.end_line),
                 }
             }],
             "partialFingerprints": {"vigilFindingId/v1": fingerprint(&rule_id, &item.resource.id)},
@@ -239,6 +252,7 @@ mod sarif_tests {
             control: &control.spec,
             file: "infra/main.tf".into(),
             line,
+            end_line: if line == 4 { 12 } else { 0 },
         };
         let doc = sarif(&[item(4), item(9)]);
         assert_eq!(doc["version"], "2.1.0");
@@ -259,6 +273,13 @@ mod sarif_tests {
             results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
             4
         );
+        assert_eq!(
+            results[0]["locations"][0]["physicalLocation"]["region"]["endLine"],
+            12
+        );
+        assert!(results[1]["locations"][0]["physicalLocation"]["region"]
+            .get("endLine")
+            .is_none());
         assert_eq!(
             results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
             "infra/main.tf"

@@ -20,19 +20,27 @@ use std::str::FromStr;
 use std::time::Duration;
 use vigil_query::{Dialect, Query, SqlParam};
 use vigil_store::batch::{Plan, PlannedEvaluation, PlannedResource};
+use vigil_store::iac::{self, IacScanRow};
 use vigil_store::migration::{self, Migration};
 use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
 use vigil_store::{
-    ControlRecord, EvaluationRow, MonitorCounts, Page, PolicyRecord, ScanBatch, ScanSummary, Store,
-    StoreError,
+    ControlRecord, EvaluationRow, IacScanRecord, MonitorCounts, Page, PolicyRecord, ScanBatch,
+    ScanSummary, Store, StoreError,
 };
 
 /// The migrations, in order.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "iac_scans",
+        sql: include_str!("../migrations/0002_iac_scans.sql"),
+    },
+];
 
 /// The advisory lock key that serializes migrations ("vigil" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
@@ -381,6 +389,63 @@ impl Store for PgStore {
         .map_err(db)?;
         Ok(count(n))
     }
+
+    async fn save_iac_scan(&self, scan: &IacScanRecord) -> Result<(), StoreError> {
+        let row = IacScanRow::of(scan)?;
+        sqlx::query(&format!(
+            "INSERT INTO iac_scans ({}) VALUES ($1, $2, $3, $4, $5, $6)",
+            iac::COLUMNS
+        ))
+        .bind(&row.scan_id)
+        .bind(&row.name)
+        .bind(row.created_at)
+        .bind(&row.status)
+        .bind(&row.summary)
+        .bind(&row.document)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn iac_scan(&self, scan_id: &str) -> Result<Option<IacScanRecord>, StoreError> {
+        let row: Option<IacRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM iac_scans WHERE scan_id = $1",
+            iac::COLUMNS
+        ))
+        .bind(scan_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(iac_record).transpose()
+    }
+
+    async fn iac_scans(&self) -> Result<Vec<IacScanRecord>, StoreError> {
+        let rows: Vec<IacRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM iac_scans ORDER BY created_at DESC, scan_id",
+            iac::LIST_COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(iac_record).collect()
+    }
+}
+
+type IacRow = (String, String, i64, String, String, Option<String>);
+
+fn iac_record(
+    (scan_id, name, created_at, status, summary, document): IacRow,
+) -> Result<IacScanRecord, StoreError> {
+    IacScanRow {
+        scan_id,
+        name,
+        created_at,
+        status,
+        summary,
+        document,
+    }
+    .into_record()
 }
 
 /// Records one scan inside the caller's transaction.

@@ -9,8 +9,8 @@
 //! difference when a backend misbehaves.
 
 use crate::{
-    ControlRecord, EvaluationInput, EvaluationRow, MonitorCounts, Page, PolicyRecord, ScanBatch,
-    ScanSummary, Store, StoreError,
+    ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
+    PolicyRecord, ScanBatch, ScanSummary, Store, StoreError,
 };
 use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
@@ -32,6 +32,7 @@ pub async fn run_all(store: &dyn Store) {
     invalid_batch_changes_nothing(store).await;
     catalog_replacement(store).await;
     duplicates_in_a_batch(store).await;
+    iac_scans_kept(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -968,4 +969,48 @@ pub async fn duplicates_in_a_batch(store: &dyn Store) {
         4,
         "other sources are untouched"
     );
+}
+
+/// IaC scans are kept whole, listed newest first without their documents,
+/// and a second scan with the same id is refused without changing the first.
+pub async fn iac_scans_kept(store: &dyn Store) {
+    let scan = |id: &str, hours: i64| IacScanRecord {
+        scan_id: id.into(),
+        name: format!("scan {id}"),
+        created: t(hours),
+        status: "FINISHED".into(),
+        summary: serde_json::json!({"failed": hours}),
+        document: Some(serde_json::json!({"scanUuid": id, "result": [{"checkType": "terraform"}]})),
+    };
+    assert!(store.iac_scans().await.expect("iac_scans").is_empty());
+    assert_eq!(store.iac_scan("none").await.expect("iac_scan"), None);
+    store.save_iac_scan(&scan("a", 1)).await.expect("save a");
+    store.save_iac_scan(&scan("b", 2)).await.expect("save b");
+    assert_eq!(
+        store.iac_scan("a").await.expect("iac_scan"),
+        Some(scan("a", 1))
+    );
+    let listed = store.iac_scans().await.expect("iac_scans");
+    let ids: Vec<&str> = listed.iter().map(|s| s.scan_id.as_str()).collect();
+    assert_eq!(ids, ["b", "a"], "newest first");
+    assert!(
+        listed.iter().all(|s| s.document.is_none()),
+        "listings carry no documents"
+    );
+    assert_eq!(listed[1].summary, scan("a", 1).summary);
+
+    let mut again = scan("a", 5);
+    again.name = "replaced".into();
+    assert!(
+        store.save_iac_scan(&again).await.is_err(),
+        "a scan id is used once"
+    );
+    let mut invalid = scan("c", 3);
+    invalid.document = None;
+    assert!(store.save_iac_scan(&invalid).await.is_err());
+    assert_eq!(
+        store.iac_scan("a").await.expect("iac_scan"),
+        Some(scan("a", 1))
+    );
+    assert_eq!(store.iac_scans().await.expect("iac_scans").len(), 2);
 }

@@ -17,6 +17,7 @@
 pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod iac;
 pub mod migration;
 pub mod search;
 
@@ -182,6 +183,41 @@ impl Default for Page {
     }
 }
 
+/// One IaC scan as `vigil iac scan` keeps it, for `getresult` and
+/// `listscans`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IacScanRecord {
+    /// The scan's id (a UUID).
+    pub scan_id: String,
+    pub name: String,
+    pub created: Timestamp,
+    /// `FINISHED`, or `FINISHED_WITH_ERRORS` when some files did not parse.
+    pub status: String,
+    /// The counts shown by `listscans` (files, resources, passed, failed, …).
+    pub summary: serde_json::Value,
+    /// The whole scan response document; `None` in listings.
+    pub document: Option<serde_json::Value>,
+}
+
+impl IacScanRecord {
+    /// Checks what the database cannot: an id and a name, and a document to
+    /// keep.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        if self.scan_id.trim().is_empty() || self.name.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "an IaC scan needs a scan id and a name".into(),
+            ));
+        }
+        if self.document.is_none() {
+            return Err(StoreError::Invalid(format!(
+                "IaC scan {}: no result document to keep",
+                self.scan_id
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// What Vigil keeps. Every method is one transaction: it happens whole or
 /// not at all.
 #[async_trait]
@@ -211,4 +247,13 @@ pub trait Store: Send + Sync {
 
     /// How many resources of `source` are present (not gone).
     async fn present_resources(&self, source: &str) -> Result<u64, StoreError>;
+
+    /// Keeps an IaC scan (its id must be new).
+    async fn save_iac_scan(&self, scan: &IacScanRecord) -> Result<(), StoreError>;
+
+    /// One IaC scan with its document, if it exists.
+    async fn iac_scan(&self, scan_id: &str) -> Result<Option<IacScanRecord>, StoreError>;
+
+    /// Every IaC scan, newest first, without documents.
+    async fn iac_scans(&self) -> Result<Vec<IacScanRecord>, StoreError>;
 }

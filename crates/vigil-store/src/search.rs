@@ -51,7 +51,7 @@ pub fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+pub(crate) fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_timestamp_millis(ms)
         .ok_or_else(|| StoreError::Database(format!("stored time {ms} is out of range")))
 }
