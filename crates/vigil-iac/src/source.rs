@@ -528,11 +528,11 @@ impl<'a> ArchiveScan<'a> {
         Ok(())
     }
 
-    fn seven_z<R: Read + Seek>(&mut self, reader: R) -> Result<(), Refusal> {
-        let mut archive =
-            sevenz_rust2::ArchiveReader::new(reader, sevenz_rust2::Password::from(""))
-                .map_err(|e| not_an_archive("7z", e))?;
-        let declared = archive.archive().files.len();
+    fn seven_z<R: Read + Seek>(&mut self, mut reader: R) -> Result<(), Refusal> {
+        let password = sevenz_rust2::Password::from("");
+        let archive = sevenz_rust2::Archive::read(&mut reader, &password)
+            .map_err(|e| not_an_archive("7z", e))?;
+        let declared = archive.files.len();
         if declared > self.limits.max_files {
             return Err(Refusal(format!(
                 "{REFUSED}: {declared} entries, more than {} (possible decompression bomb); \
@@ -542,32 +542,57 @@ impl<'a> ArchiveScan<'a> {
         }
         let mut refusal = None;
         let mut current = String::new();
-        let result = archive.for_each_entries(|entry, data| {
+        let mut each = |entry: &sevenz_rust2::ArchiveEntry, data: &mut dyn Read| {
             current.clone_from(&entry.name);
-            let kind = seven_z_kind(entry);
-            let step = self.entry(&entry.name, kind).and_then(|wanted| {
-                // Every entry is decompressed through the counter, even one not
-                // read: in a solid block skipping it decompresses it anyway.
-                let mut counted = self.counted(data);
-                match wanted {
-                    Some(display) => self.content(&entry.name, display, &mut counted),
-                    None => io::copy(&mut counted, &mut io::sink())
-                        .map(drop)
-                        .map_err(|e| self.read_failed(&entry.name, e)),
-                }
-            });
-            match step {
+            match self.seven_z_entry(entry, data) {
                 Ok(()) => Ok(true),
                 Err(r) => {
                     refusal = Some(r);
                     Ok(false)
                 }
             }
-        });
+        };
+        // ArchiveReader::for_each_entries goes on with the next block after the
+        // callback asks to stop; this loop stops at the first refusal.
+        let mut result = Ok(true);
+        for block in 0..archive.blocks.len() {
+            result = sevenz_rust2::BlockDecoder::new(1, block, &archive, &password, &mut reader)
+                .for_each_entries(&mut each);
+            if !matches!(result, Ok(true)) {
+                break;
+            }
+        }
+        if matches!(result, Ok(true)) {
+            // Empty files belong to no block.
+            for (index, entry) in archive.files.iter().enumerate() {
+                if archive.stream_map.file_block_index[index].is_none()
+                    && matches!(each(entry, &mut io::empty()), Ok(false))
+                {
+                    break;
+                }
+            }
+        }
         if let Some(r) = refusal {
             return Err(r);
         }
-        result.map_err(|e| self.read_failed(&current, e))
+        result.map(drop).map_err(|e| self.read_failed(&current, e))
+    }
+
+    fn seven_z_entry(
+        &mut self,
+        entry: &sevenz_rust2::ArchiveEntry,
+        data: &mut dyn Read,
+    ) -> Result<(), Refusal> {
+        let wanted = self.entry(&entry.name, seven_z_kind(entry))?;
+        // Every entry is decompressed through the counter, even one not read:
+        // in a solid block skipping it decompresses it anyway.
+        let mut counted = self.counted(data);
+        match wanted {
+            Some(display) => self.content(&entry.name, display, &mut counted),
+            None => io::copy(&mut counted, &mut io::sink())
+                .map(drop)
+                .map_err(|e| self.read_failed(&entry.name, e)),
+        }
     }
 
     fn tar<R: Read>(&mut self, reader: R) -> Result<(), Refusal> {
