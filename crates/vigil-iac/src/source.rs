@@ -511,18 +511,35 @@ impl<'a> ArchiveScan<'a> {
     fn zip<R: Read + Seek>(&mut self, reader: R) -> Result<(), Refusal> {
         let mut archive = zip::ZipArchive::new(reader).map_err(|e| not_an_archive("zip", e))?;
         for index in 0..archive.len() {
-            let entry = archive
-                .by_index(index)
-                .map_err(|e| self.read_failed(&format!("#{}", index + 1), e))?;
-            let name = String::from_utf8_lossy(entry.name_raw()).into_owned();
-            let kind = if entry.is_dir() {
-                EntryKind::Directory
-            } else {
-                entry.unix_mode().map_or(EntryKind::File, kind_from_mode)
+            // The entry's metadata first, without decompressing anything.
+            let (name, kind) = {
+                let raw = archive
+                    .by_index_raw(index)
+                    .map_err(|e| self.read_failed(&format!("#{}", index + 1), e))?;
+                let name = String::from_utf8_lossy(raw.name_raw()).into_owned();
+                let kind = if raw.is_dir() {
+                    EntryKind::Directory
+                } else {
+                    raw.unix_mode().map_or(EntryKind::File, kind_from_mode)
+                };
+                (name, kind)
             };
-            if let Some(display) = self.entry(&name, kind)? {
-                let counted = self.counted(entry);
-                self.content(&name, display, counted)?;
+            let Some(display) = self.entry(&name, kind)? else {
+                continue;
+            };
+            match archive.by_index(index) {
+                Ok(entry) => {
+                    let counted = self.counted(entry);
+                    self.content(&name, display, counted)?;
+                }
+                // An encrypted entry or an unsupported compression method.
+                Err(e) => self.out.error(
+                    display,
+                    format!(
+                        "cannot decompress: {e}; re-create the archive without encryption, \
+                         with the deflate or store method"
+                    ),
+                ),
             }
         }
         Ok(())

@@ -157,7 +157,11 @@ fn directory_walk_is_sorted_skips_hidden_directories_and_filters() {
     assert!(found.errors[0].message.contains("not UTF-8"));
 
     let filter = Regex::new(r"/b/.*[.]tf$").expect("regex");
-    let filtered = gather(&[infra.clone()], Some(&filter), &Limits::default());
+    let filtered = gather(
+        std::slice::from_ref(&infra),
+        Some(&filter),
+        &Limits::default(),
+    );
     assert_eq!(paths(&filtered), vec![p("b/variables.tf")]);
 }
 
@@ -220,7 +224,11 @@ fn zip_entries_keep_their_directories_and_nested_archives_are_noted() {
     assert!(found.errors[0].message.contains("nested archive skipped"));
 
     let filter = Regex::new(r"modules/").expect("regex");
-    let filtered = gather(&[zip.clone()], Some(&filter), &Limits::default());
+    let filtered = gather(
+        std::slice::from_ref(&zip),
+        Some(&filter),
+        &Limits::default(),
+    );
     assert_eq!(paths(&filtered), vec![format!("{z}!/modules/s3/main.tf")]);
 }
 
@@ -481,4 +489,30 @@ fn damaged_archive_is_an_error() {
     assert!(found.errors[0]
         .message
         .contains("cannot read as a zip archive"));
+}
+
+#[test]
+fn zip_entry_with_unsupported_method_is_an_error_but_the_rest_is_read() {
+    let mut bytes = zip_bytes(&[("a.tf", b"locals {}\n"), ("main.tf", TF.as_bytes())]);
+    // Mark the first entry as bzip2-compressed (method 12), which is not read.
+    let local = find(&bytes, b"PK\x03\x04");
+    bytes[local + 8..local + 10].copy_from_slice(&12u16.to_le_bytes());
+    let central = find(&bytes, b"PK\x01\x02");
+    bytes[central + 10..central + 12].copy_from_slice(&12u16.to_le_bytes());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let zip = dir.path().join("methods.zip");
+    write(&zip, &bytes);
+    let found = gather_one(&zip, &Limits::default());
+    let z = zip.to_string_lossy();
+    assert_eq!(paths(&found), vec![format!("{z}!/main.tf")]);
+    assert_eq!(found.errors.len(), 1, "{:?}", found.errors);
+    assert_eq!(found.errors[0].path, format!("{z}!/a.tf"));
+    assert!(found.errors[0].message.contains("cannot decompress"));
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("zip signature")
 }
