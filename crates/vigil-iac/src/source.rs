@@ -22,7 +22,7 @@
 //!   passes one of the [`Limits`] — counted on the bytes actually
 //!   decompressed, never on the sizes the archive declares.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek};
@@ -558,9 +558,10 @@ impl<'a> ArchiveScan<'a> {
             )));
         }
         let mut refusal = None;
-        let mut current = String::new();
+        // The entry being read, or the block being opened, for error messages.
+        let current = RefCell::new(String::new());
         let mut each = |entry: &sevenz_rust2::ArchiveEntry, data: &mut dyn Read| {
-            current.clone_from(&entry.name);
+            current.borrow_mut().clone_from(&entry.name);
             match self.seven_z_entry(entry, data) {
                 Ok(()) => Ok(true),
                 Err(r) => {
@@ -573,6 +574,7 @@ impl<'a> ArchiveScan<'a> {
         // callback asks to stop; this loop stops at the first refusal.
         let mut result = Ok(true);
         for block in 0..archive.blocks.len() {
+            *current.borrow_mut() = format!("(start of data block {})", block + 1);
             result = sevenz_rust2::BlockDecoder::new(1, block, &archive, &password, &mut reader)
                 .for_each_entries(&mut each);
             if !matches!(result, Ok(true)) {
@@ -582,7 +584,7 @@ impl<'a> ArchiveScan<'a> {
         if matches!(result, Ok(true)) {
             // Empty files belong to no block.
             for (index, entry) in archive.files.iter().enumerate() {
-                if archive.stream_map.file_block_index[index].is_none()
+                if matches!(archive.stream_map.file_block_index.get(index), Some(None))
                     && matches!(each(entry, &mut io::empty()), Ok(false))
                 {
                     break;
@@ -592,6 +594,7 @@ impl<'a> ArchiveScan<'a> {
         if let Some(r) = refusal {
             return Err(r);
         }
+        let current = current.into_inner();
         result.map(drop).map_err(|e| self.read_failed(&current, e))
     }
 

@@ -72,11 +72,19 @@ fn tar_bytes(entries: &[(&str, tar::EntryType, &[u8], Option<&str>)]) -> Vec<u8>
 }
 
 fn seven_z_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let entries: Vec<_> = entries
+        .iter()
+        .map(|(name, content)| (sevenz_rust2::ArchiveEntry::new_file(name), *content))
+        .collect();
+    seven_z_entries(entries)
+}
+
+fn seven_z_entries(entries: Vec<(sevenz_rust2::ArchiveEntry, &[u8])>) -> Vec<u8> {
     let mut writer =
         sevenz_rust2::ArchiveWriter::new(Cursor::new(Vec::new())).expect("start 7z archive");
-    for (name, content) in entries {
+    for (entry, content) in entries {
         writer
-            .push_archive_entry(sevenz_rust2::ArchiveEntry::new_file(name), Some(*content))
+            .push_archive_entry(entry, Some(content))
             .expect("write 7z entry");
     }
     writer.finish().expect("finish 7z").into_inner()
@@ -298,6 +306,17 @@ fn zip_slip_and_absolute_paths_refuse_the_archive() {
         );
         assert_refused(&gather_one(&zip, &Limits::default()), &zip, entry, reason);
     }
+    let seven = dir.path().join("slip.7z");
+    write(
+        &seven,
+        &seven_z_bytes(&[("main.tf", TF.as_bytes()), ("../evil.tf", TF.as_bytes())]),
+    );
+    assert_refused(
+        &gather_one(&seven, &Limits::default()),
+        &seven,
+        "../evil.tf",
+        "\"..\"",
+    );
     let tar = dir.path().join("slip.tar");
     write(
         &tar,
@@ -340,6 +359,28 @@ fn links_and_devices_refuse_the_archive() {
         write(&path, &bytes);
         assert_refused(&gather_one(&path, &Limits::default()), &path, entry, reason);
     }
+
+    // A 7z entry made on Unix carries its mode in the high 16 attribute bits.
+    let mut link = sevenz_rust2::ArchiveEntry::new_file("link.tf");
+    link.has_windows_attributes = true;
+    link.windows_attributes = 0x8000 | (0o120_777 << 16);
+    let seven = dir.path().join("sym.7z");
+    write(
+        &seven,
+        &seven_z_entries(vec![
+            (
+                sevenz_rust2::ArchiveEntry::new_file("main.tf"),
+                TF.as_bytes(),
+            ),
+            (link, b"/etc/passwd"),
+        ]),
+    );
+    assert_refused(
+        &gather_one(&seven, &Limits::default()),
+        &seven,
+        "link.tf",
+        "symbolic link",
+    );
 
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
     writer
