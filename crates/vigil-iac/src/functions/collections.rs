@@ -294,13 +294,16 @@ pub(super) fn range(a: &Args) -> Result<Val, String> {
         return Err(a.arg_err(2, "must be negative when start is greater than limit"));
     }
     let mut out = Vec::new();
-    let mut x = start;
-    while (step > 0.0 && x < limit) || (step < 0.0 && x > limit) {
+    loop {
+        // Multiply rather than accumulate, so that 0.1 steps do not drift.
+        let x = start + out.len() as f64 * step;
+        if !((step > 0.0 && x < limit) || (step < 0.0 && x > limit)) {
+            break;
+        }
         if out.len() == 1024 {
             return Err(a.err("more than 1024 values were generated; either decrease the difference between start and limit or use a larger step"));
         }
         out.push(Val::Number(x));
-        x += step;
     }
     Ok(Val::List(out))
 }
@@ -714,6 +717,10 @@ mod tests {
         assert_eq!(
             t("range", vec![n(1.0), n(2.0), n(0.5)]),
             Ok(l(vec![n(1.0), n(1.5)]))
+        );
+        assert_eq!(
+            t("range", vec![n(0.0), n(0.3), n(0.1)]).map(|v| v.as_list().map_or(0, |l| l.len())),
+            Ok(3)
         );
         assert!(err("range", vec![n(0.0), n(2.0), n(0.0)]).contains("must not be zero"));
         assert!(err("range", vec![n(5000.0)]).contains("more than 1024"));

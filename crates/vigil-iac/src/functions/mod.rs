@@ -137,7 +137,7 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("strrev", Deep, strings::strrev),
         ("substr", Deep, strings::substr),
         ("sum", Deep, collections::sum),
-        ("templatefile", Deep, files::templatefile),
+        ("templatefile", Shallow, files::templatefile),
         ("timestamp", Deep, always_unknown),
         ("title", Deep, strings::title),
         ("tobool", Deep, collections::tobool),

@@ -154,10 +154,10 @@ pub(super) fn cidrsubnet(a: &Args) -> Result<Val, String> {
     a.exactly(3)?;
     let net = parse_prefix(a, 0)?;
     let newbits = count_arg(a, 1)?;
-    let num = count_arg(a, 2)?;
-    Ok(Val::String(
-        subnet(a, net, newbits, u128::from(num))?.text(),
-    ))
+    let num = a.int(2)?;
+    let num = u128::try_from(num)
+        .map_err(|_| a.arg_err(2, format!("must not be negative, got {num}")))?;
+    Ok(Val::String(subnet(a, net, newbits, num)?.text()))
 }
 
 /// `cidrsubnets(prefix, newbits...)`: consecutive subnets, each aligned to
@@ -275,6 +275,8 @@ mod tests {
             .contains("does not accommodate a subnet numbered 16"));
         assert!(err("cidrsubnet", vec![s("10.0.0.0/30"), n(4.0), n(0.0)])
             .contains("insufficient address space"));
+        assert!(err("cidrsubnet", vec![s("10.0.0.0/8"), n(8.0), n(-1.0)])
+            .contains("argument 3 must not be negative"));
     }
 
     #[test]

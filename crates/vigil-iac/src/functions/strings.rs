@@ -47,7 +47,13 @@ pub(super) fn title(a: &Args) -> Result<Val, String> {
             } else {
                 out.push(c);
             }
-            after_separator = !(c.is_alphanumeric() || c == '_');
+            // Go's rule: ASCII letters, digits and `_` continue a word,
+            // other ASCII characters separate; beyond ASCII only spaces do.
+            after_separator = if c.is_ascii() {
+                !(c.is_ascii_alphanumeric() || c == '_')
+            } else {
+                c.is_whitespace()
+            };
         }
         out
     })
@@ -461,6 +467,7 @@ mod tests {
             t("title", vec![s("hello world-wide_web")]),
             Ok(s("Hello World-Wide_web"))
         );
+        assert_eq!(t("title", vec![s("éa ça—va")]), Ok(s("Éa Ça—va")));
         assert!(err("lower", vec![l(vec![])]).contains("must be a string, got list"));
     }
 
@@ -596,8 +603,8 @@ mod tests {
         );
         assert_eq!(f("%q", vec![s("a\"b")]), Ok(s("\"a\\\"b\"")));
         assert_eq!(
-            f("%.2f|%f", vec![n(3.14159), n(1.0)]),
-            Ok(s("3.14|1.000000"))
+            f("%.2f|%f", vec![n(1.23456), n(1.0)]),
+            Ok(s("1.23|1.000000"))
         );
         assert_eq!(
             f("%5d|%-4s|%03d|%+d", vec![n(42.0), s("ab"), n(7.0), n(3.0)]),

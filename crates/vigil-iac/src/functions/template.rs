@@ -313,6 +313,9 @@ fn index(v: &Val, key: &Val) -> Result<Val, Stop> {
 
 fn binary(op: BinaryOperator, l: &Val, r: &Val) -> Result<Val, Stop> {
     use BinaryOperator as B;
+    if !l.is_known() || !r.is_known() {
+        return Err(Stop::Unknown);
+    }
     let num = |v: &Val| {
         super::to_number(v)
             .ok_or_else(|| Stop::Error(format!("a number is required, got {}", v.type_name())))
@@ -387,5 +390,18 @@ mod tests {
             )
         );
         assert_eq!(t("templatefile", vec![s("x.tpl"), m(&[])]), Ok(unknown()));
+        // An unknown variable the template does not use leaves it known;
+        // one it compares makes it unknown.
+        let fs = mem(&[("eq.tpl", "a%{ if x == y }b%{ endif }")]);
+        let known = m(&[("x", n(1.0)), ("y", n(1.0)), ("unused", unk())]);
+        assert_eq!(
+            call("templatefile", &[s("eq.tpl"), known], &fs),
+            Ok(s("ab"))
+        );
+        let compared = m(&[("x", l(vec![unk()])), ("y", l(vec![n(1.0)]))]);
+        assert_eq!(
+            call("templatefile", &[s("eq.tpl"), compared], &fs),
+            Ok(unknown())
+        );
     }
 }
