@@ -18,6 +18,7 @@ mod net;
 mod numeric;
 mod strings;
 mod template;
+mod time;
 
 use crate::value::{Unknown, Val};
 use std::sync::OnceLock;
@@ -95,9 +96,11 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("flatten", Deep, collections::flatten),
         ("floor", Deep, numeric::floor),
         ("format", Deep, strings::format),
+        ("formatdate", Deep, time::formatdate),
         ("formatlist", Deep, strings::formatlist),
         ("indent", Deep, strings::indent),
         ("index", Deep, collections::index),
+        ("issensitive", Deep, always_unknown),
         ("join", Deep, strings::join),
         ("jsondecode", Deep, encoding::jsondecode),
         ("jsonencode", Deep, encoding::jsonencode),
@@ -111,6 +114,7 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("md5", Deep, encoding::md5),
         ("merge", Shallow, collections::merge),
         ("min", Deep, numeric::min),
+        ("nonsensitive", Shallow, identity),
         ("one", Shallow, collections::one),
         ("parseint", Deep, numeric::parseint),
         ("pathexpand", Deep, always_unknown),
@@ -121,6 +125,7 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("regexall", Deep, strings::regexall),
         ("replace", Deep, strings::replace),
         ("reverse", Shallow, collections::reverse),
+        ("sensitive", Shallow, identity),
         ("setintersection", Deep, collections::setintersection),
         ("setproduct", Deep, collections::setproduct),
         ("setsubtract", Deep, collections::setsubtract),
@@ -138,6 +143,8 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("substr", Deep, strings::substr),
         ("sum", Deep, collections::sum),
         ("templatefile", Shallow, files::templatefile),
+        ("timeadd", Deep, time::timeadd),
+        ("timecmp", Deep, time::timecmp),
         ("timestamp", Deep, always_unknown),
         ("title", Deep, strings::title),
         ("tobool", Deep, collections::tobool),
@@ -191,6 +198,13 @@ pub fn names() -> &'static [&'static str] {
 /// The unknown a function returns; the evaluator fills in the expression.
 fn unknown() -> Val {
     Val::Unknown(Unknown::default())
+}
+
+/// `sensitive`/`nonsensitive`: Vigil does not track sensitivity, the value
+/// passes through.
+fn identity(a: &Args) -> Result<Val, String> {
+    a.exactly(1)?;
+    Ok(a.args[0].clone())
 }
 
 /// Functions whose result is only known at apply time.
@@ -409,6 +423,14 @@ mod tests {
         }
         assert_eq!(t("bcrypt", vec![s("pw")]), Ok(unknown()));
         assert_eq!(t("pathexpand", vec![s("~/x")]), Ok(unknown()));
+        assert_eq!(t("issensitive", vec![s("x")]), Ok(unknown()));
+    }
+
+    #[test]
+    fn sensitive_passes_values_through() {
+        assert_eq!(t("sensitive", vec![l(vec![unk()])]), Ok(l(vec![unk()])));
+        assert_eq!(t("nonsensitive", vec![s("x")]), Ok(s("x")));
+        assert!(err("sensitive", vec![]).contains("takes 1 argument"));
     }
 
     #[test]
