@@ -123,6 +123,46 @@ pub(super) fn urlencode(a: &Args) -> Result<Val, String> {
     Ok(Val::String(out))
 }
 
+/// `uuidv5(namespace, name)`: the name-based (SHA-1) UUID; the namespace is
+/// `dns`, `url`, `oid`, `x500` or a UUID.
+pub(super) fn uuidv5(a: &Args) -> Result<Val, String> {
+    a.exactly(2)?;
+    let ns_text = a.str(0)?;
+    let ns_text = match ns_text.as_str() {
+        "dns" => "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+        "url" => "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
+        "oid" => "6ba7b812-9dad-11d1-80b4-00c04fd430c8",
+        "x500" => "6ba7b814-9dad-11d1-80b4-00c04fd430c8",
+        other => other,
+    };
+    let hex: String = ns_text.chars().filter(|c| *c != '-').collect();
+    let ns: Vec<u8> = (0..hex.len() / 2)
+        .filter_map(|i| hex.get(2 * i..2 * i + 2))
+        .filter_map(|h| u8::from_str_radix(h, 16).ok())
+        .collect();
+    if hex.len() != 32 || ns.len() != 16 {
+        return Err(a.arg_err(
+            0,
+            format!("must be \"dns\", \"url\", \"oid\", \"x500\" or a UUID, got {ns_text:?}"),
+        ));
+    }
+    let mut data = ns;
+    data.extend_from_slice(a.str(1)?.as_bytes());
+    let mut b = Hash::Sha1.bytes(&data);
+    b.truncate(16);
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(Val::String(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )))
+}
+
 /// CSV with a header row: a list of maps from column name to string.
 pub(super) fn csvdecode(a: &Args) -> Result<Val, String> {
     let text = one_str(a)?;
@@ -223,6 +263,25 @@ mod tests {
             Ok(s("a%2Fb%3Fc%3D%C3%A9"))
         );
         assert!(err("urlencode", vec![]).contains("takes 1 argument"));
+    }
+
+    #[test]
+    fn uuidv5_is_deterministic() {
+        assert_eq!(
+            t("uuidv5", vec![s("dns"), s("www.terraform.io")]),
+            Ok(s("a5008fae-b28c-5ba5-96cd-82b4c53552d6"))
+        );
+        assert_eq!(
+            t(
+                "uuidv5",
+                vec![
+                    s("6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
+                    s("www.terraform.io")
+                ]
+            ),
+            Ok(s("a5008fae-b28c-5ba5-96cd-82b4c53552d6"))
+        );
+        assert!(err("uuidv5", vec![s("nope"), s("x")]).contains("argument 1 must be"));
     }
 
     #[test]

@@ -68,6 +68,13 @@ pub(super) fn templatefile(a: &Args) -> Result<Val, String> {
         .map_err(|e| a.err(format!("{}: {e}", a.str(0).unwrap_or_default())))
 }
 
+/// `templatestring(template, vars)`: a template held in a string.
+pub(super) fn templatestring(a: &Args) -> Result<Val, String> {
+    a.exactly(2)?;
+    let vars = a.map(1)?;
+    template::render(&a.str(0)?, vars, a.files).map_err(|e| a.err(e))
+}
+
 /// Go's `filepath.Clean` for slash-separated paths.
 fn clean(path: &str) -> String {
     let rooted = path.starts_with('/');

@@ -143,6 +143,7 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("substr", Deep, strings::substr),
         ("sum", Deep, collections::sum),
         ("templatefile", Shallow, files::templatefile),
+        ("templatestring", Shallow, files::templatestring),
         ("timeadd", Deep, time::timeadd),
         ("timecmp", Deep, time::timecmp),
         ("timestamp", Deep, always_unknown),
@@ -161,7 +162,7 @@ fn table() -> &'static [(&'static str, Unknowns, Impl)] {
         ("upper", Deep, strings::upper),
         ("urlencode", Deep, encoding::urlencode),
         ("uuid", Deep, always_unknown),
-        ("uuidv5", Deep, always_unknown),
+        ("uuidv5", Deep, encoding::uuidv5),
         ("values", Shallow, collections::values),
         ("zipmap", Shallow, collections::zipmap),
     ]

@@ -390,6 +390,18 @@ mod tests {
             )
         );
         assert_eq!(t("templatefile", vec![s("x.tpl"), m(&[])]), Ok(unknown()));
+        assert_eq!(
+            t(
+                "templatestring",
+                vec![
+                    s("%{ for k, v in m }${k}=${v};%{ endfor }"),
+                    m(&[("m", m(&[("a", n(1.0)), ("b", s("x"))]))])
+                ]
+            ),
+            Ok(s("a=1;b=x;"))
+        );
+        assert!(err("templatestring", vec![s("${"), m(&[])])
+            .contains("templatestring: invalid template"));
         // An unknown variable the template does not use leaves it known;
         // one it compares makes it unknown.
         let fs = mem(&[("eq.tpl", "a%{ if x == y }b%{ endif }")]);
