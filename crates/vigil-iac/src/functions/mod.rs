@@ -241,7 +241,11 @@ impl<'a> Args<'a> {
                 (a, usize::MAX) => format!("at least {a}"),
                 (a, b) => format!("{a} to {b}"),
             };
-            let s = if min == 1 && max == 1 { "" } else { "s" };
+            let s = if min == 1 && (max == 1 || max == usize::MAX) {
+                ""
+            } else {
+                "s"
+            };
             return Err(self.err(format!("takes {want} argument{s}, got {n}")));
         }
         Ok(())
@@ -441,6 +445,11 @@ mod tests {
             "lookup: argument 2 must be a string, got list"
         );
         assert_eq!(err("upper", vec![]), "upper: takes 1 argument, got 0");
+        assert_eq!(
+            err("concat", vec![]),
+            "concat: takes at least 1 argument, got 0"
+        );
+        assert_eq!(err("range", vec![]), "range: takes 1 to 3 arguments, got 0");
         assert_eq!(
             err("upper", vec![Val::Null]),
             "upper: argument 1 must not be null"
