@@ -332,7 +332,7 @@ fn json_syntax_errors_have_serde_json_line_and_column() {
     .err()
     .unwrap_or_else(|| panic!("an unclosed brace must not parse"));
     assert_eq!(e.line, 4, "{e}");
-    assert!(e.message.contains("EOF"), "{e}");
+    assert_eq!(e.message, "EOF while parsing an object", "{e}");
     let e = parse_template("bad.json", "{\"Resources\": {\"A\" 1}}")
         .err()
         .unwrap_or_else(|| panic!("a missing colon must not parse"));
@@ -439,4 +439,26 @@ fn five_thousand_resources_parse_quickly() {
     );
     // Generous for unoptimized test builds on a shared machine.
     assert!(elapsed.as_secs_f64() < 3.0, "took {elapsed:?}");
+}
+
+#[test]
+fn a_yaml_flow_mapping_document_is_read_as_yaml() {
+    let r =
+        parse("{Resources: {A: {Type: AWS::SQS::Queue, Properties: {Name: !Ref AWS::Partition}}}}");
+    assert_eq!(r[0].props.get("Name"), Some(&Val::string("aws")));
+}
+
+#[test]
+fn alias_bombs_are_refused() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..10 {
+        let p = i - 1;
+        text.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    let e = parse_template("bomb.yaml", &text)
+        .err()
+        .unwrap_or_else(|| panic!("an alias bomb must be refused"));
+    assert!(e.message.contains("alias bomb"), "{e}");
 }

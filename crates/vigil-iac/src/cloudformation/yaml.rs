@@ -95,11 +95,15 @@ pub(crate) fn looks_like_json(text: &str) -> bool {
 }
 
 /// Reads the first document of a JSON or YAML text; `None` for an empty one.
+/// A text that looks like JSON but is not is read as YAML (a flow mapping);
+/// when that fails too, the JSON error is reported.
 pub(crate) fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
-    if looks_like_json(text) {
-        parse_json(text).map(Some)
-    } else {
-        parse_yaml(text)
+    if !looks_like_json(text) {
+        return parse_yaml(text);
+    }
+    match parse_json(text) {
+        Ok(node) => Ok(Some(node)),
+        Err(e) => parse_yaml(text).map_err(|_| e),
     }
 }
 
@@ -147,7 +151,10 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored values and their size in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes copied by aliases so far (bounded, against alias bombs).
+    expanded: usize,
     root: Option<Node>,
     error: Option<SyntaxError>,
 }
@@ -171,7 +178,7 @@ impl Builder {
     /// Hands a complete value to the collection around it.
     fn finish(&mut self, node: Node, anchor: usize) {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size(&node)));
         }
         match self.stack.last_mut() {
             None => {
@@ -224,13 +231,18 @@ impl MarkedEventReceiver for Builder {
                 if self.expects_key() {
                     return self.fail(mark, "an alias cannot be a mapping key here");
                 }
-                match self.anchors.get(&id) {
-                    Some(node) => {
-                        let node = node.clone();
-                        self.finish(node, 0);
-                    }
-                    None => self.fail(mark, "alias of an unknown anchor"),
+                let Some((node, n)) = self.anchors.get(&id) else {
+                    return self.fail(mark, "alias of an unknown anchor");
+                };
+                self.expanded += n;
+                if self.expanded > MAX_EXPANDED {
+                    return self.fail(
+                        mark,
+                        "aliases expand to more than 1,000,000 values (an alias bomb?)",
+                    );
                 }
+                let node = node.clone();
+                self.finish(node, 0);
             }
             Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
                 if self.expects_key() =>
@@ -304,6 +316,18 @@ impl MarkedEventReceiver for Builder {
             | Event::DocumentStart
             | Event::DocumentEnd => {}
         }
+    }
+}
+
+/// How many nodes aliases may copy in one document.
+const MAX_EXPANDED: usize = 1_000_000;
+
+/// The number of nodes of a value.
+fn size(n: &Node) -> usize {
+    1 + match &n.kind {
+        Kind::Seq(items) => items.iter().map(size).sum(),
+        Kind::Map(entries) => entries.iter().map(|e| size(&e.value)).sum(),
+        _ => 0,
     }
 }
 
@@ -427,12 +451,20 @@ pub(crate) fn parse_json(text: &str) -> Result<Node, SyntaxError> {
                 Err(e) => SyntaxError {
                     line: e.line().max(1),
                     column: e.column().max(1),
-                    message: e.to_string(),
+                    message: without_position(e.to_string()),
                 },
                 Ok(_) => mine,
             },
         ),
     }
+}
+
+/// serde_json's message without its ` at line L column C` (reported apart).
+fn without_position(mut message: String) -> String {
+    if let Some(at) = message.rfind(" at line ") {
+        message.truncate(at);
+    }
+    message
 }
 
 struct Json<'a> {
