@@ -10,7 +10,7 @@ mod yaml;
 use crate::value::Val;
 use crate::ParseError;
 use intrinsics::Ctx;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use yaml::{Entry, Kind, Node};
 
 /// One resource of a template, its `Properties` evaluated.
@@ -117,9 +117,17 @@ pub fn parse_template(file: &str, text: &str) -> Result<Vec<CfnResource>, ParseE
         .map_or(lines.len(), |l| l as usize - 1);
     let mut ctx = Ctx::new(&root);
     let mut out = Vec::with_capacity(entries.len());
+    let mut seen = HashMap::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
         let body = &entry.value;
         let id = &entry.key;
+        if let Some(first) = seen.insert(id.as_str(), entry.line) {
+            return Err(error(
+                entry.line,
+                entry.col as usize + 1,
+                format!("duplicate logical id `{id}` (first at line {first}): rename one"),
+            ));
+        }
         if !matches!(body.kind, Kind::Map(_)) {
             return Err(error(
                 entry.line,

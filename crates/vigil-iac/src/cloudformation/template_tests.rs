@@ -462,3 +462,96 @@ fn alias_bombs_are_refused() {
         .unwrap_or_else(|| panic!("an alias bomb must be refused"));
     assert!(e.message.contains("alias bomb"), "{e}");
 }
+
+#[test]
+fn duplicate_logical_ids_are_refused() {
+    let e = parse_template(
+        "t.yaml",
+        "Resources:\n  A:\n    Type: AWS::SQS::Queue\n  A:\n    Type: AWS::SQS::Queue\n",
+    )
+    .err()
+    .unwrap_or_else(|| panic!("duplicate logical ids must be refused"));
+    assert_eq!((e.line, e.column), (4, 3));
+    assert!(e.message.contains("first at line 2"), "{e}");
+}
+
+#[test]
+fn json_and_yaml_forms_of_a_template_read_alike() {
+    let yaml = "AWSTemplateFormatVersion: '2010-09-09'
+Parameters:
+  Env: {Type: String, Default: prod}
+Conditions:
+  IsProd: !Equals [!Ref Env, prod]
+Resources:
+  Logs:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketName: !Sub 'logs-${Env}'
+      VersioningConfiguration:
+        Status: !If [IsProd, Enabled, Suspended]
+  Policy:
+    Type: AWS::S3::BucketPolicy
+    Properties:
+      Bucket: !Ref Logs
+      PolicyDocument:
+        Statement:
+          - Effect: Allow
+            Principal: '*'
+            Action: s3:GetObject
+            Resource: !Sub '${Logs.Arn}/*'
+            Condition: {Bool: {aws:SecureTransport: 'false'}}
+";
+    let json = r#"{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Parameters": {"Env": {"Type": "String", "Default": "prod"}},
+  "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]}},
+  "Resources": {
+    "Logs": {
+      "Type": "AWS::S3::Bucket",
+      "Properties": {
+        "BucketName": {"Fn::Sub": "logs-${Env}"},
+        "VersioningConfiguration": {"Status": {"Fn::If": ["IsProd", "Enabled", "Suspended"]}}
+      }
+    },
+    "Policy": {
+      "Type": "AWS::S3::BucketPolicy",
+      "Properties": {
+        "Bucket": {"Ref": "Logs"},
+        "PolicyDocument": {"Statement": [{
+          "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+          "Resource": {"Fn::Sub": "${Logs.Arn}/*"},
+          "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]}
+      }
+    }
+  }
+}"#;
+    let from_yaml = parse(yaml);
+    let from_json = match parse_template("t.yaml", json) {
+        Ok(r) => r,
+        Err(e) => panic!("{e}"),
+    };
+    let props = |r: &[CfnResource]| r.iter().map(|r| r.props.clone()).collect::<Vec<_>>();
+    assert_eq!(props(&from_yaml), props(&from_json));
+    let bucket = &from_yaml[0].props;
+    assert_eq!(bucket.get("BucketName"), Some(&Val::string("logs-prod")));
+    assert_eq!(
+        bucket.path("VersioningConfiguration.Status"),
+        Some(&Val::string("Enabled"))
+    );
+    let policy = &from_yaml[1].props;
+    assert_eq!(expr(policy.get("Bucket")), "!Ref Logs");
+    let statement = policy
+        .path("PolicyDocument.Statement")
+        .and_then(Val::as_list)
+        .and_then(<[Val]>::first);
+    let statement = statement.unwrap_or_else(|| panic!("no statement in {policy:?}"));
+    assert_eq!(expr(statement.get("Resource")), "!Sub ${Logs.Arn}/*");
+    assert_eq!(
+        statement
+            .get("Condition")
+            .and_then(|c| c.get("Bool"))
+            .and_then(|b| b.get("aws:SecureTransport")),
+        Some(&Val::string("false"))
+    );
+}
