@@ -95,13 +95,13 @@ pub fn parse_template(file: &str, text: &str) -> Result<Vec<CfnResource>, ParseE
                 .into(),
         ));
     }
-    let Some(resources) = root.get("Resources") else {
+    let Some(section) = root.entries().iter().rfind(|e| e.key == "Resources") else {
         return Ok(Vec::new());
     };
-    let Kind::Map(entries) = &resources.kind else {
+    let Kind::Map(entries) = &section.value.kind else {
         return Err(error(
-            resources.line,
-            1,
+            section.line,
+            section.col as usize + 1,
             "`Resources` must be a mapping of logical ids to resources".into(),
         ));
     };
@@ -112,7 +112,7 @@ pub fn parse_template(file: &str, text: &str) -> Result<Vec<CfnResource>, ParseE
         .entries()
         .iter()
         .map(|e| e.line)
-        .filter(|&l| l > resources.line)
+        .filter(|&l| l > section.line)
         .min()
         .map_or(lines.len(), |l| l as usize - 1);
     let mut ctx = Ctx::new(&root);

@@ -555,3 +555,16 @@ Resources:
         Some(&Val::string("false"))
     );
 }
+
+#[test]
+fn crlf_line_endings_keep_lines_exact() {
+    let r = parse(&YAML_LINES.replace('\n', "\r\n"));
+    let lines: Vec<(u32, u32)> = r.iter().map(|r| (r.line, r.end_line)).collect();
+    assert_eq!(lines, [(4, 10), (12, 13)]);
+}
+
+#[test]
+fn the_last_resource_ends_before_the_next_section() {
+    let r = parse("Resources:\n  A:\n    Type: AWS::SQS::Queue\n    Properties:\n      Name: a\n\nOutputs:\n  Out:\n    Value: x\n");
+    assert_eq!((r[0].line, r[0].end_line), (2, 5));
+}

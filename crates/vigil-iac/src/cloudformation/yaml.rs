@@ -244,15 +244,10 @@ impl MarkedEventReceiver for Builder {
                 let node = node.clone();
                 self.finish(node, 0);
             }
-            Event::SequenceStart(anchor, tag) | Event::MappingStart(anchor, tag)
-                if self.expects_key() =>
-            {
-                let _ = (anchor, tag);
-                self.fail(
-                    mark,
-                    "a mapping key must be a scalar, not a list or mapping",
-                )
-            }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.expects_key() => self.fail(
+                mark,
+                "a mapping key must be a scalar, not a list or mapping",
+            ),
             Event::SequenceStart(anchor, tag) => self.stack.push(Frame::Seq {
                 line,
                 anchor,
