@@ -56,10 +56,13 @@ fn yaml_short_ref_and_get_att_of_resources_are_unknown_with_exact_expr() {
 
 #[test]
 fn plain_scalars_are_typed_and_quoted_ones_are_strings() {
-    let p = props("a: 5\nb: '5'\nc: true\nd: 1.5\ne: ~\nf: 2010-09-09\ng: .inf\nh: -3");
+    let p = props(
+        "a: 5\nb: '5'\nc: true\nd: 1.5\ne: ~\nf: 2010-09-09\ng: .inf\nh: -3\ni: 012345678901\nj: 0\nk: 0.5",
+    );
     assert_eq!(
         json_of(&p),
-        json!({"a": 5, "b": "5", "c": true, "d": 1.5, "e": null, "f": "2010-09-09", "g": ".inf", "h": -3})
+        json!({"a": 5, "b": "5", "c": true, "d": 1.5, "e": null, "f": "2010-09-09", "g": ".inf", "h": -3,
+               "i": "012345678901", "j": 0, "k": 0.5})
     );
 }
 

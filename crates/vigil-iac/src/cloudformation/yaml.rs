@@ -375,10 +375,15 @@ fn plain(text: String) -> Kind {
     }
 }
 
-/// YAML 1.2 core schema numbers: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`.
+/// YAML 1.2 core schema numbers: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`,
+/// except integers with a leading zero (`012345678901` is an account id,
+/// not a number).
 fn is_number(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = usize::from(matches!(b.first(), Some(b'-' | b'+')));
+    if b.get(i) == Some(&b'0') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let digits = |i: &mut usize| {
         let start = *i;
         while b.get(*i).is_some_and(u8::is_ascii_digit) {
