@@ -89,7 +89,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             .map_err(|e| Failure::input(format!("cannot read {}: {e}", p.display())))?;
         files.push((p.display().to_string(), text));
     }
-    let (resources, errors) = vigil_iac::terraform_resources(&files);
+    let (resources, errors) = vigil_iac::terraform_resources(&files, &Default::default());
     let evaluated = pipeline::evaluate(cli, args.policy.as_deref(), &resources)?;
 
     let (mut pass, mut fail, mut skip) = (0, 0, 0);
