@@ -6,7 +6,7 @@
 //! inherited, so not known here).
 
 use super::{new_resource, refers_to, set, Index};
-use crate::aws::{default_port, engine_name, loose_number};
+use crate::aws::{default_port, engine_name, loose_bool, loose_number};
 use crate::terraform::TfResource;
 use crate::value::Val;
 use serde_json::{json, Value};
@@ -64,7 +64,8 @@ fn db_instance(d: &TfResource, ix: &Index<'_>) -> Resource {
         .and_then(default_port)
         .map(Value::from);
     match (&port, &engine_port) {
-        (None, None) if engine.is_none() && source.is_some() => inherited(&mut r, "port"),
+        // A restored or replicated instance keeps its source's port.
+        (None, _) if source.is_some() => inherited(&mut r, "port"),
         (None, None) => {
             r.uncollected.insert(
                 "port".into(),
@@ -74,32 +75,33 @@ fn db_instance(d: &TfResource, ix: &Index<'_>) -> Resource {
         _ => set(&mut r, "port", port.as_ref(), engine_port),
     }
 
+    // Terraform converts `"true"` and `"7"` to the argument's type.
+    let typed = |k: &str| {
+        arg(k).map(|v| match k {
+            "backup_retention_period" => loose_number(v),
+            _ => loose_bool(v),
+        })
+    };
     // Provider defaults (schema `Default`): not public, auto minor upgrades.
-    set(
-        &mut r,
-        "publicly_accessible",
-        arg("publicly_accessible"),
-        Some(json!(false)),
-    );
-    set(
-        &mut r,
-        "auto_minor_version_upgrade",
-        arg("auto_minor_version_upgrade"),
-        Some(json!(true)),
-    );
+    for (key, default) in [
+        ("publicly_accessible", false),
+        ("auto_minor_version_upgrade", true),
+    ] {
+        set(&mut r, key, typed(key).as_ref(), Some(json!(default)));
+    }
     // RDS API defaults for a new instance (unencrypted, single-AZ, one day
-    // of backups); a restored or replicated instance inherits them.
+    // of backups); a restored or replicated instance inherits the first two.
     for (key, default) in [
         ("storage_encrypted", json!(false)),
         ("backup_retention_period", json!(1)),
+        ("multi_az", json!(false)),
     ] {
-        if arg(key).is_none() && source.is_some() {
+        if arg(key).is_none() && source.is_some() && key != "multi_az" {
             inherited(&mut r, key);
         } else {
-            set(&mut r, key, arg(key), Some(default));
+            set(&mut r, key, typed(key).as_ref(), Some(default));
         }
     }
-    set(&mut r, "multi_az", arg("multi_az"), Some(json!(false)));
 
     security_groups(&mut r, arg("vpc_security_group_ids"), ix);
     r
@@ -175,7 +177,7 @@ resource "aws_db_instance" "d" {
 resource "aws_db_instance" "d" {
   engine                     = "mysql"
   port                       = "3307"
-  publicly_accessible        = true
+  publicly_accessible        = "true"
   storage_encrypted          = true
   auto_minor_version_upgrade = false
   multi_az                   = true
@@ -224,7 +226,7 @@ resource "aws_db_instance" "r" {
 }
 "#);
         assert_eq!(restored.attributes["storage_encrypted"], json!(true));
-        assert_eq!(restored.attributes["port"], json!(3306));
+        assert!(restored.uncollected["port"].contains("snapshot_identifier"));
         assert!(restored.uncollected.contains_key("backup_retention_period"));
     }
 
