@@ -3,12 +3,13 @@
 //! Terraform file, a Terraform plan or a CloudFormation template the way
 //! they judge the deployed account.
 //!
-//! * [`terraform_resources`]: `.tf` files (the caller reads them; nothing
-//!   here touches the file system) evaluated by [`terraform::eval`] into
-//!   resource blocks, mapped by [`terraform::map`];
-//! * [`plan_to_resources`]: a plan JSON document (`terraform show -json`)
-//!   read by [`terraform::plan`] into the same blocks, mapped the same way;
-//! * [`cloudformation::cloudformation_resources`]: templates.
+//! * [`terraform_resources`] reads `.tf` files (the caller reads them;
+//!   nothing here touches the file system), evaluated by [`terraform::eval`]
+//!   into resource blocks, mapped by [`terraform::map`];
+//! * [`plan_to_resources`] reads a plan JSON document (`terraform show
+//!   -json`) into the same blocks through [`terraform::plan`], mapped the
+//!   same way;
+//! * [`cloudformation::cloudformation_resources`] reads templates.
 //!
 //! Each resource carries [`vigil_model::Origin::Iac`] (file and lines of its
 //! block). A value not known at build time (a variable without a value, a

@@ -42,61 +42,64 @@ fn bucket(d: &TfResource, ix: &Index<'_>) -> Resource {
         "creation_date".into(),
         "value not known at build time: set by AWS when the bucket is created".into(),
     );
-    let folds: [(&str, &str, fn(&TfResource) -> Val, Option<Val>, Val); 3] = [
-        (
-            "aws_s3_bucket_acl",
-            "acl_grants",
-            acl_resource_grants,
-            inline_acl(d),
+    let settings = [
+        Setting {
+            kind: "aws_s3_bucket_acl",
+            key: "acl_grants",
+            read: acl_resource_grants,
+            inline: inline_acl(d),
             // No ACL: the owner's full control (ACLs are disabled on new
             // buckets, which report exactly that).
-            private_grants(),
-        ),
-        (
-            "aws_s3_bucket_versioning",
-            "versioning",
-            versioning_resource,
-            inline_versioning(d),
-            never_versioned(),
-        ),
-        (
-            "aws_s3_bucket_public_access_block",
-            "public_access_block",
-            |s| public_access_block(|k| arg(&s.attrs, k).cloned()),
-            None,
+            default: private_grants(),
+        },
+        Setting {
+            kind: "aws_s3_bucket_versioning",
+            key: "versioning",
+            read: versioning_resource,
+            inline: inline_versioning(d),
+            default: never_versioned(),
+        },
+        Setting {
+            kind: "aws_s3_bucket_public_access_block",
+            key: "public_access_block",
+            read: |s| public_access_block(|k| arg(&s.attrs, k).cloned()),
+            inline: None,
             // S3 turns all four settings on for new buckets (April 2023).
-            default_public_access_block(),
-        ),
+            default: default_public_access_block(),
+        },
     ];
-    for (kind, key, read, inline, default) in folds {
-        fold(&mut r, ix, d, kind, key, read, inline, default);
+    for s in settings {
+        fold(&mut r, ix, d, s);
     }
     r
 }
 
-/// Sets `key` from the last satellite of `kind` that names the bucket; when
-/// none does but one might (its target is unknown), records that in
-/// `uncollected`; otherwise from the bucket's own `inline` arguments, else
-/// `default`.
-#[allow(clippy::too_many_arguments)]
-fn fold(
-    r: &mut Resource,
-    ix: &Index<'_>,
-    d: &TfResource,
-    kind: &str,
-    key: &str,
+/// How one attribute of a bucket is configured.
+struct Setting {
+    /// The satellite resource type that sets it.
+    kind: &'static str,
+    /// The attribute.
+    key: &'static str,
+    /// Its value from a satellite.
     read: fn(&TfResource) -> Val,
+    /// Its value from the bucket's own (legacy) arguments, if they set it.
     inline: Option<Val>,
+    /// Its value when nothing sets it.
     default: Val,
-) {
-    let sats = ix.satellites(kind, "bucket", d, BUCKET_REFS);
-    if let Some(s) = sats.matched.last() {
-        set(r, key, Some(&read(s)), None);
-    } else if let Some(reason) = sats.unresolved.or_else(|| maybe_named(ix, kind, d)) {
-        r.attributes.remove(key);
-        r.uncollected.insert(key.into(), reason);
+}
+
+/// Sets an attribute from the last satellite that names the bucket; when
+/// none does but one might (its target is unknown), records that in
+/// `uncollected`; otherwise from the bucket's own arguments, else the default.
+fn fold(r: &mut Resource, ix: &Index<'_>, d: &TfResource, s: Setting) {
+    let sats = ix.satellites(s.kind, "bucket", d, BUCKET_REFS);
+    if let Some(sat) = sats.matched.last() {
+        set(r, s.key, Some(&(s.read)(sat)), None);
+    } else if let Some(reason) = sats.unresolved.or_else(|| maybe_named(ix, s.kind, d)) {
+        r.attributes.remove(s.key);
+        r.uncollected.insert(s.key.into(), reason);
     } else {
-        set(r, key, inline.as_ref(), default.to_json().ok());
+        set(r, s.key, s.inline.as_ref(), s.default.to_json().ok());
     }
 }
 
@@ -326,7 +329,7 @@ resource "aws_s3_bucket_versioning" "other" {
             b.attributes["acl_grants"][1]["grantee_uri"],
             json!(AUTHENTICATED_USERS)
         );
-        assert!(b.uncollected.get("versioning").is_none());
+        assert!(!b.uncollected.contains_key("versioning"));
     }
 
     #[test]
