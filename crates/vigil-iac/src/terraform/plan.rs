@@ -267,8 +267,12 @@ fn config_expressions<'a>(
 }
 
 /// The reference to another resource's attribute an expression is, with
-/// the module's address in front: the first of its `references` of the form
-/// `type.name.attr…` (or `type.name[key].attr…`).
+/// the module's address in front: its only reference once the shorter
+/// forms Terraform also lists are dropped (`aws_s3_bucket.b.id` of
+/// `["aws_s3_bucket.b.id", "aws_s3_bucket.b"]`), when that is of the form
+/// `type.name.attr…` (or `type.name[key].attr…`). An expression with
+/// several references (`var.x ? aws_s3_bucket.a.id : aws_s3_bucket.b.id`)
+/// names none.
 fn reference(expr: &Value, module: &str) -> Option<String> {
     const NOT_RESOURCES: &[&str] = &[
         "var",
@@ -281,22 +285,36 @@ fn reference(expr: &Value, module: &str) -> Option<String> {
         "terraform",
         "self",
     ];
-    expr.get("references")?
+    let refs: Vec<&str> = expr
+        .get("references")?
         .as_array()?
         .iter()
         .filter_map(Value::as_str)
-        .find(|r| {
-            let plain = without_keys(r);
-            let parts: Vec<&str> = plain.split('.').collect();
-            parts.len() >= 3 && !NOT_RESOURCES.contains(&parts[0])
+        .collect();
+    let longest: Vec<&str> = refs
+        .iter()
+        .copied()
+        .filter(|r| {
+            !refs.iter().any(|other| {
+                other
+                    .strip_prefix(r)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+            })
         })
-        .map(|r| {
-            if module.is_empty() {
-                r.to_string()
-            } else {
-                format!("{module}.{r}")
-            }
-        })
+        .collect();
+    let [only] = longest.as_slice() else {
+        return None;
+    };
+    let plain = without_keys(only);
+    let parts: Vec<&str> = plain.split('.').collect();
+    if parts.len() < 3 || NOT_RESOURCES.contains(&parts[0]) {
+        return None;
+    }
+    Some(if module.is_empty() {
+        only.to_string()
+    } else {
+        format!("{module}.{only}")
+    })
 }
 
 /// An address without its instance keys: `module.a["x"].aws_s3_bucket.b[0]`
@@ -511,6 +529,30 @@ mod tests {
         assert!(e.message.starts_with("not valid JSON"), "{}", e.message);
         let e = plan_resources("state.json", r#"{"values": {}}"#).err();
         assert!(e.is_some_and(|e| e.message.contains("terraform show -json")));
+    }
+
+    #[test]
+    fn only_a_single_resource_reference_names_an_unknown() {
+        let r = |refs: Value| reference(&json!({ "references": refs }), "module.m");
+        assert_eq!(
+            r(json!([
+                "aws_s3_bucket.b[0].id",
+                "aws_s3_bucket.b[0]",
+                "aws_s3_bucket.b"
+            ])),
+            Some("module.m.aws_s3_bucket.b[0].id".into())
+        );
+        assert_eq!(
+            r(json!([
+                "var.on",
+                "aws_s3_bucket.a.id",
+                "aws_s3_bucket.a",
+                "aws_s3_bucket.b.id"
+            ])),
+            None
+        );
+        assert_eq!(r(json!(["module.x.bucket_id", "module.x"])), None);
+        assert_eq!(r(json!(["aws_s3_bucket.b"])), None);
     }
 
     #[test]
