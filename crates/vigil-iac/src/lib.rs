@@ -31,7 +31,8 @@ pub mod value;
 
 use vigil_model::Resource;
 
-/// A `.tf` file that could not be parsed.
+/// An IaC file (`.tf`, plan JSON, template) that could not be read: where
+/// (1-based line and column) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
     pub file: String,
