@@ -1,0 +1,11 @@
+# Fails: publicly_accessible is true.
+resource "aws_db_instance" "legacy" {
+  identifier                  = "legacy"
+  engine                      = "postgres"
+  instance_class              = "db.t3.micro"
+  allocated_storage           = 20
+  username                    = "app"
+  manage_master_user_password = true
+  skip_final_snapshot         = true
+  publicly_accessible         = true
+}

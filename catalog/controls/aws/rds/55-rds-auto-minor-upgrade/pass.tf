@@ -1,0 +1,10 @@
+# Passes: auto_minor_version_upgrade is omitted, and defaults to true.
+resource "aws_db_instance" "orders" {
+  identifier                  = "orders"
+  engine                      = "postgres"
+  instance_class              = "db.t3.micro"
+  allocated_storage           = 20
+  username                    = "app"
+  manage_master_user_password = true
+  skip_final_snapshot         = true
+}

@@ -1,0 +1,234 @@
+//! AWS facts shared by the Terraform and CloudFormation mappers of S3 and
+//! RDS: the grants of canned ACLs, the shapes the S3 collector reports, the
+//! engines' default ports, and the loose scalars CloudFormation accepts.
+
+use crate::value::Val;
+use std::collections::BTreeMap;
+
+/// The `AllUsers` group ("Everyone").
+pub(crate) const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+/// The `AuthenticatedUsers` group (any AWS account).
+pub(crate) const AUTHENTICATED_USERS: &str =
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
+const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+
+/// A map value from `(key, value)` pairs.
+pub(crate) fn obj<const N: usize>(entries: [(&str, Val); N]) -> Val {
+    Val::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// One ACL grant in the S3 collector's shape. Each part may be unknown.
+pub(crate) fn grant(kind: Val, uri: Val, id: Val, permission: Val) -> Val {
+    obj([
+        ("grantee_type", kind),
+        ("grantee_uri", uri),
+        ("grantee_id", id),
+        ("permission", permission),
+    ])
+}
+
+/// The grants of a canned ACL, as GetBucketAcl reports them (the owner's
+/// canonical id is not known before the bucket exists, so it is empty).
+/// Accepts the S3 names (`public-read`) and CloudFormation's
+/// `AccessControl` names (`PublicRead`); `None` for anything else.
+pub(crate) fn canned_grants(acl: &str) -> Option<Val> {
+    fn s(text: &str) -> Val {
+        Val::string(text)
+    }
+    let owner = || grant(s("CanonicalUser"), s(""), s(""), s("FULL_CONTROL"));
+    let group = |uri: &str, p: &str| grant(s("Group"), s(uri), s(""), s(p));
+    let grants = match acl {
+        "private"
+        | "Private"
+        | "bucket-owner-read"
+        | "BucketOwnerRead"
+        | "bucket-owner-full-control"
+        | "BucketOwnerFullControl" => vec![owner()],
+        "public-read" | "PublicRead" => vec![owner(), group(ALL_USERS, "READ")],
+        "public-read-write" | "PublicReadWrite" => {
+            vec![owner(), group(ALL_USERS, "READ"), group(ALL_USERS, "WRITE")]
+        }
+        "authenticated-read" | "AuthenticatedRead" => {
+            vec![owner(), group(AUTHENTICATED_USERS, "READ")]
+        }
+        "log-delivery-write" | "LogDeliveryWrite" => vec![
+            owner(),
+            group(LOG_DELIVERY, "WRITE"),
+            group(LOG_DELIVERY, "READ_ACP"),
+        ],
+        "aws-exec-read" | "AwsExecRead" => {
+            vec![owner(), grant(s("CanonicalUser"), s(""), s(""), s("READ"))]
+        }
+        _ => return None,
+    };
+    Some(Val::List(grants))
+}
+
+/// The grants of a canned ACL value: unknown when the value is unknown or
+/// not a canned ACL (`what` names it in the reason, e.g. `aws_s3_bucket.b.acl`).
+pub(crate) fn canned_grants_of(v: &Val, what: &str) -> Val {
+    match v {
+        Val::Unknown(_) => v.clone(),
+        Val::String(acl) => canned_grants(acl)
+            .unwrap_or_else(|| Val::unknown(format!("{what} = \"{acl}\" (not a canned ACL)"))),
+        other => Val::unknown(format!(
+            "{what} (a {}, not a canned ACL)",
+            other.type_name()
+        )),
+    }
+}
+
+/// The ACL of a bucket nothing grants anything on: the owner's full control.
+pub(crate) fn private_grants() -> Val {
+    canned_grants("private").unwrap_or(Val::List(Vec::new()))
+}
+
+/// `versioning` as the S3 collector reports it: `status` `Enabled`,
+/// `Suspended` or `""` (never enabled), `mfa_delete` `Enabled`, `Disabled`
+/// or `""` (never configured).
+pub(crate) fn versioning(status: Val, mfa_delete: Val) -> Val {
+    obj([("status", status), ("mfa_delete", mfa_delete)])
+}
+
+/// Versioning of a bucket that never had it.
+pub(crate) fn never_versioned() -> Val {
+    versioning(Val::string(""), Val::string(""))
+}
+
+/// The four Block Public Access flags, in the collectors' names, from a
+/// getter of each flag by that name (`None`: omitted, false).
+pub(crate) fn public_access_block(flag: impl Fn(&str) -> Option<Val>) -> Val {
+    let f = |k: &'static str| (k, flag(k).map_or(Val::Bool(false), |v| loose_bool(&v)));
+    obj([
+        f("block_public_acls"),
+        f("ignore_public_acls"),
+        f("block_public_policy"),
+        f("restrict_public_buckets"),
+    ])
+}
+
+/// The Block Public Access of a bucket created without a configuration:
+/// since April 2023 S3 turns all four settings on for every new bucket.
+pub(crate) fn default_public_access_block() -> Val {
+    public_access_block(|_| Some(Val::Bool(true)))
+}
+
+/// The port an engine listens on when none is given (RDS defaults);
+/// `None` for engines whose default is not certain here.
+pub(crate) fn default_port(engine: &str) -> Option<i64> {
+    let e = engine.to_ascii_lowercase();
+    if e.contains("mysql") || e.contains("mariadb") || e == "aurora" {
+        Some(3306)
+    } else if e.contains("postgres") {
+        Some(5432)
+    } else if e.starts_with("oracle") {
+        Some(1521)
+    } else if e.starts_with("sqlserver") {
+        Some(1433)
+    } else if e.starts_with("db2") {
+        Some(50000)
+    } else {
+        None
+    }
+}
+
+/// A boolean given as `true` or as the string `"true"`/`"false"` (any
+/// case), which CloudFormation and Terraform both accept; other values are
+/// kept as they are (the control then reports the type it did not expect).
+pub(crate) fn loose_bool(v: &Val) -> Val {
+    match v {
+        Val::String(s) if s.eq_ignore_ascii_case("true") => Val::Bool(true),
+        Val::String(s) if s.eq_ignore_ascii_case("false") => Val::Bool(false),
+        other => other.clone(),
+    }
+}
+
+/// A number given as a number or a numeric string (`Port: "5432"`).
+pub(crate) fn loose_number(v: &Val) -> Val {
+    match v {
+        Val::String(s) => s
+            .trim()
+            .parse::<f64>()
+            .map_or_else(|_| v.clone(), Val::Number),
+        other => other.clone(),
+    }
+}
+
+/// An RDS engine name as AWS reports it (lower case).
+pub(crate) fn engine_name(v: &Val) -> Val {
+    match v {
+        Val::String(s) => Val::String(s.to_ascii_lowercase()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn uris(acl: &str) -> Vec<(String, String)> {
+        let Some(Val::List(grants)) = canned_grants(acl) else {
+            return Vec::new();
+        };
+        grants
+            .iter()
+            .map(|g| {
+                let s = |k| g.get(k).and_then(Val::as_str).unwrap_or("?").to_string();
+                (s("grantee_uri"), s("permission"))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn canned_acls_map_to_grants_in_both_spellings() {
+        assert_eq!(uris("private"), [("".into(), "FULL_CONTROL".into())]);
+        let public_rw = [
+            (ALL_USERS.to_string(), "READ".to_string()),
+            (ALL_USERS.to_string(), "WRITE".to_string()),
+        ];
+        assert_eq!(uris("public-read-write")[1..], public_rw);
+        assert_eq!(uris("PublicReadWrite")[1..], public_rw);
+        assert_eq!(
+            uris("AuthenticatedRead")[1..],
+            [(AUTHENTICATED_USERS.to_string(), "READ".to_string())]
+        );
+        assert!(canned_grants("nonsense").is_none());
+        let bad = canned_grants_of(&Val::string("nonsense"), "aws_s3_bucket.b.acl");
+        assert_eq!(
+            bad.first_unknown().map(|u| u.expr.as_str()),
+            Some("aws_s3_bucket.b.acl = \"nonsense\" (not a canned ACL)")
+        );
+    }
+
+    #[test]
+    fn default_ports_by_engine() {
+        assert_eq!(default_port("aurora-mysql"), Some(3306));
+        assert_eq!(default_port("MariaDB"), Some(3306));
+        assert_eq!(default_port("aurora-postgresql"), Some(5432));
+        assert_eq!(default_port("oracle-se2"), Some(1521));
+        assert_eq!(default_port("sqlserver-ex"), Some(1433));
+        assert_eq!(default_port("custom-oracle-ee"), None);
+    }
+
+    #[test]
+    fn loose_scalars() {
+        assert_eq!(loose_bool(&Val::string("True")), Val::Bool(true));
+        assert_eq!(loose_bool(&Val::string("yes")), Val::string("yes"));
+        assert_eq!(loose_number(&Val::string(" 5432")), Val::Number(5432.0));
+        assert_eq!(
+            public_access_block(|k| (k == "block_public_acls").then(|| Val::string("true")))
+                .to_json()
+                .ok(),
+            Some(
+                json!({"block_public_acls": true, "ignore_public_acls": false,
+                        "block_public_policy": false, "restrict_public_buckets": false})
+            )
+        );
+    }
+}
