@@ -1,11 +1,184 @@
-//! CloudFormation → normalized resources: vpc.
+//! CloudFormation → normalized resources: VPCs, subnets and network ACLs.
+//!
+//! * `AWS::EC2::VPC` → `aws.ec2.vpc`, with the `AWS::EC2::FlowLog`s whose
+//!   `ResourceId` names it folded into `flow_logs` / `flow_logs_enabled`;
+//! * `AWS::EC2::Subnet` → `aws.ec2.subnet`;
+//! * `AWS::EC2::NetworkAcl` → `aws.ec2.network_acl`, with the
+//!   `AWS::EC2::NetworkAclEntry`s that name it in `entries`.
+//!
+//! Entries are normalized by the Terraform mapper's shared functions.
 
-use super::Index;
+use super::ec2::{satellites_where, vpc_default};
+use super::{new_resource, set, Index};
 use crate::cloudformation::CfnResource;
+use crate::terraform::map::ec2::{known, port_of, Rule};
+use crate::terraform::map::vpc::{acl_entry, implicit_denies, text_of};
+use crate::value::{Unknown, Val};
+use serde_json::{json, Value};
 use vigil_model::Resource;
 
-/// Maps the vpc resource types this module handles; `None` for others.
+/// Maps the VPC resource types this module handles; `None` for others.
 pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
-    let _ = (r, ix);
-    None
+    match r.resource_type.as_str() {
+        "AWS::EC2::VPC" => Some(vpc(r, ix)),
+        "AWS::EC2::Subnet" => Some(subnet(r)),
+        "AWS::EC2::NetworkAcl" => Some(network_acl(r, ix)),
+        _ => None,
+    }
+}
+
+const ASSIGNED: &str = "value not known at build time: assigned by AWS when the resource is created";
+
+/// `AWS::EC2::VPC`. Defaults: `InstanceTenancy` default; a template's VPC
+/// is never the default VPC. A flow log is ACTIVE once created;
+/// `LogDestinationType` defaults to cloud-watch-logs.
+fn vpc(v: &CfnResource, ix: &Index<'_>) -> Resource {
+    let mut r = new_resource(v, "VPC", "aws.ec2.vpc", None);
+    r.uncollected.insert("vpc_id".into(), ASSIGNED.into());
+    let p = &v.props;
+    set(&mut r, "cidr_block", p.get("CidrBlock"), None);
+    set(
+        &mut r,
+        "instance_tenancy",
+        p.get("InstanceTenancy"),
+        Some(json!("default")),
+    );
+    r.attributes.insert("is_default".into(), json!(false));
+    // A flow log on a declared subnet or interface is not this VPC's.
+    let other_kind = |s: &CfnResource, _: &Unknown| {
+        s.props
+            .get("ResourceType")
+            .and_then(Val::as_str)
+            .is_some_and(|t| t != "VPC")
+    };
+    let logs = satellites_where(ix, "AWS::EC2::FlowLog", "ResourceId", v, &[], &other_kind);
+    let mut entries = Vec::new();
+    let mut reason = None;
+    for f in &logs.matched {
+        let fp = &f.props;
+        let destination = fp
+            .get("LogDestination")
+            .filter(|v| !v.is_null())
+            .or_else(|| fp.get("LogGroupName"));
+        let mut entry = serde_json::Map::new();
+        entry.insert("id".into(), json!(f.logical_id));
+        entry.insert("status".into(), json!("ACTIVE"));
+        entry.insert("destination_type".into(), json!("cloud-watch-logs"));
+        entry.insert("created".into(), Value::Null);
+        for (key, v) in [
+            ("traffic_type", fp.get("TrafficType")),
+            ("destination_type", fp.get("LogDestinationType")),
+            ("destination", destination),
+        ] {
+            match text_of(v) {
+                Ok(Some(t)) => {
+                    entry.insert(key.into(), json!(t));
+                }
+                Ok(None) => {}
+                Err(why) => reason = reason.or(Some(why)),
+            }
+        }
+        entries.push(Value::Object(entry));
+    }
+    if entries.is_empty() {
+        if let Some(why) = logs.unresolved {
+            r.uncollected.insert("flow_logs_enabled".into(), why.clone());
+            r.uncollected.insert("flow_logs".into(), why);
+            return r;
+        }
+    }
+    r.attributes
+        .insert("flow_logs_enabled".into(), json!(!entries.is_empty()));
+    match reason {
+        Some(why) => {
+            r.uncollected.insert("flow_logs".into(), why);
+        }
+        None => {
+            r.attributes.insert("flow_logs".into(), Value::Array(entries));
+        }
+    }
+    r
+}
+
+/// `AWS::EC2::Subnet`: `MapPublicIpOnLaunch` and
+/// `AssignIpv6AddressOnCreation` default to false.
+fn subnet(s: &CfnResource) -> Resource {
+    let mut r = new_resource(s, "VPC", "aws.ec2.subnet", None);
+    r.uncollected.insert("subnet_id".into(), ASSIGNED.into());
+    let p = &s.props;
+    set(&mut r, "vpc_id", p.get("VpcId"), None);
+    set(&mut r, "cidr_block", p.get("CidrBlock"), None);
+    set(&mut r, "availability_zone", p.get("AvailabilityZone"), None);
+    r.attributes.insert("default_for_az".into(), json!(false));
+    set(
+        &mut r,
+        "map_public_ip_on_launch",
+        p.get("MapPublicIpOnLaunch"),
+        Some(json!(false)),
+    );
+    set(
+        &mut r,
+        "assign_ipv6_address_on_creation",
+        p.get("AssignIpv6AddressOnCreation"),
+        Some(json!(false)),
+    );
+    r
+}
+
+/// A required property (`Err` names it when missing).
+fn required<T>(v: Result<Option<T>, String>, what: &str) -> Result<T, String> {
+    v?.ok_or_else(|| format!("value not known at build time: ({what} not set)"))
+}
+
+/// An `AWS::EC2::NetworkAclEntry` (`Egress` defaults to false).
+fn entry(p: &Val) -> Rule {
+    let range = p.get("PortRange");
+    Ok(acl_entry(
+        required(port_of(p.get("RuleNumber")), "RuleNumber")?,
+        known(p.get("Egress"))?
+            .and_then(Val::as_bool)
+            .unwrap_or(false),
+        &required(text_of(p.get("Protocol")), "Protocol")?,
+        (
+            port_of(range.and_then(|r| r.get("From")))?,
+            port_of(range.and_then(|r| r.get("To")))?,
+        ),
+        (
+            text_of(p.get("CidrBlock"))?,
+            text_of(p.get("Ipv6CidrBlock"))?,
+        ),
+        &required(text_of(p.get("RuleAction")), "RuleAction")?,
+    ))
+}
+
+/// `AWS::EC2::NetworkAcl`: the entries that name it plus AWS's implicit
+/// deny-all ones, sorted as the collector sorts them. Entries added to a
+/// VPC's default ACL (`!GetAtt Vpc.DefaultNetworkAcl`) are not this ACL's.
+fn network_acl(a: &CfnResource, ix: &Index<'_>) -> Resource {
+    let mut r = new_resource(a, "VPC", "aws.ec2.network_acl", None);
+    r.uncollected.insert("network_acl_id".into(), ASSIGNED.into());
+    set(&mut r, "vpc_id", a.props.get("VpcId"), None);
+    r.attributes.insert("is_default".into(), json!(false));
+    let foreign = |_: &CfnResource, u: &Unknown| vpc_default(ix, u, "DefaultNetworkAcl");
+    let rules = satellites_where(
+        ix,
+        "AWS::EC2::NetworkAclEntry",
+        "NetworkAclId",
+        a,
+        &[],
+        &foreign,
+    );
+    let entries: Result<Vec<Value>, String> =
+        rules.matched.iter().map(|s| entry(&s.props)).collect();
+    match (entries, rules.unresolved) {
+        (Ok(mut list), None) => {
+            list.extend(implicit_denies());
+            list.sort_by_key(|e| (e["egress"].as_bool(), e["rule_number"].as_i64()));
+            r.attributes.insert("entries".into(), Value::Array(list));
+        }
+        (Err(why), _) | (Ok(_), Some(why)) => {
+            r.uncollected.insert("entries".into(), why);
+        }
+    }
+    r
 }

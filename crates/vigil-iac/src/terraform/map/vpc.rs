@@ -1,11 +1,279 @@
-//! Terraform → normalized resources: vpc.
+//! Terraform → normalized resources: VPCs, subnets and network ACLs.
+//!
+//! * `aws_vpc` / `aws_default_vpc` → `aws.ec2.vpc`, with the
+//!   `aws_flow_log`s whose `vpc_id` names it folded into `flow_logs` and
+//!   `flow_logs_enabled`;
+//! * `aws_subnet` / `aws_default_subnet` → `aws.ec2.subnet`;
+//! * `aws_network_acl` / `aws_default_network_acl` → `aws.ec2.network_acl`,
+//!   inline `ingress`/`egress` blocks plus the `aws_network_acl_rule`s that
+//!   name it in `entries` (see [`acl_entry`]).
 
-use super::Index;
+use super::ec2::{known, port_of, satellites, via_vpc, Rule};
+use super::{new_resource, set, Index};
 use crate::terraform::TfResource;
+use crate::value::Val;
+use serde_json::{json, Value};
 use vigil_model::Resource;
 
-/// Maps the vpc resource types this module handles; `None` for others.
+/// Maps the VPC resource types this module handles; `None` for others.
 pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
-    let _ = (d, ix);
-    None
+    match d.kind.as_str() {
+        "aws_vpc" => Some(vpc(d, ix, false)),
+        "aws_default_vpc" => Some(vpc(d, ix, true)),
+        "aws_subnet" => Some(subnet(d, false)),
+        "aws_default_subnet" => Some(subnet(d, true)),
+        "aws_network_acl" => Some(network_acl(d, ix, false)),
+        "aws_default_network_acl" => Some(network_acl(d, ix, true)),
+        _ => None,
+    }
+}
+
+const ASSIGNED: &str = "value not known at build time: assigned by AWS when the resource is created";
+
+/// `aws_vpc` / `aws_default_vpc`. Defaults: `instance_tenancy` default;
+/// `is_default` true only for the adopted default VPC. A flow log is
+/// ACTIVE once created; `log_destination_type` defaults to
+/// cloud-watch-logs and `traffic_type` has no default (required).
+fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
+    let mut r = new_resource(d, "VPC", "aws.ec2.vpc", None);
+    r.uncollected.insert("vpc_id".into(), ASSIGNED.into());
+    let a = &d.attrs;
+    set(&mut r, "cidr_block", a.get("cidr_block"), None);
+    set(
+        &mut r,
+        "instance_tenancy",
+        a.get("instance_tenancy"),
+        Some(json!("default")),
+    );
+    r.attributes.insert("is_default".into(), json!(default_vpc));
+    let logs = ix.satellites("aws_flow_log", "vpc_id", d, &["id"]);
+    let mut entries = Vec::new();
+    let mut reason = None;
+    for f in &logs.matched {
+        let fa = &f.attrs;
+        let destination = fa
+            .get("log_destination")
+            .filter(|v| !v.is_null())
+            .or_else(|| fa.get("log_group_name"));
+        let mut entry = json!({
+            "id": f.address,
+            "status": "ACTIVE",
+            "destination_type": "cloud-watch-logs",
+            "created": null,
+        });
+        for (key, v) in [
+            ("traffic_type", fa.get("traffic_type")),
+            ("destination_type", fa.get("log_destination_type")),
+            ("destination", destination),
+        ] {
+            match known(v) {
+                Ok(Some(v)) => {
+                    if let (Some(j), Value::Object(m)) = (v.to_display(), &mut entry) {
+                        m.insert(key.into(), json!(j));
+                    }
+                }
+                Ok(None) => {}
+                Err(why) => reason = reason.or(Some(why)),
+            }
+        }
+        entries.push(entry);
+    }
+    // A matched flow log makes the VPC logged whatever else might apply;
+    // without one, an unresolved flow log might be this VPC's.
+    if entries.is_empty() {
+        if let Some(why) = logs.unresolved {
+            r.uncollected.insert("flow_logs_enabled".into(), why.clone());
+            r.uncollected.insert("flow_logs".into(), why);
+            return r;
+        }
+    }
+    r.attributes
+        .insert("flow_logs_enabled".into(), json!(!entries.is_empty()));
+    match reason {
+        Some(why) => {
+            r.uncollected.insert("flow_logs".into(), why);
+        }
+        None => {
+            r.attributes.insert("flow_logs".into(), Value::Array(entries));
+        }
+    }
+    r
+}
+
+/// `aws_subnet` / `aws_default_subnet`. `map_public_ip_on_launch` defaults
+/// to false for a new subnet; an adopted default subnet keeps its current
+/// setting when the argument is omitted, which the code does not show.
+fn subnet(d: &TfResource, default_subnet: bool) -> Resource {
+    let mut r = new_resource(d, "VPC", "aws.ec2.subnet", None);
+    r.uncollected.insert("subnet_id".into(), ASSIGNED.into());
+    let a = &d.attrs;
+    set(&mut r, "vpc_id", a.get("vpc_id"), None);
+    set(&mut r, "cidr_block", a.get("cidr_block"), None);
+    set(&mut r, "availability_zone", a.get("availability_zone"), None);
+    r.attributes
+        .insert("default_for_az".into(), json!(default_subnet));
+    let public = a
+        .get("map_public_ip_on_launch")
+        .filter(|v| !v.is_null());
+    match (public, default_subnet) {
+        (None, true) => {
+            r.uncollected.insert(
+                "map_public_ip_on_launch".into(),
+                "not set: an adopted default subnet keeps its current setting (true as AWS creates it)"
+                    .into(),
+            );
+        }
+        _ => set(&mut r, "map_public_ip_on_launch", public, Some(json!(false))),
+    }
+    set(
+        &mut r,
+        "assign_ipv6_address_on_creation",
+        a.get("assign_ipv6_address_on_creation"),
+        Some(json!(false)),
+    );
+    r
+}
+
+/// A network ACL protocol as AWS reports it in entries: the number as text
+/// (`-1` all, `6` TCP, `17` UDP, `1` ICMP, `58` ICMPv6); names are mapped.
+pub(crate) fn acl_protocol(p: &str) -> String {
+    match p.trim().to_ascii_lowercase().as_str() {
+        "all" | "-1" => "-1".into(),
+        "tcp" | "6" => "6".into(),
+        "udp" | "17" => "17".into(),
+        "icmp" | "1" => "1".into(),
+        "icmpv6" | "58" => "58".into(),
+        other => other.into(),
+    }
+}
+
+/// One entry in the collector's shape: only TCP and UDP entries carry
+/// ports, every other protocol covers 0–65535; the action lower case.
+pub(crate) fn acl_entry(
+    rule_number: i64,
+    egress: bool,
+    protocol: &str,
+    ports: (Option<i64>, Option<i64>),
+    cidrs: (Option<String>, Option<String>),
+    action: &str,
+) -> Value {
+    let protocol = acl_protocol(protocol);
+    let (from, to) = match protocol.as_str() {
+        "6" | "17" => (ports.0.unwrap_or(0), ports.1.unwrap_or(65535)),
+        _ => (0, 65535),
+    };
+    json!({
+        "rule_number": rule_number,
+        "egress": egress,
+        "protocol": protocol,
+        "from_port": from,
+        "to_port": to,
+        "cidr_block": cidrs.0,
+        "ipv6_cidr_block": cidrs.1,
+        "rule_action": action.to_ascii_lowercase(),
+    })
+}
+
+/// The deny-all entries (rule `*`, number 32767) AWS keeps at the end of
+/// every network ACL, in both directions.
+pub(crate) fn implicit_denies() -> [Value; 2] {
+    [false, true].map(|egress| {
+        acl_entry(
+            32767,
+            egress,
+            "-1",
+            (None, None),
+            (Some("0.0.0.0/0".into()), None),
+            "deny",
+        )
+    })
+}
+
+/// A known string argument, `Ok(None)` when omitted.
+pub(crate) fn text_of(v: Option<&Val>) -> Result<Option<String>, String> {
+    Ok(known(v)?.and_then(Val::to_display))
+}
+
+/// A required argument (`Err` names it when missing).
+fn required<T>(v: Result<Option<T>, String>, what: &str) -> Result<T, String> {
+    v?.ok_or_else(|| format!("value not known at build time: ({what} not set)"))
+}
+
+/// An inline `ingress`/`egress` block (`rule_no`, `action`) or an
+/// `aws_network_acl_rule` (`rule_number`, `rule_action`, `egress`).
+fn entry(b: &Val, egress: Option<bool>) -> Rule {
+    let (number, action, egress) = match egress {
+        Some(e) => ("rule_no", "action", e),
+        None => (
+            "rule_number",
+            "rule_action",
+            known(b.get("egress"))?
+                .and_then(Val::as_bool)
+                .unwrap_or(false),
+        ),
+    };
+    Ok(acl_entry(
+        required(port_of(b.get(number)), number)?,
+        egress,
+        &required(text_of(b.get("protocol")), "protocol")?,
+        (port_of(b.get("from_port"))?, port_of(b.get("to_port"))?),
+        (
+            text_of(b.get("cidr_block"))?,
+            text_of(b.get("ipv6_cidr_block"))?,
+        ),
+        &required(text_of(b.get(action)), action)?,
+    ))
+}
+
+/// `aws_network_acl` / `aws_default_network_acl`: the entries declared
+/// (Terraform removes the others of an adopted default ACL) plus AWS's
+/// implicit deny-all ones, sorted as the collector sorts them.
+fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
+    let mut r = new_resource(d, "VPC", "aws.ec2.network_acl", None);
+    r.uncollected.insert("network_acl_id".into(), ASSIGNED.into());
+    let a = &d.attrs;
+    set(&mut r, "vpc_id", a.get("vpc_id"), None);
+    r.attributes.insert("is_default".into(), json!(default_acl));
+    set(&mut r, "subnet_ids", a.get("subnet_ids"), None);
+
+    let mut entries: Vec<Rule> = Vec::new();
+    for (block, egress) in [("ingress", false), ("egress", true)] {
+        match a.get(block) {
+            Some(Val::Unknown(u)) => entries.push(Err(u.reason())),
+            _ => entries.extend(a.blocks(block).into_iter().map(|b| entry(b, Some(egress)))),
+        }
+    }
+    let alias = if default_acl {
+        // `default_network_acl_id = aws_vpc.x.default_network_acl_id`
+        match a.get("default_network_acl_id") {
+            Some(Val::Unknown(u)) => Some(u.expr.clone()),
+            _ => via_vpc(a.get("vpc_id"), "default_network_acl_id"),
+        }
+    } else {
+        None
+    };
+    let rules = satellites(
+        ix,
+        "aws_network_acl_rule",
+        "network_acl_id",
+        d,
+        (&["aws_network_acl", "aws_default_network_acl"], &["id"]),
+        alias.as_deref(),
+        ".default_network_acl_id",
+    );
+    entries.extend(rules.matched.iter().map(|s| entry(&s.attrs, None)));
+    match (
+        entries.into_iter().collect::<Result<Vec<_>, _>>(),
+        rules.unresolved,
+    ) {
+        (Ok(mut list), None) => {
+            list.extend(implicit_denies());
+            list.sort_by_key(|e| (e["egress"].as_bool(), e["rule_number"].as_i64()));
+            r.attributes.insert("entries".into(), Value::Array(list));
+        }
+        (Err(why), _) | (Ok(_), Some(why)) => {
+            r.uncollected.insert("entries".into(), why);
+        }
+    }
+    r
 }
