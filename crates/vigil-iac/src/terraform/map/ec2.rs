@@ -609,3 +609,338 @@ fn instance(d: &TfResource, ix: &Index<'_>) -> Resource {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::terraform::eval::evaluate;
+    use crate::terraform::map::to_resources;
+    use crate::terraform::TfInputs;
+    use serde_json::{json, Value};
+    use vigil_model::Resource;
+
+    /// The normalized resources of one `.tf` text.
+    pub(crate) fn resources(text: &str) -> Vec<Resource> {
+        let (decls, errors) = evaluate(&[("main.tf".into(), text.into())], &TfInputs::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        to_resources(&decls)
+    }
+
+    pub(crate) fn one<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+        let found = rs.iter().find(|r| r.id == id);
+        assert!(found.is_some(), "no {id} in {rs:#?}");
+        found.unwrap()
+    }
+
+    fn attr<'a>(r: &'a Resource, key: &str) -> &'a Value {
+        r.attributes.get(key).unwrap_or(&Value::Null)
+    }
+
+    #[test]
+    fn a_bare_security_group_has_the_providers_defaults_and_no_rules() {
+        let rs = resources(r#"resource "aws_security_group" "g" {}"#);
+        let g = one(&rs, "aws_security_group.g");
+        assert_eq!(g.resource_type, "aws.ec2.security_group");
+        assert_eq!(g.service, "EC2");
+        assert_eq!(attr(g, "description"), &json!("Managed by Terraform"));
+        assert_eq!(attr(g, "ip_permissions"), &json!([]));
+        assert_eq!(attr(g, "ip_permissions_egress"), &json!([]));
+        assert!(g.uncollected.contains_key("vpc_id"));
+        assert!(g.uncollected.contains_key("group_id"));
+    }
+
+    #[test]
+    fn protocols_and_port_ranges_are_normalized_as_the_collector_reports_them() {
+        let rs = resources(
+            r#"
+resource "aws_security_group" "g" {
+  ingress {
+    protocol    = "-1"
+    from_port   = 0
+    to_port     = 0
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  ingress {
+    protocol         = 6
+    from_port        = 20
+    to_port          = 25
+    ipv6_cidr_blocks = ["::/0"]
+  }
+  ingress {
+    protocol  = "tcp"
+    from_port = 80
+    to_port   = 80
+    self      = true
+  }
+}
+resource "aws_security_group_rule" "all" {
+  type              = "egress"
+  security_group_id = aws_security_group.g.id
+  protocol          = "all"
+  from_port         = 0
+  to_port           = 0
+  cidr_blocks       = ["10.0.0.0/8"]
+}
+resource "aws_vpc_security_group_ingress_rule" "udp" {
+  security_group_id = aws_security_group.g.id
+  ip_protocol       = "17"
+  from_port         = 53
+  to_port           = 53
+  cidr_ipv4         = "0.0.0.0/0"
+}
+"#,
+        );
+        let g = one(&rs, "aws_security_group.g");
+        let rule = |proto: &str, from: i64, to: i64, v4: Value, v6: Value, groups: Value| {
+            json!({"ip_protocol": proto, "from_port": from, "to_port": to,
+                   "ip_ranges": v4, "ipv6_ranges": v6, "referenced_groups": groups})
+        };
+        assert_eq!(
+            attr(g, "ip_permissions"),
+            &json!([
+                rule("-1", 0, 65535, json!(["0.0.0.0/0"]), json!([]), json!([])),
+                rule("tcp", 20, 25, json!([]), json!(["::/0"]), json!([])),
+                rule("tcp", 80, 80, json!([]), json!([]), json!(["aws_security_group.g"])),
+                rule("udp", 53, 53, json!(["0.0.0.0/0"]), json!([]), json!([])),
+            ])
+        );
+        assert_eq!(
+            attr(g, "ip_permissions_egress"),
+            &json!([rule("-1", 0, 65535, json!(["10.0.0.0/8"]), json!([]), json!([]))])
+        );
+    }
+
+    #[test]
+    fn unknown_values_and_unresolved_rules_leave_the_rules_uncollected() {
+        let rs = resources(
+            r#"
+resource "aws_security_group" "cidr" {
+  ingress {
+    protocol    = "tcp"
+    from_port   = 22
+    to_port     = 22
+    cidr_blocks = [var.office]
+  }
+}
+resource "aws_security_group" "typed" {}
+resource "aws_security_group_rule" "t" {
+  type              = var.direction
+  security_group_id = aws_security_group.typed.id
+  protocol          = "tcp"
+  from_port         = 22
+  to_port           = 22
+  cidr_blocks       = ["0.0.0.0/0"]
+}
+"#,
+        );
+        let g = one(&rs, "aws_security_group.cidr");
+        assert!(g.attributes.get("ip_permissions").is_none());
+        assert!(g.uncollected["ip_permissions"].contains("var.office"));
+        assert_eq!(attr(g, "ip_permissions_egress"), &json!([]));
+        let t = one(&rs, "aws_security_group.typed");
+        assert!(t.uncollected["ip_permissions"].contains("var.direction"));
+        assert!(t.uncollected["ip_permissions_egress"].contains("var.direction"));
+
+        // A rule whose group is not known might open any group.
+        let rs = resources(
+            r#"
+resource "aws_security_group" "a" {}
+resource "aws_vpc_security_group_ingress_rule" "r" {
+  security_group_id = var.group_id
+  ip_protocol       = "-1"
+  cidr_ipv4         = "0.0.0.0/0"
+}
+"#,
+        );
+        let a = one(&rs, "aws_security_group.a");
+        assert!(a.uncollected["ip_permissions"].contains("var.group_id"));
+        assert_eq!(attr(a, "ip_permissions_egress"), &json!([]));
+    }
+
+    #[test]
+    fn rules_on_a_vpcs_default_group_fold_into_aws_default_security_group_only() {
+        let rs = resources(
+            r#"
+resource "aws_vpc" "main" {
+  cidr_block = "10.0.0.0/16"
+}
+resource "aws_default_security_group" "d" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_security_group" "other" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_vpc_security_group_ingress_rule" "r" {
+  security_group_id = aws_vpc.main.default_security_group_id
+  ip_protocol       = "tcp"
+  from_port         = 22
+  to_port           = 22
+  cidr_ipv4         = "0.0.0.0/0"
+}
+"#,
+        );
+        let d = one(&rs, "aws_default_security_group.d");
+        assert_eq!(d.name, "default");
+        assert_eq!(attr(d, "description"), &json!("default VPC security group"));
+        assert_eq!(attr(d, "ip_permissions")[0]["from_port"], json!(22));
+        let other = one(&rs, "aws_security_group.other");
+        assert_eq!(attr(other, "ip_permissions"), &json!([]));
+    }
+
+    #[test]
+    fn volumes_default_to_unencrypted_gp2_and_unknown_encryption_is_uncollected() {
+        let rs = resources(
+            r#"
+resource "aws_ebs_volume" "plain" {
+  availability_zone = "eu-west-1a"
+  size              = 8
+}
+resource "aws_ebs_volume" "maybe" {
+  availability_zone = "eu-west-1a"
+  encrypted         = var.encrypt
+}
+"#,
+        );
+        let v = one(&rs, "aws_ebs_volume.plain");
+        assert_eq!(v.resource_type, "aws.ec2.volume");
+        assert_eq!(attr(v, "encrypted"), &json!(false));
+        assert_eq!(attr(v, "volume_type"), &json!("gp2"));
+        assert_eq!(attr(v, "multi_attach_enabled"), &json!(false));
+        assert_eq!(attr(v, "size"), &json!(8));
+        let m = one(&rs, "aws_ebs_volume.maybe");
+        assert!(m.attributes.get("encrypted").is_none());
+        assert!(m.uncollected["encrypted"].contains("var.encrypt"));
+    }
+
+    #[test]
+    fn encryption_by_default_is_enabled_unless_turned_off() {
+        let rs = resources(
+            r#"
+resource "aws_ebs_encryption_by_default" "on" {}
+resource "aws_ebs_default_kms_key" "k" {
+  key_arn = "arn:aws:kms:eu-west-1:1:key/k"
+}
+"#,
+        );
+        let d = one(&rs, "aws_ebs_encryption_by_default.on");
+        assert_eq!(d.resource_type, "aws.ec2.ebs_encryption_default");
+        assert_eq!(attr(d, "enabled"), &json!(true));
+        assert_eq!(attr(d, "kms_key_id"), &json!("arn:aws:kms:eu-west-1:1:key/k"));
+        let rs = resources(r#"resource "aws_ebs_encryption_by_default" "off" { enabled = false }"#);
+        assert_eq!(attr(&rs[0], "enabled"), &json!(false));
+    }
+
+    #[test]
+    fn an_instance_without_metadata_options_has_unknown_tokens_and_no_profile() {
+        let rs = resources(
+            r#"
+resource "aws_instance" "i" {
+  ami           = "ami-1"
+  instance_type = "t3.micro"
+}
+"#,
+        );
+        let i = one(&rs, "aws_instance.i");
+        assert_eq!(attr(i, "state"), &json!("running"));
+        assert_eq!(attr(i, "metadata_options"), &json!({"http_endpoint": "enabled"}));
+        assert!(i.uncollected.contains_key("metadata_options.http_tokens"));
+        assert_eq!(attr(i, "iam_instance_profile"), &Value::Null);
+        assert!(i.attributes.contains_key("iam_instance_profile"));
+        assert_eq!(attr(i, "detailed_monitoring"), &json!(false));
+    }
+
+    #[test]
+    fn instances_take_imds_and_profile_from_their_launch_template_by_name_or_reference() {
+        let rs = resources(
+            r#"
+resource "aws_launch_template" "lt" {
+  name = "workers"
+  metadata_options {
+    http_tokens   = "required"
+    http_endpoint = "disabled"
+  }
+  iam_instance_profile {
+    name = "worker-profile"
+  }
+}
+resource "aws_instance" "by_name" {
+  launch_template {
+    name = "workers"
+  }
+  metadata_options {
+    http_endpoint = "enabled"
+  }
+}
+resource "aws_instance" "by_ref" {
+  launch_template {
+    id = aws_launch_template.lt.id
+  }
+}
+resource "aws_instance" "elsewhere" {
+  launch_template {
+    id = var.template_id
+  }
+}
+resource "aws_ec2_instance_state" "s" {
+  instance_id = aws_instance.by_ref.id
+  state       = "stopped"
+}
+"#,
+        );
+        let n = one(&rs, "aws_instance.by_name");
+        assert_eq!(
+            attr(n, "metadata_options"),
+            &json!({"http_tokens": "required", "http_endpoint": "enabled"})
+        );
+        assert_eq!(attr(n, "iam_instance_profile"), &json!("worker-profile"));
+        let r = one(&rs, "aws_instance.by_ref");
+        assert_eq!(attr(r, "metadata_options")["http_endpoint"], json!("disabled"));
+        assert_eq!(attr(r, "state"), &json!("stopped"));
+        let e = one(&rs, "aws_instance.elsewhere");
+        assert!(e.uncollected["metadata_options.http_tokens"].contains("var.template_id"));
+        assert!(e.uncollected["iam_instance_profile"].contains("var.template_id"));
+    }
+
+    #[test]
+    fn an_instance_profile_is_the_declared_profile_or_unknown() {
+        let rs = resources(
+            r#"
+resource "aws_iam_instance_profile" "p" {
+  name = "app"
+}
+resource "aws_instance" "declared" {
+  iam_instance_profile = aws_iam_instance_profile.p.name
+}
+resource "aws_instance" "external" {
+  iam_instance_profile = var.profile
+}
+"#,
+        );
+        let d = one(&rs, "aws_instance.declared");
+        assert_eq!(attr(d, "iam_instance_profile"), &json!("aws_iam_instance_profile.p"));
+        let x = one(&rs, "aws_instance.external");
+        assert!(x.attributes.get("iam_instance_profile").is_none());
+        assert!(x.uncollected["iam_instance_profile"].contains("var.profile"));
+    }
+
+    #[test]
+    fn an_omitted_http_tokens_skips_the_imdsv2_control_instead_of_passing() {
+        use vigil_engine::Catalog;
+        use vigil_model::EvalResult;
+        let rs = resources(r#"resource "aws_instance" "i" { ami = "ami-1" }"#);
+        let now = "2026-11-23T00:00:00Z".parse();
+        assert!(now.is_ok());
+        let catalog = Catalog::builtin();
+        assert!(catalog.is_ok());
+        let engine = catalog.unwrap().compile(now.unwrap());
+        assert!(engine.is_ok());
+        let results: Vec<_> = engine
+            .unwrap()
+            .evaluate(&rs, &|_| {})
+            .into_iter()
+            .filter(|e| e.cid == 43 || e.cid == 49)
+            .map(|e| (e.cid, e.result))
+            .collect();
+        assert!(results.contains(&(43, EvalResult::Skip)), "{results:?}");
+        assert!(results.contains(&(49, EvalResult::Fail)), "{results:?}");
+    }
+}
