@@ -611,7 +611,7 @@ fn instance(d: &TfResource, ix: &Index<'_>) -> Resource {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::terraform::eval::evaluate;
     use crate::terraform::map::to_resources;
     use crate::terraform::TfInputs;

@@ -277,3 +277,209 @@ fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
     }
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::terraform::map::ec2::tests::{one, resources};
+    use serde_json::{json, Value};
+
+    fn entries(r: &vigil_model::Resource) -> Vec<Value> {
+        r.attributes
+            .get("entries")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_vpc_is_logged_by_a_flow_log_naming_it_and_not_by_a_subnets() {
+        let rs = resources(
+            r#"
+resource "aws_vpc" "logged" {
+  cidr_block = "10.0.0.0/16"
+}
+resource "aws_vpc" "quiet" {
+  cidr_block = "10.1.0.0/16"
+}
+resource "aws_flow_log" "f" {
+  vpc_id       = aws_vpc.logged.id
+  traffic_type = "REJECT"
+  log_group_name = "flows"
+}
+resource "aws_flow_log" "s" {
+  subnet_id    = aws_subnet.x.id
+  traffic_type = "ALL"
+}
+"#,
+        );
+        let l = one(&rs, "aws_vpc.logged");
+        assert_eq!(l.resource_type, "aws.ec2.vpc");
+        assert_eq!(l.service, "VPC");
+        assert_eq!(l.attributes["flow_logs_enabled"], json!(true));
+        assert_eq!(
+            l.attributes["flow_logs"],
+            json!([{"id": "aws_flow_log.f", "status": "ACTIVE", "traffic_type": "REJECT",
+                    "destination_type": "cloud-watch-logs", "destination": "flows", "created": null}])
+        );
+        assert_eq!(l.attributes["instance_tenancy"], json!("default"));
+        assert_eq!(l.attributes["is_default"], json!(false));
+        let q = one(&rs, "aws_vpc.quiet");
+        assert_eq!(q.attributes["flow_logs_enabled"], json!(false));
+        assert_eq!(q.attributes["flow_logs"], json!([]));
+    }
+
+    #[test]
+    fn a_flow_log_on_an_unknown_vpc_leaves_unlogged_vpcs_uncollected() {
+        let rs = resources(
+            r#"
+resource "aws_vpc" "v" {}
+resource "aws_flow_log" "f" {
+  vpc_id       = var.vpc_id
+  traffic_type = "ALL"
+}
+"#,
+        );
+        let v = one(&rs, "aws_vpc.v");
+        assert!(v.attributes.get("flow_logs_enabled").is_none());
+        assert!(v.uncollected["flow_logs_enabled"].contains("var.vpc_id"));
+    }
+
+    #[test]
+    fn subnets_do_not_map_public_ips_unless_told_and_default_subnets_are_unknown() {
+        let rs = resources(
+            r#"
+resource "aws_subnet" "private" {
+  vpc_id     = "vpc-1"
+  cidr_block = "10.0.1.0/24"
+}
+resource "aws_subnet" "public" {
+  vpc_id                  = "vpc-1"
+  map_public_ip_on_launch = true
+}
+resource "aws_subnet" "maybe" {
+  map_public_ip_on_launch = var.public
+}
+resource "aws_default_subnet" "d" {
+  availability_zone = "eu-west-1a"
+}
+"#,
+        );
+        let key = "map_public_ip_on_launch";
+        assert_eq!(one(&rs, "aws_subnet.private").attributes[key], json!(false));
+        assert_eq!(one(&rs, "aws_subnet.public").attributes[key], json!(true));
+        assert!(one(&rs, "aws_subnet.maybe").uncollected[key].contains("var.public"));
+        let d = one(&rs, "aws_default_subnet.d");
+        assert!(d.attributes.get(key).is_none());
+        assert!(d.uncollected.contains_key(key));
+        assert_eq!(d.attributes["default_for_az"], json!(true));
+    }
+
+    #[test]
+    fn acl_entries_normalize_protocols_ports_and_keep_the_implicit_denies() {
+        let rs = resources(
+            r#"
+resource "aws_network_acl" "a" {
+  vpc_id = "vpc-1"
+  ingress {
+    rule_no    = 100
+    protocol   = "tcp"
+    action     = "ALLOW"
+    cidr_block = "10.0.0.0/8"
+    from_port  = 22
+    to_port    = 22
+  }
+  ingress {
+    rule_no    = 110
+    protocol   = "icmp"
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 0
+    to_port    = 0
+    icmp_type  = -1
+    icmp_code  = -1
+  }
+}
+resource "aws_network_acl_rule" "out" {
+  network_acl_id = aws_network_acl.a.id
+  rule_number    = 100
+  egress         = true
+  protocol       = "all"
+  rule_action    = "allow"
+  cidr_block     = "0.0.0.0/0"
+}
+"#,
+        );
+        let a = one(&rs, "aws_network_acl.a");
+        assert_eq!(a.resource_type, "aws.ec2.network_acl");
+        let got: Vec<(i64, bool, String, i64, i64, String)> = entries(a)
+            .iter()
+            .map(|e| {
+                (
+                    e["rule_number"].as_i64().unwrap_or(-1),
+                    e["egress"].as_bool().unwrap_or(true),
+                    e["protocol"].as_str().unwrap_or("").to_string(),
+                    e["from_port"].as_i64().unwrap_or(-1),
+                    e["to_port"].as_i64().unwrap_or(-1),
+                    e["rule_action"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let e = |n, eg, p: &str, f, t, act: &str| (n, eg, p.to_string(), f, t, act.to_string());
+        assert_eq!(
+            got,
+            vec![
+                e(100, false, "6", 22, 22, "allow"),
+                e(110, false, "1", 0, 65535, "allow"),
+                e(32767, false, "-1", 0, 65535, "deny"),
+                e(100, true, "-1", 0, 65535, "allow"),
+                e(32767, true, "-1", 0, 65535, "deny"),
+            ]
+        );
+        assert_eq!(entries(a)[0]["ipv6_cidr_block"], Value::Null);
+    }
+
+    #[test]
+    fn acl_rules_fold_into_the_default_acl_by_its_vpc_and_unknown_targets_are_uncollected() {
+        let rs = resources(
+            r#"
+resource "aws_vpc" "main" {}
+resource "aws_default_network_acl" "d" {
+  default_network_acl_id = aws_vpc.main.default_network_acl_id
+}
+resource "aws_network_acl" "other" {
+  vpc_id = aws_vpc.main.id
+}
+resource "aws_network_acl_rule" "ssh" {
+  network_acl_id = aws_vpc.main.default_network_acl_id
+  rule_number    = 100
+  protocol       = "6"
+  rule_action    = "allow"
+  cidr_block     = "0.0.0.0/0"
+  from_port      = 22
+  to_port        = 22
+}
+"#,
+        );
+        let d = one(&rs, "aws_default_network_acl.d");
+        assert_eq!(d.attributes["is_default"], json!(true));
+        assert_eq!(entries(d)[0]["from_port"], json!(22));
+        assert_eq!(entries(d).len(), 3);
+        assert_eq!(entries(one(&rs, "aws_network_acl.other")).len(), 2);
+
+        let rs = resources(
+            r#"
+resource "aws_network_acl" "a" {}
+resource "aws_network_acl_rule" "r" {
+  network_acl_id = var.acl
+  rule_number    = 100
+  protocol       = "-1"
+  rule_action    = "allow"
+  cidr_block     = "0.0.0.0/0"
+}
+"#,
+        );
+        let a = one(&rs, "aws_network_acl.a");
+        assert!(a.attributes.get("entries").is_none());
+        assert!(a.uncollected["entries"].contains("var.acl"));
+    }
+}
