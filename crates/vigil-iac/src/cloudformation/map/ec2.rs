@@ -15,8 +15,7 @@
 use super::{new_resource, refers_to, set, Index, Satellites};
 use crate::cloudformation::CfnResource;
 use crate::terraform::map::ec2::{
-    permission, port_of, protocol_of, set_metadata_options, set_rules, strings_of, Imds,
-    Rule,
+    permission, port_of, protocol_of, set_metadata_options, set_rules, strings_of, Imds, Rule,
 };
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -32,7 +31,8 @@ pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
     }
 }
 
-const ASSIGNED: &str = "value not known at build time: assigned by AWS when the resource is created";
+const ASSIGNED: &str =
+    "value not known at build time: assigned by AWS when the resource is created";
 
 /// The satellites of `ty` whose `prop` names `target` (see
 /// [`Index::satellites`]), where an unknown target for which `foreign`
@@ -94,7 +94,10 @@ fn group_ref(v: &Val, ix: &Index<'_>) -> Rule {
             .find(|g| refers_to(v, g, &[]))
             .map(|g| json!(g.logical_id))
             .ok_or_else(|| u.reason()),
-        other => Err(format!("a {} is not a security group id", other.type_name())),
+        other => Err(format!(
+            "a {} is not a security group id",
+            other.type_name()
+        )),
     }
 }
 
@@ -187,7 +190,12 @@ fn volume(v: &CfnResource) -> Resource {
     set(&mut r, "encrypted", p.get("Encrypted"), Some(json!(false)));
     set(&mut r, "kms_key_id", p.get("KmsKeyId"), None);
     set(&mut r, "size", p.get("Size"), None);
-    set(&mut r, "volume_type", p.get("VolumeType"), Some(json!("gp2")));
+    set(
+        &mut r,
+        "volume_type",
+        p.get("VolumeType"),
+        Some(json!("gp2")),
+    );
     set(&mut r, "iops", p.get("Iops"), None);
     set(&mut r, "availability_zone", p.get("AvailabilityZone"), None);
     set(&mut r, "snapshot_id", p.get("SnapshotId"), None);
@@ -213,10 +221,7 @@ fn imds_of(v: Option<&Val>) -> Imds<'_> {
 
 /// The launch template an instance's `LaunchTemplate` names: `Ok(None)`
 /// without one, `Err` when it names one not declared in the template.
-fn launch_template<'a>(
-    i: &CfnResource,
-    ix: &Index<'a>,
-) -> Result<Option<&'a CfnResource>, String> {
+fn launch_template<'a>(i: &CfnResource, ix: &Index<'a>) -> Result<Option<&'a CfnResource>, String> {
     let Some(lt) = i.props.get("LaunchTemplate") else {
         return Ok(None);
     };
@@ -287,7 +292,8 @@ fn instance(i: &CfnResource, ix: &Index<'_>) -> Resource {
     };
     match groups {
         Ok(g) => {
-            r.attributes.insert("security_groups".into(), Value::Array(g));
+            r.attributes
+                .insert("security_groups".into(), Value::Array(g));
         }
         Err(why) => {
             r.uncollected.insert("security_groups".into(), why);
@@ -303,7 +309,10 @@ fn instance(i: &CfnResource, ix: &Index<'_>) -> Resource {
     };
     set_metadata_options(&mut r, imds_of(p.get("MetadataOptions")), tpl_imds);
 
-    let profile = match (p.get("IamInstanceProfile").filter(|v| !v.is_null()), &tpl_data) {
+    let profile = match (
+        p.get("IamInstanceProfile").filter(|v| !v.is_null()),
+        &tpl_data,
+    ) {
         (Some(v), _) => profile_ref(v, ix),
         (None, Err(why)) => Err(why.clone()),
         (None, Ok(d)) => match d
@@ -324,4 +333,247 @@ fn instance(i: &CfnResource, ix: &Index<'_>) -> Resource {
         }
     }
     r
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::cloudformation::cloudformation_resources;
+    use serde_json::{json, Value};
+    use vigil_model::Resource;
+
+    /// The normalized resources of one template's `Resources` section.
+    pub(crate) fn resources(resources: &str) -> Vec<Resource> {
+        let text = format!("AWSTemplateFormatVersion: \"2010-09-09\"\nResources:\n{resources}");
+        let (rs, errors) = cloudformation_resources(&[("t.yaml".into(), text)]);
+        assert!(errors.is_empty(), "{errors:?}");
+        rs
+    }
+
+    pub(crate) fn one<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+        let found = rs.iter().find(|r| r.id == id);
+        assert!(found.is_some(), "no {id} in {rs:#?}");
+        found.unwrap()
+    }
+
+    #[test]
+    fn a_group_without_egress_keeps_the_default_allow_all_egress() {
+        let rs = resources(
+            r#"
+  Open:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupName: open
+      GroupDescription: d
+      SecurityGroupIngress:
+        - IpProtocol: -1
+          CidrIp: 0.0.0.0/0
+        - IpProtocol: "6"
+          FromPort: 22
+          ToPort: 22
+          CidrIpv6: ::/0
+  Closed:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: d
+      VpcId: vpc-1
+      SecurityGroupEgress:
+        - IpProtocol: tcp
+          FromPort: 443
+          ToPort: 443
+          CidrIp: 10.0.0.0/8
+"#,
+        );
+        let o = one(&rs, "Open");
+        assert_eq!(o.name, "open");
+        assert_eq!(o.resource_type, "aws.ec2.security_group");
+        let all = json!({"ip_protocol": "-1", "from_port": 0, "to_port": 65535,
+                         "ip_ranges": ["0.0.0.0/0"], "ipv6_ranges": [], "referenced_groups": []});
+        assert_eq!(o.attributes["ip_permissions"][0], all);
+        assert_eq!(
+            o.attributes["ip_permissions"][1]["ip_protocol"],
+            json!("tcp")
+        );
+        assert_eq!(o.attributes["ip_permissions_egress"], json!([all]));
+        assert!(o.uncollected.contains_key("vpc_id"));
+        let c = one(&rs, "Closed");
+        assert_eq!(c.name, "Closed");
+        assert_eq!(c.attributes["vpc_id"], json!("vpc-1"));
+        assert_eq!(c.attributes["ip_permissions"], json!([]));
+        assert_eq!(
+            c.attributes["ip_permissions_egress"][0]["from_port"],
+            json!(443)
+        );
+    }
+
+    #[test]
+    fn ingress_and_egress_resources_fold_by_ref_getatt_and_name() {
+        let rs = resources(
+            r#"
+  Web:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupName: web
+      GroupDescription: d
+  Peer:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: d
+      SecurityGroupEgress: []
+  ByRef:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !Ref Web
+      IpProtocol: tcp
+      FromPort: 22
+      ToPort: 22
+      SourceSecurityGroupId: !GetAtt Peer.GroupId
+  ByName:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupName: web
+      IpProtocol: udp
+      FromPort: 53
+      ToPort: 53
+      CidrIp: 0.0.0.0/0
+  Out:
+    Type: AWS::EC2::SecurityGroupEgress
+    Properties:
+      GroupId: !GetAtt Peer.GroupId
+      IpProtocol: tcp
+      FromPort: 5432
+      ToPort: 5432
+      DestinationSecurityGroupId: sg-0db
+  OnDefault:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !GetAtt Vpc.DefaultSecurityGroup
+      IpProtocol: -1
+      CidrIp: 0.0.0.0/0
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+"#,
+        );
+        let w = one(&rs, "Web");
+        let ingress = &w.attributes["ip_permissions"];
+        assert_eq!(ingress[0]["referenced_groups"], json!(["Peer"]));
+        assert_eq!(ingress[1]["ip_protocol"], json!("udp"));
+        assert_eq!(ingress.as_array().map(Vec::len), Some(2));
+        let p = one(&rs, "Peer");
+        assert_eq!(p.attributes["ip_permissions"], json!([]));
+        assert_eq!(
+            p.attributes["ip_permissions_egress"][0]["referenced_groups"],
+            json!(["sg-0db"])
+        );
+    }
+
+    #[test]
+    fn a_rule_on_an_unknown_group_or_with_unknown_values_is_uncollected() {
+        let rs = resources(
+            r#"
+  G:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: d
+      SecurityGroupIngress:
+        - IpProtocol: tcp
+          FromPort: 22
+          ToPort: 22
+          CidrIp: !Ref OfficeCidr
+  H:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: d
+  Somewhere:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !Ref ImportedGroup
+      IpProtocol: -1
+      CidrIp: 0.0.0.0/0
+"#,
+        );
+        let g = one(&rs, "G");
+        assert!(g.uncollected["ip_permissions"].contains("!Ref OfficeCidr"));
+        let h = one(&rs, "H");
+        assert!(h.attributes.get("ip_permissions").is_none());
+        assert!(h.uncollected["ip_permissions"].contains("!Ref ImportedGroup"));
+        assert!(h.attributes.contains_key("ip_permissions_egress"));
+    }
+
+    #[test]
+    fn volumes_default_to_unencrypted_gp2() {
+        let rs = resources(
+            r#"
+  V:
+    Type: AWS::EC2::Volume
+    Properties:
+      AvailabilityZone: eu-west-1a
+      Size: 10
+  K:
+    Type: AWS::EC2::Volume
+    Properties:
+      AvailabilityZone: eu-west-1a
+      Encrypted: !Ref Encrypt
+"#,
+        );
+        let v = one(&rs, "V");
+        assert_eq!(v.resource_type, "aws.ec2.volume");
+        assert_eq!(v.attributes["encrypted"], json!(false));
+        assert_eq!(v.attributes["volume_type"], json!("gp2"));
+        assert_eq!(v.attributes["multi_attach_enabled"], json!(false));
+        assert!(one(&rs, "K").uncollected["encrypted"].contains("!Ref Encrypt"));
+    }
+
+    #[test]
+    fn instance_options_win_over_the_launch_template_key_by_key() {
+        let rs = resources(
+            r#"
+  Lt:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: base
+      LaunchTemplateData:
+        MetadataOptions:
+          HttpTokens: required
+          HttpPutResponseHopLimit: 2
+        IamInstanceProfile:
+          Arn: arn:aws:iam::1:instance-profile/base
+  Own:
+    Type: AWS::EC2::Instance
+    Properties:
+      LaunchTemplate:
+        LaunchTemplateName: base
+        Version: "1"
+      MetadataOptions:
+        HttpTokens: optional
+  Bare:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: ami-1
+  Elsewhere:
+    Type: AWS::EC2::Instance
+    Properties:
+      LaunchTemplate:
+        LaunchTemplateId: !Ref TemplateParam
+        Version: "1"
+"#,
+        );
+        let o = one(&rs, "Own");
+        assert_eq!(
+            o.attributes["metadata_options"],
+            json!({"http_tokens": "optional", "http_endpoint": "enabled", "http_put_response_hop_limit": 2})
+        );
+        assert_eq!(
+            o.attributes["iam_instance_profile"],
+            json!("arn:aws:iam::1:instance-profile/base")
+        );
+        assert_eq!(o.attributes["state"], json!("running"));
+        let b = one(&rs, "Bare");
+        assert_eq!(b.attributes["iam_instance_profile"], Value::Null);
+        assert!(b.uncollected.contains_key("metadata_options.http_tokens"));
+        let e = one(&rs, "Elsewhere");
+        assert!(e.uncollected["iam_instance_profile"].contains("!Ref TemplateParam"));
+        assert!(e.uncollected["metadata_options.http_tokens"].contains("!Ref TemplateParam"));
+    }
 }

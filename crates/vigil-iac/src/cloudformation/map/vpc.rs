@@ -27,7 +27,8 @@ pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
     }
 }
 
-const ASSIGNED: &str = "value not known at build time: assigned by AWS when the resource is created";
+const ASSIGNED: &str =
+    "value not known at build time: assigned by AWS when the resource is created";
 
 /// `AWS::EC2::VPC`. Defaults: `InstanceTenancy` default; a template's VPC
 /// is never the default VPC. A flow log is ACTIVE once created;
@@ -82,7 +83,8 @@ fn vpc(v: &CfnResource, ix: &Index<'_>) -> Resource {
     }
     if entries.is_empty() {
         if let Some(why) = logs.unresolved {
-            r.uncollected.insert("flow_logs_enabled".into(), why.clone());
+            r.uncollected
+                .insert("flow_logs_enabled".into(), why.clone());
             r.uncollected.insert("flow_logs".into(), why);
             return r;
         }
@@ -94,7 +96,8 @@ fn vpc(v: &CfnResource, ix: &Index<'_>) -> Resource {
             r.uncollected.insert("flow_logs".into(), why);
         }
         None => {
-            r.attributes.insert("flow_logs".into(), Value::Array(entries));
+            r.attributes
+                .insert("flow_logs".into(), Value::Array(entries));
         }
     }
     r
@@ -156,7 +159,8 @@ fn entry(p: &Val) -> Rule {
 /// VPC's default ACL (`!GetAtt Vpc.DefaultNetworkAcl`) are not this ACL's.
 fn network_acl(a: &CfnResource, ix: &Index<'_>) -> Resource {
     let mut r = new_resource(a, "VPC", "aws.ec2.network_acl", None);
-    r.uncollected.insert("network_acl_id".into(), ASSIGNED.into());
+    r.uncollected
+        .insert("network_acl_id".into(), ASSIGNED.into());
     set(&mut r, "vpc_id", a.props.get("VpcId"), None);
     r.attributes.insert("is_default".into(), json!(false));
     let foreign = |_: &CfnResource, u: &Unknown| vpc_default(ix, u, "DefaultNetworkAcl");
@@ -181,4 +185,156 @@ fn network_acl(a: &CfnResource, ix: &Index<'_>) -> Resource {
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cloudformation::map::ec2::tests::{one, resources};
+    use serde_json::json;
+
+    #[test]
+    fn flow_logs_fold_into_the_vpc_they_name_and_not_into_others() {
+        let rs = resources(
+            r#"
+  Logged:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+  Quiet:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.1.0.0/16
+  Log:
+    Type: AWS::EC2::FlowLog
+    Properties:
+      ResourceId: !Ref Logged
+      ResourceType: VPC
+      TrafficType: REJECT
+      LogGroupName: flows
+  OnAnEni:
+    Type: AWS::EC2::FlowLog
+    Properties:
+      ResourceId: !Ref SomeEni
+      ResourceType: NetworkInterface
+      TrafficType: ALL
+"#,
+        );
+        let l = one(&rs, "Logged");
+        assert_eq!(l.service, "VPC");
+        assert_eq!(l.attributes["flow_logs_enabled"], json!(true));
+        assert_eq!(l.attributes["flow_logs"][0]["destination"], json!("flows"));
+        assert_eq!(
+            l.attributes["flow_logs"][0]["traffic_type"],
+            json!("REJECT")
+        );
+        let q = one(&rs, "Quiet");
+        assert_eq!(q.attributes["flow_logs_enabled"], json!(false));
+
+        let rs = resources(
+            r#"
+  V:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+  Log:
+    Type: AWS::EC2::FlowLog
+    Properties:
+      ResourceId: !Ref VpcParam
+      ResourceType: VPC
+      TrafficType: ALL
+"#,
+        );
+        assert!(one(&rs, "V").uncollected["flow_logs_enabled"].contains("!Ref VpcParam"));
+    }
+
+    #[test]
+    fn subnets_default_to_no_public_ip() {
+        let rs = resources(
+            r#"
+  S:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: vpc-1
+      CidrBlock: 10.0.0.0/24
+  P:
+    Type: AWS::EC2::Subnet
+    Properties:
+      VpcId: vpc-1
+      CidrBlock: 10.0.1.0/24
+      MapPublicIpOnLaunch: true
+"#,
+        );
+        assert_eq!(one(&rs, "S").resource_type, "aws.ec2.subnet");
+        assert_eq!(
+            one(&rs, "S").attributes["map_public_ip_on_launch"],
+            json!(false)
+        );
+        assert_eq!(
+            one(&rs, "P").attributes["map_public_ip_on_launch"],
+            json!(true)
+        );
+    }
+
+    #[test]
+    fn acl_entries_fold_with_port_ranges_and_entries_on_the_default_acl_stay_out() {
+        let rs = resources(
+            r#"
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties:
+      CidrBlock: 10.0.0.0/16
+  Acl:
+    Type: AWS::EC2::NetworkAcl
+    Properties:
+      VpcId: !Ref Vpc
+  Ssh:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties:
+      NetworkAclId: !Ref Acl
+      RuleNumber: 100
+      Protocol: 6
+      RuleAction: allow
+      CidrBlock: 0.0.0.0/0
+      PortRange:
+        From: 22
+        To: 22
+  Icmp:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties:
+      NetworkAclId: !Ref Acl
+      RuleNumber: 90
+      Protocol: 1
+      RuleAction: deny
+      Egress: true
+      CidrBlock: 0.0.0.0/0
+      Icmp:
+        Code: -1
+        Type: -1
+  OnDefault:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties:
+      NetworkAclId: !GetAtt Vpc.DefaultNetworkAcl
+      RuleNumber: 1
+      Protocol: -1
+      RuleAction: allow
+      CidrBlock: 0.0.0.0/0
+"#,
+        );
+        let a = one(&rs, "Acl");
+        assert_eq!(a.resource_type, "aws.ec2.network_acl");
+        assert!(a.uncollected.contains_key("vpc_id"));
+        assert_eq!(
+            a.attributes["entries"],
+            json!([
+                {"rule_number": 100, "egress": false, "protocol": "6", "from_port": 22, "to_port": 22,
+                 "cidr_block": "0.0.0.0/0", "ipv6_cidr_block": null, "rule_action": "allow"},
+                {"rule_number": 32767, "egress": false, "protocol": "-1", "from_port": 0, "to_port": 65535,
+                 "cidr_block": "0.0.0.0/0", "ipv6_cidr_block": null, "rule_action": "deny"},
+                {"rule_number": 90, "egress": true, "protocol": "1", "from_port": 0, "to_port": 65535,
+                 "cidr_block": "0.0.0.0/0", "ipv6_cidr_block": null, "rule_action": "deny"},
+                {"rule_number": 32767, "egress": true, "protocol": "-1", "from_port": 0, "to_port": 65535,
+                 "cidr_block": "0.0.0.0/0", "ipv6_cidr_block": null, "rule_action": "deny"},
+            ])
+        );
+    }
 }

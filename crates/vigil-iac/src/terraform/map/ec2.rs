@@ -222,7 +222,8 @@ pub(crate) fn set_metadata_options(
 // ---------------------------------------------------------- security groups
 
 /// The reason used when a value is assigned by AWS at creation.
-const ASSIGNED: &str = "value not known at build time: assigned by AWS when the resource is created";
+const ASSIGNED: &str =
+    "value not known at build time: assigned by AWS when the resource is created";
 
 /// Group-like resource kinds a security group rule can name.
 const GROUP_KINDS: &[&str] = &["aws_security_group", "aws_default_security_group"];
@@ -298,7 +299,10 @@ fn group_ref(v: &Val, ix: &Index<'_>) -> Rule {
             .find(|g| refers_to(v, g, &["id"]))
             .map(|g| json!(g.address))
             .ok_or_else(|| u.reason()),
-        other => Err(format!("a {} is not a security group id", other.type_name())),
+        other => Err(format!(
+            "a {} is not a security group id",
+            other.type_name()
+        )),
     }
 }
 
@@ -470,7 +474,12 @@ fn volume(d: &TfResource) -> Resource {
     set(&mut r, "size", a.get("size"), None);
     set(&mut r, "volume_type", a.get("type"), Some(json!("gp2")));
     set(&mut r, "iops", a.get("iops"), None);
-    set(&mut r, "availability_zone", a.get("availability_zone"), None);
+    set(
+        &mut r,
+        "availability_zone",
+        a.get("availability_zone"),
+        None,
+    );
     set(&mut r, "snapshot_id", a.get("snapshot_id"), None);
     set(
         &mut r,
@@ -566,14 +575,25 @@ fn instance(d: &TfResource, ix: &Index<'_>) -> Resource {
     }
     set(&mut r, "instance_type", a.get("instance_type"), None);
     set(&mut r, "image_id", a.get("ami"), None);
-    set(&mut r, "availability_zone", a.get("availability_zone"), None);
+    set(
+        &mut r,
+        "availability_zone",
+        a.get("availability_zone"),
+        None,
+    );
     set(&mut r, "subnet_id", a.get("subnet_id"), None);
     set(&mut r, "key_name", a.get("key_name"), None);
     set(&mut r, "tenancy", a.get("tenancy"), Some(json!("default")));
-    set(&mut r, "detailed_monitoring", a.get("monitoring"), Some(json!(false)));
+    set(
+        &mut r,
+        "detailed_monitoring",
+        a.get("monitoring"),
+        Some(json!(false)),
+    );
     match group_refs(a.get("vpc_security_group_ids"), ix) {
         Ok(g) => {
-            r.attributes.insert("security_groups".into(), Value::Array(g));
+            r.attributes
+                .insert("security_groups".into(), Value::Array(g));
         }
         Err(reason) => {
             r.uncollected.insert("security_groups".into(), reason);
@@ -699,13 +719,27 @@ resource "aws_vpc_security_group_ingress_rule" "udp" {
             &json!([
                 rule("-1", 0, 65535, json!(["0.0.0.0/0"]), json!([]), json!([])),
                 rule("tcp", 20, 25, json!([]), json!(["::/0"]), json!([])),
-                rule("tcp", 80, 80, json!([]), json!([]), json!(["aws_security_group.g"])),
+                rule(
+                    "tcp",
+                    80,
+                    80,
+                    json!([]),
+                    json!([]),
+                    json!(["aws_security_group.g"])
+                ),
                 rule("udp", 53, 53, json!(["0.0.0.0/0"]), json!([]), json!([])),
             ])
         );
         assert_eq!(
             attr(g, "ip_permissions_egress"),
-            &json!([rule("-1", 0, 65535, json!(["10.0.0.0/8"]), json!([]), json!([]))])
+            &json!([rule(
+                "-1",
+                0,
+                65535,
+                json!(["10.0.0.0/8"]),
+                json!([]),
+                json!([])
+            )])
         );
     }
 
@@ -824,7 +858,10 @@ resource "aws_ebs_default_kms_key" "k" {
         let d = one(&rs, "aws_ebs_encryption_by_default.on");
         assert_eq!(d.resource_type, "aws.ec2.ebs_encryption_default");
         assert_eq!(attr(d, "enabled"), &json!(true));
-        assert_eq!(attr(d, "kms_key_id"), &json!("arn:aws:kms:eu-west-1:1:key/k"));
+        assert_eq!(
+            attr(d, "kms_key_id"),
+            &json!("arn:aws:kms:eu-west-1:1:key/k")
+        );
         let rs = resources(r#"resource "aws_ebs_encryption_by_default" "off" { enabled = false }"#);
         assert_eq!(attr(&rs[0], "enabled"), &json!(false));
     }
@@ -841,7 +878,10 @@ resource "aws_instance" "i" {
         );
         let i = one(&rs, "aws_instance.i");
         assert_eq!(attr(i, "state"), &json!("running"));
-        assert_eq!(attr(i, "metadata_options"), &json!({"http_endpoint": "enabled"}));
+        assert_eq!(
+            attr(i, "metadata_options"),
+            &json!({"http_endpoint": "enabled"})
+        );
         assert!(i.uncollected.contains_key("metadata_options.http_tokens"));
         assert_eq!(attr(i, "iam_instance_profile"), &Value::Null);
         assert!(i.attributes.contains_key("iam_instance_profile"));
@@ -893,7 +933,10 @@ resource "aws_ec2_instance_state" "s" {
         );
         assert_eq!(attr(n, "iam_instance_profile"), &json!("worker-profile"));
         let r = one(&rs, "aws_instance.by_ref");
-        assert_eq!(attr(r, "metadata_options")["http_endpoint"], json!("disabled"));
+        assert_eq!(
+            attr(r, "metadata_options")["http_endpoint"],
+            json!("disabled")
+        );
         assert_eq!(attr(r, "state"), &json!("stopped"));
         let e = one(&rs, "aws_instance.elsewhere");
         assert!(e.uncollected["metadata_options.http_tokens"].contains("var.template_id"));
@@ -916,7 +959,10 @@ resource "aws_instance" "external" {
 "#,
         );
         let d = one(&rs, "aws_instance.declared");
-        assert_eq!(attr(d, "iam_instance_profile"), &json!("aws_iam_instance_profile.p"));
+        assert_eq!(
+            attr(d, "iam_instance_profile"),
+            &json!("aws_iam_instance_profile.p")
+        );
         let x = one(&rs, "aws_instance.external");
         assert!(x.attributes.get("iam_instance_profile").is_none());
         assert!(x.uncollected["iam_instance_profile"].contains("var.profile"));

@@ -28,7 +28,8 @@ pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
     }
 }
 
-const ASSIGNED: &str = "value not known at build time: assigned by AWS when the resource is created";
+const ASSIGNED: &str =
+    "value not known at build time: assigned by AWS when the resource is created";
 
 /// `aws_vpc` / `aws_default_vpc`. Defaults: `instance_tenancy` default;
 /// `is_default` true only for the adopted default VPC. A flow log is
@@ -82,7 +83,8 @@ fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
     // without one, an unresolved flow log might be this VPC's.
     if entries.is_empty() {
         if let Some(why) = logs.unresolved {
-            r.uncollected.insert("flow_logs_enabled".into(), why.clone());
+            r.uncollected
+                .insert("flow_logs_enabled".into(), why.clone());
             r.uncollected.insert("flow_logs".into(), why);
             return r;
         }
@@ -94,7 +96,8 @@ fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
             r.uncollected.insert("flow_logs".into(), why);
         }
         None => {
-            r.attributes.insert("flow_logs".into(), Value::Array(entries));
+            r.attributes
+                .insert("flow_logs".into(), Value::Array(entries));
         }
     }
     r
@@ -109,12 +112,15 @@ fn subnet(d: &TfResource, default_subnet: bool) -> Resource {
     let a = &d.attrs;
     set(&mut r, "vpc_id", a.get("vpc_id"), None);
     set(&mut r, "cidr_block", a.get("cidr_block"), None);
-    set(&mut r, "availability_zone", a.get("availability_zone"), None);
+    set(
+        &mut r,
+        "availability_zone",
+        a.get("availability_zone"),
+        None,
+    );
     r.attributes
         .insert("default_for_az".into(), json!(default_subnet));
-    let public = a
-        .get("map_public_ip_on_launch")
-        .filter(|v| !v.is_null());
+    let public = a.get("map_public_ip_on_launch").filter(|v| !v.is_null());
     match (public, default_subnet) {
         (None, true) => {
             r.uncollected.insert(
@@ -123,7 +129,12 @@ fn subnet(d: &TfResource, default_subnet: bool) -> Resource {
                     .into(),
             );
         }
-        _ => set(&mut r, "map_public_ip_on_launch", public, Some(json!(false))),
+        _ => set(
+            &mut r,
+            "map_public_ip_on_launch",
+            public,
+            Some(json!(false)),
+        ),
     }
     set(
         &mut r,
@@ -230,7 +241,8 @@ fn entry(b: &Val, egress: Option<bool>) -> Rule {
 /// implicit deny-all ones, sorted as the collector sorts them.
 fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
     let mut r = new_resource(d, "VPC", "aws.ec2.network_acl", None);
-    r.uncollected.insert("network_acl_id".into(), ASSIGNED.into());
+    r.uncollected
+        .insert("network_acl_id".into(), ASSIGNED.into());
     let a = &d.attrs;
     set(&mut r, "vpc_id", a.get("vpc_id"), None);
     r.attributes.insert("is_default".into(), json!(default_acl));
