@@ -247,8 +247,8 @@ pub(crate) fn via_vpc(vpc_id: Option<&Val>, attr: &str) -> Option<String> {
 /// `alias` (the reference through its VPC, for default groups and ACLs).
 /// An unknown target that names another declared resource of `kinds`, or
 /// the default group/ACL of a VPC (`…<default_attr>`, when `target` is not
-/// that default), is not this resource's; any other unknown target might
-/// be, and is returned as `unresolved`.
+/// that default or names another declared VPC), is not this resource's;
+/// any other unknown target might be, and is returned as `unresolved`.
 pub(crate) fn satellites<'a>(
     ix: &Index<'a>,
     kind: &str,
@@ -256,7 +256,7 @@ pub(crate) fn satellites<'a>(
     target: &TfResource,
     (kinds, attrs): (&[&str], &[&str]),
     alias: Option<&str>,
-    default_attr: &str,
+    default_attr: Option<&str>,
 ) -> Satellites<'a> {
     let mut out = Satellites {
         matched: Vec::new(),
@@ -274,7 +274,8 @@ pub(crate) fn satellites<'a>(
             .iter()
             .flat_map(|k| ix.of_kind(k))
             .any(|t| refers_to(v, t, attrs));
-        let other_default = u.expr.strip_suffix(default_attr).is_some_and(|vpc| {
+        let via = default_attr.and_then(|attr| u.expr.strip_suffix(attr));
+        let other_default = via.is_some_and(|vpc| {
             alias.is_none()
                 || ["aws_vpc", "aws_default_vpc"]
                     .iter()
@@ -420,7 +421,7 @@ fn security_group(d: &TfResource, ix: &Index<'_>, default_group: bool) -> Resour
             d,
             (GROUP_KINDS, &["id"]),
             alias.as_deref(),
-            ".default_security_group_id",
+            Some(".default_security_group_id"),
         )
     };
     let classic = sats("aws_security_group_rule");

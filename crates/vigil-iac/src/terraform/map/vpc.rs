@@ -47,7 +47,15 @@ fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
         Some(json!("default")),
     );
     r.attributes.insert("is_default".into(), json!(default_vpc));
-    let logs = ix.satellites("aws_flow_log", "vpc_id", d, &["id"]);
+    let logs = satellites(
+        ix,
+        "aws_flow_log",
+        "vpc_id",
+        d,
+        (&["aws_vpc", "aws_default_vpc"], &["id"]),
+        None,
+        None,
+    );
     let mut entries = Vec::new();
     let mut reason = None;
     for f in &logs.matched {
@@ -271,7 +279,7 @@ fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
         d,
         (&["aws_network_acl", "aws_default_network_acl"], &["id"]),
         alias.as_deref(),
-        ".default_network_acl_id",
+        Some(".default_network_acl_id"),
     );
     entries.extend(rules.matched.iter().map(|s| entry(&s.attrs, None)));
     match (
@@ -354,6 +362,25 @@ resource "aws_flow_log" "f" {
         let v = one(&rs, "aws_vpc.v");
         assert!(v.attributes.get("flow_logs_enabled").is_none());
         assert!(v.uncollected["flow_logs_enabled"].contains("var.vpc_id"));
+
+        // A flow log on the declared default VPC is known not to be this one's.
+        let rs = resources(
+            r#"
+resource "aws_vpc" "v" {}
+resource "aws_default_vpc" "d" {}
+resource "aws_flow_log" "f" {
+  vpc_id       = aws_default_vpc.d.id
+  traffic_type = "ALL"
+}
+"#,
+        );
+        assert_eq!(
+            one(&rs, "aws_vpc.v").attributes["flow_logs_enabled"],
+            json!(false)
+        );
+        let d = one(&rs, "aws_default_vpc.d");
+        assert_eq!(d.attributes["flow_logs_enabled"], json!(true));
+        assert_eq!(d.attributes["is_default"], json!(true));
     }
 
     #[test]
