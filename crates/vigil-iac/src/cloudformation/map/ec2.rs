@@ -14,6 +14,7 @@
 
 use super::{new_resource, refers_to, set, Index, Satellites};
 use crate::cloudformation::CfnResource;
+use crate::terraform::map::ec2::ASSIGNED;
 use crate::terraform::map::ec2::{
     permission, port_of, protocol_of, set_metadata_options, set_rules, strings_of, Imds, Rule,
 };
@@ -30,9 +31,6 @@ pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
         _ => None,
     }
 }
-
-const ASSIGNED: &str =
-    "value not known at build time: assigned by AWS when the resource is created";
 
 /// The satellites of `ty` whose `prop` names `target` (see
 /// [`Index::satellites`]), where an unknown target for which `foreign`

@@ -11,10 +11,12 @@
 use super::ec2::{satellites_where, vpc_default};
 use super::{new_resource, set, Index};
 use crate::cloudformation::CfnResource;
-use crate::terraform::map::ec2::{known, port_of, Rule};
-use crate::terraform::map::vpc::{acl_entry, implicit_denies, text_of};
+use crate::terraform::map::ec2::{known, port_of, Rule, ASSIGNED};
+use crate::terraform::map::vpc::{
+    acl_entry, flow_log, required, set_entries, set_flow_logs, text_of,
+};
 use crate::value::{Unknown, Val};
-use serde_json::{json, Value};
+use serde_json::json;
 use vigil_model::Resource;
 
 /// Maps the VPC resource types this module handles; `None` for others.
@@ -26,9 +28,6 @@ pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
         _ => None,
     }
 }
-
-const ASSIGNED: &str =
-    "value not known at build time: assigned by AWS when the resource is created";
 
 /// `AWS::EC2::VPC`. Defaults: `InstanceTenancy` default; a template's VPC
 /// is never the default VPC. A flow log is ACTIVE once created;
@@ -53,53 +52,24 @@ fn vpc(v: &CfnResource, ix: &Index<'_>) -> Resource {
             .is_some_and(|t| t != "VPC")
     };
     let logs = satellites_where(ix, "AWS::EC2::FlowLog", "ResourceId", v, &[], &other_kind);
-    let mut entries = Vec::new();
-    let mut reason = None;
-    for f in &logs.matched {
-        let fp = &f.props;
-        let destination = fp
-            .get("LogDestination")
-            .filter(|v| !v.is_null())
-            .or_else(|| fp.get("LogGroupName"));
-        let mut entry = serde_json::Map::new();
-        entry.insert("id".into(), json!(f.logical_id));
-        entry.insert("status".into(), json!("ACTIVE"));
-        entry.insert("destination_type".into(), json!("cloud-watch-logs"));
-        entry.insert("created".into(), Value::Null);
-        for (key, v) in [
-            ("traffic_type", fp.get("TrafficType")),
-            ("destination_type", fp.get("LogDestinationType")),
-            ("destination", destination),
-        ] {
-            match text_of(v) {
-                Ok(Some(t)) => {
-                    entry.insert(key.into(), json!(t));
-                }
-                Ok(None) => {}
-                Err(why) => reason = reason.or(Some(why)),
-            }
-        }
-        entries.push(Value::Object(entry));
-    }
-    if entries.is_empty() {
-        if let Some(why) = logs.unresolved {
-            r.uncollected
-                .insert("flow_logs_enabled".into(), why.clone());
-            r.uncollected.insert("flow_logs".into(), why);
-            return r;
-        }
-    }
-    r.attributes
-        .insert("flow_logs_enabled".into(), json!(!entries.is_empty()));
-    match reason {
-        Some(why) => {
-            r.uncollected.insert("flow_logs".into(), why);
-        }
-        None => {
-            r.attributes
-                .insert("flow_logs".into(), Value::Array(entries));
-        }
-    }
+    let entries = logs
+        .matched
+        .iter()
+        .map(|f| {
+            let fp = &f.props;
+            let destination = fp
+                .get("LogDestination")
+                .filter(|v| !v.is_null())
+                .or_else(|| fp.get("LogGroupName"));
+            flow_log(
+                &f.logical_id,
+                fp.get("TrafficType"),
+                fp.get("LogDestinationType"),
+                destination,
+            )
+        })
+        .collect();
+    set_flow_logs(&mut r, entries, logs.unresolved);
     r
 }
 
@@ -126,11 +96,6 @@ fn subnet(s: &CfnResource) -> Resource {
         Some(json!(false)),
     );
     r
-}
-
-/// A required property (`Err` names it when missing).
-fn required<T>(v: Result<Option<T>, String>, what: &str) -> Result<T, String> {
-    v?.ok_or_else(|| format!("value not known at build time: ({what} not set)"))
 }
 
 /// An `AWS::EC2::NetworkAclEntry` (`Egress` defaults to false).
@@ -172,18 +137,8 @@ fn network_acl(a: &CfnResource, ix: &Index<'_>) -> Resource {
         &[],
         &foreign,
     );
-    let entries: Result<Vec<Value>, String> =
-        rules.matched.iter().map(|s| entry(&s.props)).collect();
-    match (entries, rules.unresolved) {
-        (Ok(mut list), None) => {
-            list.extend(implicit_denies());
-            list.sort_by_key(|e| (e["egress"].as_bool(), e["rule_number"].as_i64()));
-            r.attributes.insert("entries".into(), Value::Array(list));
-        }
-        (Err(why), _) | (Ok(_), Some(why)) => {
-            r.uncollected.insert("entries".into(), why);
-        }
-    }
+    let entries = rules.matched.iter().map(|s| entry(&s.props)).collect();
+    set_entries(&mut r, entries, rules.unresolved);
     r
 }
 

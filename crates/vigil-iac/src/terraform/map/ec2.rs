@@ -222,7 +222,7 @@ pub(crate) fn set_metadata_options(
 // ---------------------------------------------------------- security groups
 
 /// The reason used when a value is assigned by AWS at creation.
-const ASSIGNED: &str =
+pub(crate) const ASSIGNED: &str =
     "value not known at build time: assigned by AWS when the resource is created";
 
 /// Group-like resource kinds a security group rule can name.

@@ -8,7 +8,7 @@
 //!   inline `ingress`/`egress` blocks plus the `aws_network_acl_rule`s that
 //!   name it in `entries` (see [`acl_entry`]).
 
-use super::ec2::{known, port_of, satellites, via_vpc, Rule};
+use super::ec2::{known, port_of, satellites, via_vpc, Rule, ASSIGNED};
 use super::{new_resource, set, Index};
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -27,9 +27,6 @@ pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
         _ => None,
     }
 }
-
-const ASSIGNED: &str =
-    "value not known at build time: assigned by AWS when the resource is created";
 
 /// `aws_vpc` / `aws_default_vpc`. Defaults: `instance_tenancy` default;
 /// `is_default` true only for the adopted default VPC. A flow log is
@@ -56,59 +53,98 @@ fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
         None,
         None,
     );
-    let mut entries = Vec::new();
-    let mut reason = None;
-    for f in &logs.matched {
-        let fa = &f.attrs;
-        let destination = fa
-            .get("log_destination")
-            .filter(|v| !v.is_null())
-            .or_else(|| fa.get("log_group_name"));
-        let mut entry = json!({
-            "id": f.address,
-            "status": "ACTIVE",
-            "destination_type": "cloud-watch-logs",
-            "created": null,
-        });
-        for (key, v) in [
-            ("traffic_type", fa.get("traffic_type")),
-            ("destination_type", fa.get("log_destination_type")),
-            ("destination", destination),
-        ] {
-            match known(v) {
-                Ok(Some(v)) => {
-                    if let (Some(j), Value::Object(m)) = (v.to_display(), &mut entry) {
-                        m.insert(key.into(), json!(j));
-                    }
-                }
-                Ok(None) => {}
-                Err(why) => reason = reason.or(Some(why)),
-            }
+    let entries = logs
+        .matched
+        .iter()
+        .map(|f| {
+            let fa = &f.attrs;
+            let destination = fa
+                .get("log_destination")
+                .filter(|v| !v.is_null())
+                .or_else(|| fa.get("log_group_name"));
+            flow_log(
+                &f.address,
+                fa.get("traffic_type"),
+                fa.get("log_destination_type"),
+                destination,
+            )
+        })
+        .collect();
+    set_flow_logs(&mut r, entries, logs.unresolved);
+    r
+}
+
+/// One flow log in the collector's shape: ACTIVE once created, the
+/// destination type cloud-watch-logs unless given; `Err` when a value is
+/// unknown.
+pub(crate) fn flow_log(
+    id: &str,
+    traffic_type: Option<&Val>,
+    destination_type: Option<&Val>,
+    destination: Option<&Val>,
+) -> Result<Value, String> {
+    let mut entry = serde_json::Map::new();
+    entry.insert("id".into(), json!(id));
+    entry.insert("status".into(), json!("ACTIVE"));
+    entry.insert("destination_type".into(), json!("cloud-watch-logs"));
+    entry.insert("created".into(), Value::Null);
+    for (key, v) in [
+        ("traffic_type", traffic_type),
+        ("destination_type", destination_type),
+        ("destination", destination),
+    ] {
+        if let Some(t) = text_of(v)? {
+            entry.insert(key.into(), json!(t));
         }
-        entries.push(entry);
     }
-    // A matched flow log makes the VPC logged whatever else might apply;
-    // without one, an unresolved flow log might be this VPC's.
-    if entries.is_empty() {
-        if let Some(why) = logs.unresolved {
-            r.uncollected
-                .insert("flow_logs_enabled".into(), why.clone());
-            r.uncollected.insert("flow_logs".into(), why);
-            return r;
-        }
+    Ok(Value::Object(entry))
+}
+
+/// Sets `flow_logs_enabled` and `flow_logs` from the flow logs that name a
+/// VPC. A matched flow log makes the VPC logged whatever else might apply;
+/// without one, an unresolved flow log (`unresolved`) might be this VPC's,
+/// and both attributes are uncollected.
+pub(crate) fn set_flow_logs(
+    r: &mut Resource,
+    entries: Vec<Result<Value, String>>,
+    unresolved: Option<String>,
+) {
+    if let (true, Some(why)) = (entries.is_empty(), unresolved) {
+        r.uncollected
+            .insert("flow_logs_enabled".into(), why.clone());
+        r.uncollected.insert("flow_logs".into(), why);
+        return;
     }
     r.attributes
         .insert("flow_logs_enabled".into(), json!(!entries.is_empty()));
-    match reason {
-        Some(why) => {
+    match entries.into_iter().collect::<Result<Vec<_>, _>>() {
+        Ok(list) => {
+            r.attributes.insert("flow_logs".into(), Value::Array(list));
+        }
+        Err(why) => {
             r.uncollected.insert("flow_logs".into(), why);
         }
-        None => {
-            r.attributes
-                .insert("flow_logs".into(), Value::Array(entries));
+    }
+}
+
+/// Sets `entries` of a network ACL: the known entries plus AWS's implicit
+/// deny-all ones, sorted as the collector sorts them (by direction, then
+/// number); uncollected when an entry is not known or an unresolved entry
+/// might belong to the ACL.
+pub(crate) fn set_entries(r: &mut Resource, entries: Vec<Rule>, unresolved: Option<String>) {
+    match (
+        entries.into_iter().collect::<Result<Vec<_>, _>>(),
+        unresolved,
+    ) {
+        (Ok(mut list), None) => {
+            list.extend(implicit_denies());
+            list.sort_by_key(|e| (e["egress"].as_bool(), e["rule_number"].as_i64()));
+            r.attributes.insert("entries".into(), Value::Array(list));
+        }
+        (Err(why), _) | (Ok(_), Some(why)) => {
+            r.uncollected.insert("entries".into(), why);
         }
     }
-    r
 }
 
 /// `aws_subnet` / `aws_default_subnet`. `map_public_ip_on_launch` defaults
@@ -214,7 +250,7 @@ pub(crate) fn text_of(v: Option<&Val>) -> Result<Option<String>, String> {
 }
 
 /// A required argument (`Err` names it when missing).
-fn required<T>(v: Result<Option<T>, String>, what: &str) -> Result<T, String> {
+pub(crate) fn required<T>(v: Result<Option<T>, String>, what: &str) -> Result<T, String> {
     v?.ok_or_else(|| format!("value not known at build time: ({what} not set)"))
 }
 
@@ -282,19 +318,7 @@ fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
         Some(".default_network_acl_id"),
     );
     entries.extend(rules.matched.iter().map(|s| entry(&s.attrs, None)));
-    match (
-        entries.into_iter().collect::<Result<Vec<_>, _>>(),
-        rules.unresolved,
-    ) {
-        (Ok(mut list), None) => {
-            list.extend(implicit_denies());
-            list.sort_by_key(|e| (e["egress"].as_bool(), e["rule_number"].as_i64()));
-            r.attributes.insert("entries".into(), Value::Array(list));
-        }
-        (Err(why), _) | (Ok(_), Some(why)) => {
-            r.uncollected.insert("entries".into(), why);
-        }
-    }
+    set_entries(&mut r, entries, rules.unresolved);
     r
 }
 
