@@ -12,7 +12,7 @@
 
 mod autoscaling;
 mod cloudtrail;
-mod ec2;
+pub(crate) mod ec2;
 mod eks;
 mod elbv2;
 mod iam;
@@ -20,7 +20,7 @@ mod kms;
 mod lambda;
 mod rds;
 mod s3;
-mod vpc;
+pub(crate) mod vpc;
 
 use super::TfResource;
 use crate::value::{Unknown, Val};
