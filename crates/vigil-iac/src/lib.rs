@@ -37,6 +37,7 @@
 
 pub mod cloudformation;
 pub mod functions;
+mod semantics;
 pub mod source;
 pub mod terraform;
 pub mod value;
