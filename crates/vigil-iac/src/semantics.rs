@@ -157,8 +157,7 @@ pub(crate) fn set_trail_events(r: &mut Resource, basic: Vec<Val>, advanced: Vec<
             .unwrap_or(true);
         let all_buckets = s.blocks("data_resources").iter().any(|d| {
             d.get("type").and_then(Val::as_str) == Some("AWS::S3::Object")
-                && strings(d.get("values"))
-                    .any(|v| v == "arn:aws:s3" || v == "arn:aws:s3:::")
+                && strings(d.get("values")).any(|v| v == "arn:aws:s3" || v == "arn:aws:s3:::")
         });
         add(
             Ok(management_events && rw == "All"),
@@ -195,7 +194,12 @@ pub(crate) fn set_trail_events(r: &mut Resource, basic: Vec<Val>, advanced: Vec<
         add(Ok(management), Ok(s3 && reads), Ok(s3 && writes));
     }
     set(r, "event_selectors", Some(&Val::List(basic)), None);
-    set(r, "advanced_event_selectors", Some(&Val::List(advanced)), None);
+    set(
+        r,
+        "advanced_event_selectors",
+        Some(&Val::List(advanced)),
+        None,
+    );
     set_tri(r, "logs_all_management_events", management);
     set_tri(r, "s3_object_read_events", s3_read);
     set_tri(r, "s3_object_write_events", s3_write);
@@ -226,8 +230,18 @@ pub(crate) struct TrailArgs<'a> {
 /// CloudWatch Logs delivery; and its associations to the bucket, key and
 /// log group when they are known.
 pub(crate) fn set_trail(r: &mut Resource, a: &TrailArgs<'_>) {
-    set(r, "is_multi_region_trail", a.multi_region, Some(false.into()));
-    set(r, "is_organization_trail", a.organization, Some(false.into()));
+    set(
+        r,
+        "is_multi_region_trail",
+        a.multi_region,
+        Some(false.into()),
+    );
+    set(
+        r,
+        "is_organization_trail",
+        a.organization,
+        Some(false.into()),
+    );
     set(
         r,
         "include_global_service_events",
@@ -255,12 +269,20 @@ pub(crate) fn set_trail(r: &mut Resource, a: &TrailArgs<'_>) {
         a.log_group_arn,
         Some(Value::Null),
     );
-    set(r, "cloudwatch_logs_role_arn", a.log_role_arn, Some(Value::Null));
+    set(
+        r,
+        "cloudwatch_logs_role_arn",
+        a.log_role_arn,
+        Some(Value::Null),
+    );
     set(r, "is_logging", a.is_logging, None);
     let known = |v: Option<&Val>| v.and_then(Val::as_str).map(str::to_string);
     if let Some(b) = known(a.s3_bucket_name) {
-        r.associations
-            .push(link("logs_to", "aws.s3.bucket", format!("arn:aws:s3:::{b}")));
+        r.associations.push(link(
+            "logs_to",
+            "aws.s3.bucket",
+            format!("arn:aws:s3:::{b}"),
+        ));
     }
     if let Some(k) = known(a.kms_key_id) {
         r.associations.push(link("uses", "aws.kms.key", k));
@@ -377,7 +399,12 @@ pub(crate) fn advanced_selector(s: &Val, n: &SelectorNames) -> Val {
                 .lists
                 .iter()
                 .zip(FIELD_LISTS)
-                .map(|(from, to)| (to.to_string(), or_default(f.get(from), Val::List(Vec::new()))))
+                .map(|(from, to)| {
+                    (
+                        to.to_string(),
+                        or_default(f.get(from), Val::List(Vec::new())),
+                    )
+                })
                 .collect();
             m.insert("field".into(), or_default(f.get(n.field), Val::Null));
             Val::Map(m)
@@ -390,6 +417,23 @@ pub(crate) fn advanced_selector(s: &Val, n: &SelectorNames) -> Val {
         ]
         .into(),
     )
+}
+
+/// Sets a list folded from satellites (`items`); when none matched but one
+/// might (`unresolved`, see `Satellites`), the list is not known.
+pub(crate) fn set_folded_list(
+    r: &mut Resource,
+    key: &str,
+    items: Vec<Val>,
+    unresolved: Option<String>,
+) {
+    match unresolved {
+        Some(why) if items.is_empty() => {
+            r.attributes.remove(key);
+            r.uncollected.insert(key.into(), why);
+        }
+        _ => set(r, key, Some(&Val::List(items)), None),
+    }
 }
 
 /// The strings of a list value (a single string counts as a list of one).
@@ -446,7 +490,10 @@ pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period:
         }
         Ok(true) => {
             set(r, "rotation_enabled", rotation, Some(Value::Bool(false)));
-            let on = r.attributes.get("rotation_enabled").and_then(Value::as_bool);
+            let on = r
+                .attributes
+                .get("rotation_enabled")
+                .and_then(Value::as_bool);
             let default = (on == Some(true)).then(|| Value::from(365));
             set(r, "rotation_period_in_days", period, default);
         }
@@ -506,13 +553,20 @@ mod tests {
     fn an_unknown_principal_is_unknown_unless_another_statement_decides() {
         let mut m = std::collections::BTreeMap::new();
         m.insert("Effect".into(), Val::string("Allow"));
-        m.insert("Principal".into(), Val::unknown("!Sub arn:aws:iam::${AWS::AccountId}:root"));
+        m.insert(
+            "Principal".into(),
+            Val::unknown("!Sub arn:aws:iam::${AWS::AccountId}:root"),
+        );
         let unknown_stmt = Val::Map(m);
         let only = Val::Map([("Statement".into(), Val::List(vec![unknown_stmt.clone()]))].into());
         assert!(policy_is_public(&only).is_err());
         let public = doc(json!({"Effect":"Allow","Principal":"*"}));
         let with_public = Val::Map(
-            [("Statement".into(), Val::List(vec![unknown_stmt.clone(), public]))].into(),
+            [(
+                "Statement".into(),
+                Val::List(vec![unknown_stmt.clone(), public]),
+            )]
+            .into(),
         );
         assert_eq!(policy_is_public(&with_public), Ok(true));
         let deny_unknown = Val::Map(
@@ -534,7 +588,9 @@ mod tests {
 
     #[test]
     fn policy_text_that_is_not_json_is_named() {
-        let e = policy_document(&Val::string("{not json")).err().unwrap_or_default();
+        let e = policy_document(&Val::string("{not json"))
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("not a JSON document"), "{e}");
         assert_eq!(
             policy_document(&Val::unknown("jsonencode(local.p)")).err(),

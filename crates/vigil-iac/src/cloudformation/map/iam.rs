@@ -1,11 +1,95 @@
 //! CloudFormation → normalized resources: iam.
+//!
+//! `AWS::IAM::User` → `aws.iam.user`: `ManagedPolicyArns` and the
+//! `AWS::IAM::ManagedPolicy` resources listing the user in `Users` give
+//! `attached_policies`; `Policies` and the `AWS::IAM::Policy` resources
+//! listing it give `inline_policies`. (CloudFormation has no account
+//! password policy resource.)
 
-use super::Index;
+use super::{new_resource, refers_to, set, Index, Satellites};
 use crate::cloudformation::CfnResource;
+use crate::semantics::set_folded_list;
+use crate::value::Val;
 use vigil_model::Resource;
+
+/// The property another resource may name the user by, literally.
+const USER_NAME: &[&str] = &["UserName"];
 
 /// Maps the iam resource types this module handles; `None` for others.
 pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
-    let _ = (r, ix);
-    None
+    (r.resource_type == "AWS::IAM::User").then(|| user(r, ix))
+}
+
+fn user(u: &CfnResource, ix: &Index<'_>) -> Resource {
+    let p = &u.props;
+    let mut r = new_resource(u, "IAM", "aws.iam.user", Some("UserName"));
+
+    let managed = users_satellites(ix, "AWS::IAM::ManagedPolicy", u);
+    let mut arns: Vec<Val> = match p.get("ManagedPolicyArns") {
+        Some(Val::List(items)) => items.clone(),
+        Some(other) if !other.is_null() => vec![other.clone()],
+        _ => Vec::new(),
+    };
+    // A managed policy's ARN (`!Ref`) is known only once it is created.
+    arns.extend(
+        managed
+            .matched
+            .iter()
+            .map(|m| Val::unknown(format!("!Ref {}", m.logical_id))),
+    );
+    set_folded_list(&mut r, "attached_policies", arns, managed.unresolved);
+
+    let inline = users_satellites(ix, "AWS::IAM::Policy", u);
+    let mut names: Vec<Val> = match p.get("Policies") {
+        Some(Val::List(items)) => items
+            .iter()
+            .map(|i| match i {
+                Val::Unknown(_) => i.clone(),
+                _ => i.get("PolicyName").cloned().unwrap_or(Val::Null),
+            })
+            .collect(),
+        Some(u @ Val::Unknown(_)) => vec![u.clone()],
+        _ => Vec::new(),
+    };
+    names.extend(
+        inline
+            .matched
+            .iter()
+            .map(|s| s.props.get("PolicyName").cloned().unwrap_or(Val::Null)),
+    );
+    names.retain(|n| !n.is_null());
+    set_folded_list(&mut r, "inline_policies", names, inline.unresolved);
+    r
+}
+
+/// The resources of `resource_type` whose `Users` list names the user `u`
+/// (`!Ref U` or its literal `UserName`).
+fn users_satellites<'a>(ix: &Index<'a>, resource_type: &str, u: &CfnResource) -> Satellites<'a> {
+    let mut out = Satellites {
+        matched: Vec::new(),
+        unresolved: None,
+    };
+    for s in ix.of_type(resource_type) {
+        let elements: Vec<&Val> = match s.props.get("Users") {
+            Some(Val::List(items)) => items.iter().collect(),
+            Some(other) => vec![other],
+            None => continue,
+        };
+        if elements.iter().any(|v| refers_to(v, u, USER_NAME)) {
+            out.matched.push(s);
+            continue;
+        }
+        for v in elements {
+            if let Val::Unknown(x) = v {
+                let resolvable = ix
+                    .of_type(&u.resource_type)
+                    .iter()
+                    .any(|t| refers_to(v, t, USER_NAME));
+                if !resolvable && out.unresolved.is_none() {
+                    out.unresolved = Some(format!("{} (target of {})", x.reason(), s.logical_id));
+                }
+            }
+        }
+    }
+    out
 }

@@ -7,8 +7,7 @@
 
 use super::{new_resource, refers_to, Index};
 use crate::semantics::{
-    advanced_selector, basic_selector, items, set_trail, set_trail_events, SelectorNames,
-    TrailArgs,
+    advanced_selector, basic_selector, items, set_trail, set_trail_events, SelectorNames, TrailArgs,
 };
 use crate::terraform::TfResource;
 use crate::value::Val;

@@ -1,11 +1,118 @@
 //! Terraform → normalized resources: iam.
+//!
+//! * `aws_iam_account_password_policy` → `aws.iam.password_policy`, with the
+//!   provider's defaults for omitted arguments;
+//! * `aws_iam_user` → `aws.iam.user`, with the policies attached to it
+//!   directly folded in: `aws_iam_user_policy_attachment` and
+//!   `aws_iam_policy_attachment` (`users = [...]`) into `attached_policies`
+//!   (policy ARNs), `aws_iam_user_policy` into `inline_policies` (names).
 
-use super::Index;
+use super::{new_resource, refers_to, set, Index, Satellites};
+use crate::semantics::set_folded_list;
 use crate::terraform::TfResource;
+use crate::value::Val;
+use serde_json::Value;
 use vigil_model::Resource;
+
+/// The attributes of `aws_iam_user` another resource names it by (its id
+/// is its name).
+const USER_ATTRS: &[&str] = &["name", "id"];
 
 /// Maps the iam resource types this module handles; `None` for others.
 pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
-    let _ = (d, ix);
-    None
+    match d.kind.as_str() {
+        "aws_iam_account_password_policy" => Some(password_policy(d)),
+        "aws_iam_user" => Some(user(d, ix)),
+        _ => None,
+    }
+}
+
+fn password_policy(d: &TfResource) -> Resource {
+    let a = &d.attrs;
+    let mut r = new_resource(d, "IAM", "aws.iam.password_policy", None);
+    r.attributes.insert("exists".into(), true.into());
+    // The provider's default minimum length is 6 (IAM's minimum).
+    set(
+        &mut r,
+        "minimum_password_length",
+        a.get("minimum_password_length"),
+        Some(6.into()),
+    );
+    for k in [
+        "require_uppercase_characters",
+        "require_lowercase_characters",
+        "require_symbols",
+        "require_numbers",
+    ] {
+        set(&mut r, k, a.get(k), Some(false.into()));
+    }
+    // Unset or 0: the provider does not send them, so IAM keeps no reuse
+    // prevention and no expiry (null, as GetAccountPasswordPolicy omits them).
+    for k in ["password_reuse_prevention", "max_password_age"] {
+        let v = a.get(k).filter(|v| v.as_f64() != Some(0.0));
+        set(&mut r, k, v, Some(Value::Null));
+    }
+    r
+}
+
+fn user(d: &TfResource, ix: &Index<'_>) -> Resource {
+    let mut r = new_resource(d, "IAM", "aws.iam.user", Some("name"));
+    let direct = ix.satellites("aws_iam_user_policy_attachment", "user", d, USER_ATTRS);
+    let shared = list_satellites(ix, "aws_iam_policy_attachment", "users", d);
+    let arns: Vec<Val> = direct
+        .matched
+        .iter()
+        .chain(&shared.matched)
+        .filter_map(|s| s.attrs.get("policy_arn").cloned())
+        .collect();
+    set_folded_list(
+        &mut r,
+        "attached_policies",
+        arns,
+        direct.unresolved.or(shared.unresolved),
+    );
+    let inline = ix.satellites("aws_iam_user_policy", "user", d, USER_ATTRS);
+    let names: Vec<Val> = inline
+        .matched
+        .iter()
+        .map(|s| match s.attrs.get("name").filter(|n| !n.is_null()) {
+            Some(n) => n.clone(),
+            // `name_prefix` or nothing: the name is chosen at apply time.
+            None => Val::unknown(format!("{}.name (generated at apply)", s.address)),
+        })
+        .collect();
+    set_folded_list(&mut r, "inline_policies", names, inline.unresolved);
+    r
+}
+
+/// The blocks of type `kind` whose list argument `arg` names the user `u`
+/// in one of its elements (`users = [aws_iam_user.u.name, "bob"]`).
+fn list_satellites<'a>(ix: &Index<'a>, kind: &str, arg: &str, u: &TfResource) -> Satellites<'a> {
+    let mut out = Satellites {
+        matched: Vec::new(),
+        unresolved: None,
+    };
+    for s in ix.of_kind(kind) {
+        let elements: Vec<&Val> = match s.attrs.get(arg) {
+            Some(Val::List(items)) => items.iter().collect(),
+            Some(other) => vec![other],
+            None => continue,
+        };
+        if elements.iter().any(|v| refers_to(v, u, USER_ATTRS)) {
+            out.matched.push(s);
+            continue;
+        }
+        for v in elements {
+            if let Val::Unknown(x) = v {
+                let resolvable = ix
+                    .of_kind(&u.kind)
+                    .iter()
+                    .any(|t| refers_to(v, t, USER_ATTRS));
+                if !resolvable && out.unresolved.is_none() {
+                    out.unresolved = Some(format!("{} (target of {})", x.reason(), s.address));
+                }
+            }
+        }
+    }
+    out
 }
