@@ -516,6 +516,47 @@ pub(crate) fn set_key_policy(r: &mut Resource, policy: Option<&Val>) {
     }
 }
 
+/// Test helpers for the mappers' tests: files in, normalized resources out.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::terraform::{eval::evaluate, map::to_resources, TfInputs};
+    use serde_json::Value;
+    use vigil_model::Resource;
+
+    /// The resources of one `.tf` file (which must parse).
+    pub fn tf(text: &str) -> Vec<Resource> {
+        let (decls, errors) = evaluate(&[("main.tf".into(), text.into())], &TfInputs::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        to_resources(&decls)
+    }
+
+    /// The resources of one CloudFormation template (which must parse).
+    pub fn cfn(text: &str) -> Vec<Resource> {
+        let (out, errors) =
+            crate::cloudformation::cloudformation_resources(&[("t.yaml".into(), text.into())]);
+        assert!(errors.is_empty(), "{errors:?}");
+        out
+    }
+
+    /// The resource with this id; panics with the ids there are.
+    pub fn by_id<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
+        rs.iter()
+            .find(|r| r.id == id)
+            .unwrap_or_else(|| panic!("no {id} in {:?}", rs.iter().map(|r| &r.id).collect::<Vec<_>>()))
+    }
+
+    /// An attribute's value (`None` when absent).
+    pub fn attr<'a>(r: &'a Resource, key: &str) -> Option<&'a Value> {
+        r.attributes.get(key)
+    }
+
+    /// Whether an attribute is uncollected with a reason that mentions `what`.
+    pub fn uncollected(r: &Resource, key: &str, what: &str) -> bool {
+        !r.attributes.contains_key(key)
+            && r.uncollected.get(key).is_some_and(|why| why.contains(what))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

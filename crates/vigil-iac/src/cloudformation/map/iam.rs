@@ -6,7 +6,7 @@
 //! listing it give `inline_policies`. (CloudFormation has no account
 //! password policy resource.)
 
-use super::{new_resource, refers_to, set, Index, Satellites};
+use super::{new_resource, refers_to, Index, Satellites};
 use crate::cloudformation::CfnResource;
 use crate::semantics::set_folded_list;
 use crate::value::Val;
@@ -92,4 +92,81 @@ fn users_satellites<'a>(ix: &Index<'a>, resource_type: &str, u: &CfnResource) ->
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::semantics::test_support::{attr, by_id, cfn, uncollected};
+    use serde_json::json;
+
+    #[test]
+    fn inline_and_managed_policies_of_a_user_and_its_satellites_are_folded_in() {
+        let rs = cfn(r#"
+Resources:
+  Alice:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: alice
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+      Policies:
+        - PolicyName: own
+          PolicyDocument: {}
+  Bob:
+    Type: AWS::IAM::User
+  ByRef:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: by-ref
+      PolicyDocument: {}
+      Users: [!Ref Alice]
+  ByName:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: by-name
+      PolicyDocument: {}
+      Users: [alice]
+"#);
+        let alice = by_id(&rs, "Alice");
+        assert_eq!(alice.resource_type, "aws.iam.user");
+        assert_eq!(alice.name, "alice");
+        assert_eq!(
+            attr(alice, "attached_policies"),
+            Some(&json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"]))
+        );
+        let mut inline: Vec<String> = attr(alice, "inline_policies")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        inline.sort();
+        assert_eq!(inline, ["by-name", "by-ref", "own"]);
+        let bob = by_id(&rs, "Bob");
+        assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+        assert_eq!(attr(bob, "inline_policies"), Some(&json!([])));
+    }
+
+    #[test]
+    fn a_managed_policy_arn_and_an_unresolved_user_are_not_known() {
+        let rs = cfn(r#"
+Resources:
+  Alice:
+    Type: AWS::IAM::User
+  Bob:
+    Type: AWS::IAM::User
+  Managed:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: {}
+      Users: [!Ref Alice]
+  Somewhere:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: x
+      PolicyDocument: {}
+      Users: [!Ref UserParam]
+"#);
+        let alice = by_id(&rs, "Alice");
+        assert!(uncollected(alice, "attached_policies", "!Ref Managed"));
+        let bob = by_id(&rs, "Bob");
+        assert!(uncollected(bob, "inline_policies", "!Ref UserParam"));
+        assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+    }
 }

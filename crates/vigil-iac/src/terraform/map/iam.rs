@@ -116,3 +116,97 @@ fn list_satellites<'a>(ix: &Index<'a>, kind: &str, arg: &str, u: &TfResource) ->
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::semantics::test_support::{attr, by_id, tf, uncollected};
+    use serde_json::json;
+
+    #[test]
+    fn an_empty_password_policy_gets_the_provider_defaults() {
+        let rs = tf(r#"resource "aws_iam_account_password_policy" "p" {}"#);
+        let p = by_id(&rs, "aws_iam_account_password_policy.p");
+        assert_eq!(p.resource_type, "aws.iam.password_policy");
+        assert_eq!(attr(p, "minimum_password_length"), Some(&json!(6)));
+        assert_eq!(attr(p, "require_symbols"), Some(&json!(false)));
+        assert_eq!(attr(p, "require_uppercase_characters"), Some(&json!(false)));
+        assert_eq!(attr(p, "password_reuse_prevention"), Some(&json!(null)));
+        assert_eq!(attr(p, "max_password_age"), Some(&json!(null)));
+    }
+
+    #[test]
+    fn zero_reuse_and_age_mean_unset_and_unknowns_are_uncollected() {
+        let rs = tf(r#"resource "aws_iam_account_password_policy" "p" {
+  password_reuse_prevention = 0
+  max_password_age          = 60
+  minimum_password_length   = var.min_length
+}"#);
+        let p = by_id(&rs, "aws_iam_account_password_policy.p");
+        assert_eq!(attr(p, "password_reuse_prevention"), Some(&json!(null)));
+        assert_eq!(attr(p, "max_password_age"), Some(&json!(60)));
+        assert!(uncollected(p, "minimum_password_length", "var.min_length"));
+    }
+
+    #[test]
+    fn policies_naming_a_user_by_reference_or_literal_name_are_folded_in() {
+        let rs = tf(r#"
+resource "aws_iam_user" "alice" { name = "alice" }
+resource "aws_iam_user" "bob" { name = "bob" }
+resource "aws_iam_user_policy_attachment" "a" {
+  user       = aws_iam_user.alice.name
+  policy_arn = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+}
+resource "aws_iam_policy_attachment" "shared" {
+  name       = "shared"
+  users      = ["carol", aws_iam_user.alice.id]
+  policy_arn = "arn:aws:iam::aws:policy/AdministratorAccess"
+}
+resource "aws_iam_user_policy" "inline" {
+  name   = "alice-s3"
+  user   = "alice"
+  policy = "{}"
+}
+"#);
+        let alice = by_id(&rs, "aws_iam_user.alice");
+        assert_eq!(alice.name, "alice");
+        assert_eq!(
+            attr(alice, "attached_policies"),
+            Some(&json!([
+                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                "arn:aws:iam::aws:policy/AdministratorAccess"
+            ]))
+        );
+        assert_eq!(attr(alice, "inline_policies"), Some(&json!(["alice-s3"])));
+        let bob = by_id(&rs, "aws_iam_user.bob");
+        assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+        assert_eq!(attr(bob, "inline_policies"), Some(&json!([])));
+    }
+
+    #[test]
+    fn unknown_policy_arns_names_and_targets_leave_the_lists_uncollected() {
+        let rs = tf(r#"
+resource "aws_iam_user" "alice" { name = "alice" }
+resource "aws_iam_user" "bob" { name = "bob" }
+resource "aws_iam_user_policy_attachment" "a" {
+  user       = aws_iam_user.alice.name
+  policy_arn = aws_iam_policy.p.arn
+}
+resource "aws_iam_user_policy" "generated" {
+  user   = aws_iam_user.alice.name
+  policy = "{}"
+}
+resource "aws_iam_user_policy" "somewhere" {
+  name   = "x"
+  user   = var.user
+  policy = "{}"
+}
+"#);
+        let alice = by_id(&rs, "aws_iam_user.alice");
+        assert!(uncollected(alice, "attached_policies", "aws_iam_policy.p.arn"));
+        assert!(uncollected(alice, "inline_policies", "generated at apply"));
+        // var.user might be bob: his inline policies are not known.
+        let bob = by_id(&rs, "aws_iam_user.bob");
+        assert!(uncollected(bob, "inline_policies", "var.user"));
+        assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+    }
+}
