@@ -73,3 +73,77 @@ fn trail(t: &CfnResource, ix: &Index<'_>) -> Resource {
     set_trail_events(&mut r, basic, advanced);
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::semantics::test_support::{attr, by_id, cfn, uncollected};
+    use serde_json::json;
+    use vigil_model::Resource;
+
+    fn trail(props: &str) -> Resource {
+        let rs = cfn(&format!(
+            "Resources:\n  Key:\n    Type: AWS::KMS::Key\n  Trail:\n    Type: AWS::CloudTrail::Trail\n    Properties:\n      S3BucketName: logs\n      IsLogging: true\n{props}"
+        ));
+        by_id(&rs, "Trail").clone()
+    }
+
+    #[test]
+    fn omitted_properties_get_the_create_trail_defaults() {
+        let t = trail("");
+        assert_eq!(attr(&t, "is_multi_region_trail"), Some(&json!(false)));
+        assert_eq!(attr(&t, "include_global_service_events"), Some(&json!(true)));
+        assert_eq!(attr(&t, "log_file_validation_enabled"), Some(&json!(false)));
+        assert_eq!(attr(&t, "encrypted"), Some(&json!(false)));
+        assert_eq!(attr(&t, "is_logging"), Some(&json!(true)));
+        assert_eq!(attr(&t, "logs_all_management_events"), Some(&json!(true)));
+        assert_eq!(attr(&t, "s3_object_write_events"), Some(&json!(false)));
+    }
+
+    #[test]
+    fn a_key_of_the_template_encrypts_a_parameter_does_not_tell() {
+        let t = trail("      KMSKeyId: !GetAtt Key.Arn");
+        assert_eq!(attr(&t, "encrypted"), Some(&json!(true)));
+        assert!(uncollected(&t, "kms_key_id", "!GetAtt Key.Arn"));
+        let t = trail("      KMSKeyId: !Ref KeyParam");
+        assert!(uncollected(&t, "encrypted", "!Ref KeyParam"));
+    }
+
+    #[test]
+    fn event_selectors_are_normalized_and_judged() {
+        let t = trail(
+            r#"      EventSelectors:
+        - ReadWriteType: ReadOnly
+          IncludeManagementEvents: false
+          DataResources:
+            - Type: AWS::S3::Object
+              Values: ["arn:aws:s3"]
+      AdvancedEventSelectors:
+        - FieldSelectors:
+            - Field: eventCategory
+              Equals: [Management]
+            - Field: eventSource
+              NotEquals: [kms.amazonaws.com]"#,
+        );
+        assert_eq!(attr(&t, "logs_all_management_events"), Some(&json!(false)));
+        assert_eq!(attr(&t, "s3_object_read_events"), Some(&json!(true)));
+        assert_eq!(attr(&t, "s3_object_write_events"), Some(&json!(false)));
+        assert_eq!(
+            attr(&t, "event_selectors"),
+            Some(&json!([{"read_write_type": "ReadOnly", "include_management_events": false,
+                "data_resources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]))
+        );
+    }
+
+    #[test]
+    fn unknown_selectors_leave_what_they_record_uncollected() {
+        let t = trail("      EventSelectors: !Ref SelectorsParam");
+        for k in [
+            "event_selectors",
+            "logs_all_management_events",
+            "s3_object_read_events",
+            "s3_object_write_events",
+        ] {
+            assert!(uncollected(&t, k, "!Ref SelectorsParam"), "{k}");
+        }
+    }
+}
