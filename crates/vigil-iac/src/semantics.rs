@@ -540,9 +540,12 @@ pub(crate) mod test_support {
 
     /// The resource with this id; panics with the ids there are.
     pub fn by_id<'a>(rs: &'a [Resource], id: &str) -> &'a Resource {
-        rs.iter()
-            .find(|r| r.id == id)
-            .unwrap_or_else(|| panic!("no {id} in {:?}", rs.iter().map(|r| &r.id).collect::<Vec<_>>()))
+        rs.iter().find(|r| r.id == id).unwrap_or_else(|| {
+            panic!(
+                "no {id} in {:?}",
+                rs.iter().map(|r| &r.id).collect::<Vec<_>>()
+            )
+        })
     }
 
     /// An attribute's value (`None` when absent).

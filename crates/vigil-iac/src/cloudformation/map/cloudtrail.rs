@@ -91,7 +91,10 @@ mod tests {
     fn omitted_properties_get_the_create_trail_defaults() {
         let t = trail("");
         assert_eq!(attr(&t, "is_multi_region_trail"), Some(&json!(false)));
-        assert_eq!(attr(&t, "include_global_service_events"), Some(&json!(true)));
+        assert_eq!(
+            attr(&t, "include_global_service_events"),
+            Some(&json!(true))
+        );
         assert_eq!(attr(&t, "log_file_validation_enabled"), Some(&json!(false)));
         assert_eq!(attr(&t, "encrypted"), Some(&json!(false)));
         assert_eq!(attr(&t, "is_logging"), Some(&json!(true)));
@@ -129,8 +132,10 @@ mod tests {
         assert_eq!(attr(&t, "s3_object_write_events"), Some(&json!(false)));
         assert_eq!(
             attr(&t, "event_selectors"),
-            Some(&json!([{"read_write_type": "ReadOnly", "include_management_events": false,
-                "data_resources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]))
+            Some(
+                &json!([{"read_write_type": "ReadOnly", "include_management_events": false,
+                "data_resources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}])
+            )
         );
     }
 

@@ -57,3 +57,97 @@ fn key(k: &CfnResource, ix: &Index<'_>) -> Resource {
     set_key_policy(&mut r, p.get("KeyPolicy"));
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::semantics::test_support::{attr, by_id, cfn, uncollected};
+    use serde_json::json;
+
+    #[test]
+    fn defaults_aliases_and_rotation_applicability() {
+        let rs = cfn(r#"
+Resources:
+  Plain:
+    Type: AWS::KMS::Key
+  Imported:
+    Type: AWS::KMS::Key
+    Properties:
+      Origin: EXTERNAL
+      EnableKeyRotation: true
+  Hmac:
+    Type: AWS::KMS::Key
+    Properties:
+      KeySpec: HMAC_256
+      KeyUsage: GENERATE_VERIFY_MAC
+  Param:
+    Type: AWS::KMS::Key
+    Properties:
+      EnableKeyRotation: !Ref RotateParam
+  PlainAlias:
+    Type: AWS::KMS::Alias
+    Properties:
+      AliasName: alias/plain
+      TargetKeyId: !Ref Plain
+"#);
+        let plain = by_id(&rs, "Plain");
+        assert_eq!(attr(plain, "key_state"), Some(&json!("Enabled")));
+        assert_eq!(attr(plain, "rotation_enabled"), Some(&json!(false)));
+        assert_eq!(attr(plain, "public_policy"), Some(&json!(false)));
+        assert_eq!(attr(plain, "aliases"), Some(&json!(["alias/plain"])));
+        assert_eq!(
+            attr(by_id(&rs, "Imported"), "rotation_enabled"),
+            Some(&json!(null))
+        );
+        assert_eq!(
+            attr(by_id(&rs, "Hmac"), "rotation_enabled"),
+            Some(&json!(null))
+        );
+        assert_eq!(attr(by_id(&rs, "Hmac"), "aliases"), Some(&json!([])));
+        assert!(uncollected(
+            by_id(&rs, "Param"),
+            "rotation_enabled",
+            "!Ref RotateParam"
+        ));
+    }
+
+    #[test]
+    fn key_policies_are_judged_as_objects_or_json_strings() {
+        let rs = cfn(r#"
+Resources:
+  Narrowed:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: "*"}
+            Action: kms:Decrypt
+            Condition: {StringEquals: {"kms:CallerAccount": "111122223333"}}
+  Public:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy: '{"Statement":{"Effect":"Allow","Principal":"*","Action":"kms:*"}}'
+  Unknown:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Statement:
+          - Effect: Allow
+            Principal: {AWS: !Ref AdminArn}
+            Action: kms:*
+"#);
+        assert_eq!(
+            attr(by_id(&rs, "Narrowed"), "public_policy"),
+            Some(&json!(false))
+        );
+        assert_eq!(
+            attr(by_id(&rs, "Public"), "public_policy"),
+            Some(&json!(true))
+        );
+        assert!(uncollected(
+            by_id(&rs, "Unknown"),
+            "public_policy",
+            "!Ref AdminArn"
+        ));
+    }
+}

@@ -112,12 +112,18 @@ mod tests {
         assert_eq!(t.resource_type, "aws.cloudtrail.trail");
         assert_eq!(t.service, "CloudTrail");
         assert_eq!(attr(&t, "is_multi_region_trail"), Some(&json!(false)));
-        assert_eq!(attr(&t, "include_global_service_events"), Some(&json!(true)));
+        assert_eq!(
+            attr(&t, "include_global_service_events"),
+            Some(&json!(true))
+        );
         assert_eq!(attr(&t, "log_file_validation_enabled"), Some(&json!(false)));
         assert_eq!(attr(&t, "is_logging"), Some(&json!(true)));
         assert_eq!(attr(&t, "encrypted"), Some(&json!(false)));
         assert_eq!(attr(&t, "kms_key_id"), Some(&json!(null)));
-        assert_eq!(attr(&t, "cloudwatch_logs_log_group_arn"), Some(&json!(null)));
+        assert_eq!(
+            attr(&t, "cloudwatch_logs_log_group_arn"),
+            Some(&json!(null))
+        );
         // No selectors: a new trail records every management event.
         assert_eq!(
             events(&t),
@@ -159,8 +165,10 @@ mod tests {
         let t = selector("All", "\"arn:aws:s3\"");
         assert_eq!(
             attr(&t, "event_selectors"),
-            Some(&json!([{"read_write_type": "All", "include_management_events": true,
-                "data_resources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}]))
+            Some(
+                &json!([{"read_write_type": "All", "include_management_events": true,
+                "data_resources": [{"type": "AWS::S3::Object", "values": ["arn:aws:s3"]}]}])
+            )
         );
     }
 
@@ -215,8 +223,10 @@ advanced_event_selector {
         let first = attr(&t, "advanced_event_selectors").and_then(|a| a.get(0));
         assert_eq!(
             first.and_then(|s| s.pointer("/field_selectors/1")),
-            Some(&json!({"field": "readOnly", "equals": ["false"], "not_equals": [],
-                "starts_with": [], "not_starts_with": [], "ends_with": [], "not_ends_with": []}))
+            Some(
+                &json!({"field": "readOnly", "equals": ["false"], "not_equals": [],
+                "starts_with": [], "not_starts_with": [], "ends_with": [], "not_ends_with": []})
+            )
         );
     }
 

@@ -202,7 +202,11 @@ resource "aws_iam_user_policy" "somewhere" {
 }
 "#);
         let alice = by_id(&rs, "aws_iam_user.alice");
-        assert!(uncollected(alice, "attached_policies", "aws_iam_policy.p.arn"));
+        assert!(uncollected(
+            alice,
+            "attached_policies",
+            "aws_iam_policy.p.arn"
+        ));
         assert!(uncollected(alice, "inline_policies", "generated at apply"));
         // var.user might be bob: his inline policies are not known.
         let bob = by_id(&rs, "aws_iam_user.bob");

@@ -93,3 +93,127 @@ fn set_origin(r: &mut Resource, a: &Val) {
     };
     r.attributes.insert("origin".into(), Value::from(origin));
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::semantics::test_support::{attr, by_id, tf, uncollected};
+    use serde_json::json;
+
+    #[test]
+    fn a_bare_key_gets_the_provider_defaults_and_the_default_policy() {
+        let rs = tf(r#"resource "aws_kms_key" "k" {}"#);
+        let k = by_id(&rs, "aws_kms_key.k");
+        assert_eq!(
+            (k.service.as_str(), k.resource_type.as_str()),
+            ("KMS", "aws.kms.key")
+        );
+        assert_eq!(attr(k, "key_manager"), Some(&json!("CUSTOMER")));
+        assert_eq!(attr(k, "enabled"), Some(&json!(true)));
+        assert_eq!(attr(k, "key_state"), Some(&json!("Enabled")));
+        assert_eq!(attr(k, "key_spec"), Some(&json!("SYMMETRIC_DEFAULT")));
+        assert_eq!(attr(k, "origin"), Some(&json!("AWS_KMS")));
+        assert_eq!(attr(k, "rotation_enabled"), Some(&json!(false)));
+        assert_eq!(attr(k, "rotation_period_in_days"), None);
+        assert_eq!(attr(k, "public_policy"), Some(&json!(false)));
+        assert_eq!(attr(k, "aliases"), Some(&json!([])));
+    }
+
+    #[test]
+    fn rotation_is_null_where_it_does_not_apply_and_defaults_to_a_year() {
+        let rs = tf(r#"
+resource "aws_kms_key" "rotated" {
+  enable_key_rotation = true
+  is_enabled          = false
+}
+resource "aws_kms_key" "rsa" {
+  customer_master_key_spec = "RSA_2048"
+  key_usage                = "SIGN_VERIFY"
+}
+resource "aws_kms_key" "hsm" {
+  custom_key_store_id = "cks-1234567890abcdef0"
+}
+resource "aws_kms_key" "unknown" {
+  enable_key_rotation = var.rotate
+}"#);
+        let rotated = by_id(&rs, "aws_kms_key.rotated");
+        assert_eq!(attr(rotated, "rotation_enabled"), Some(&json!(true)));
+        assert_eq!(attr(rotated, "rotation_period_in_days"), Some(&json!(365)));
+        assert_eq!(attr(rotated, "key_state"), Some(&json!("Disabled")));
+        assert_eq!(
+            attr(by_id(&rs, "aws_kms_key.rsa"), "rotation_enabled"),
+            Some(&json!(null))
+        );
+        let hsm = by_id(&rs, "aws_kms_key.hsm");
+        assert_eq!(attr(hsm, "origin"), Some(&json!("AWS_CLOUDHSM")));
+        assert_eq!(attr(hsm, "rotation_enabled"), Some(&json!(null)));
+        assert!(uncollected(
+            by_id(&rs, "aws_kms_key.unknown"),
+            "rotation_enabled",
+            "var.rotate"
+        ));
+    }
+
+    #[test]
+    fn aliases_and_a_key_policy_resource_are_folded_into_the_key_they_name() {
+        let rs = tf(r#"
+resource "aws_kms_key" "a" {
+  policy = "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"arn:aws:iam::111122223333:root\"},\"Action\":\"kms:*\"}]}"
+}
+resource "aws_kms_key" "b" {}
+resource "aws_kms_alias" "a2" {
+  name          = "alias/z-app"
+  target_key_id = aws_kms_key.a.arn
+}
+resource "aws_kms_alias" "a1" {
+  name          = "alias/app"
+  target_key_id = aws_kms_key.a.key_id
+}
+resource "aws_kms_key_policy" "a" {
+  key_id = aws_kms_key.a.id
+  policy = "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:Decrypt\"}]}"
+}"#);
+        let a = by_id(&rs, "aws_kms_key.a");
+        assert_eq!(
+            attr(a, "aliases"),
+            Some(&json!(["alias/app", "alias/z-app"]))
+        );
+        assert_eq!(attr(a, "public_policy"), Some(&json!(true)));
+        let b = by_id(&rs, "aws_kms_key.b");
+        assert_eq!(attr(b, "aliases"), Some(&json!([])));
+        assert_eq!(attr(b, "public_policy"), Some(&json!(false)));
+    }
+
+    #[test]
+    fn unknown_or_broken_policies_and_unresolved_policy_targets_are_uncollected() {
+        let rs = tf(r#"
+resource "aws_kms_key" "unknown" {
+  policy = var.policy
+}
+resource "aws_kms_key" "broken" {
+  policy = "{\"Statement\": ["
+}
+"#);
+        assert!(uncollected(
+            by_id(&rs, "aws_kms_key.unknown"),
+            "public_policy",
+            "var.policy"
+        ));
+        assert!(uncollected(
+            by_id(&rs, "aws_kms_key.broken"),
+            "public_policy",
+            "not a JSON document"
+        ));
+        // A policy resource whose key is not known might replace any key's policy.
+        let rs = tf(r#"
+resource "aws_kms_key" "c" {}
+resource "aws_kms_key_policy" "somewhere" {
+  key_id = var.key_id
+  policy = "{}"
+}"#);
+        assert!(uncollected(
+            by_id(&rs, "aws_kms_key.c"),
+            "public_policy",
+            "var.key_id"
+        ));
+    }
+}
