@@ -33,7 +33,12 @@ fn and(a: Tri, b: Tri) -> Tri {
 }
 
 fn any<'a>(items: impl IntoIterator<Item = &'a Val>, f: impl Fn(&'a Val) -> Tri) -> Tri {
-    items.into_iter().fold(Ok(false), |acc, v| or(acc, f(v)))
+    // Not `try_fold`: an unknown must not stop the search for a `true`.
+    let mut acc = Ok(false);
+    for v in items {
+        acc = or(acc, f(v));
+    }
+    acc
 }
 
 /// Sets attribute `key` to a [`Tri`]: the boolean, or `uncollected` with the
