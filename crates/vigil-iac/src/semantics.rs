@@ -451,15 +451,8 @@ fn strings(v: Option<&Val>) -> impl Iterator<Item = &str> {
     items.into_iter()
 }
 
-/// Sets a KMS key's `key_state` from `enabled`, and `rotation_enabled` /
-/// `rotation_period_in_days`, after `enabled`, `key_spec` and `origin` are
-/// set: automatic rotation exists only for symmetric encryption keys with
-/// key material from KMS, elsewhere `rotation_enabled` is null (not
-/// applicable), as the collector reports it. `rotation` is the declared
-/// switch (absent: disabled, the default of both Terraform and
-/// CloudFormation); `period` the declared period (AWS's default when
-/// rotation is on: 365 days).
-pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period: Option<&Val>) {
+/// Sets a KMS key's `key_state` (Enabled / Disabled) from `enabled`.
+pub(crate) fn set_key_state(r: &mut Resource) {
     match r.attributes.get("enabled").and_then(Value::as_bool) {
         Some(on) => {
             let state = if on { "Enabled" } else { "Disabled" };
@@ -471,6 +464,16 @@ pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period:
             }
         }
     }
+}
+
+/// Sets a KMS key's `rotation_enabled` / `rotation_period_in_days`, after
+/// `key_spec` and `origin` are set: automatic rotation exists only for
+/// symmetric encryption keys with key material from KMS, elsewhere
+/// `rotation_enabled` is null (not applicable), as the collector reports
+/// it. `rotation` is the declared switch (absent: disabled, the default of
+/// both Terraform and CloudFormation); `period` the declared period (AWS's
+/// default when rotation is on: 365 days).
+pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period: Option<&Val>) {
     let known = |r: &Resource, k: &str| -> Result<Option<String>, String> {
         match r.uncollected.get(k) {
             Some(why) => Err(why.clone()),
@@ -501,6 +504,37 @@ pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period:
                 .and_then(Value::as_bool);
             let default = (on == Some(true)).then(|| Value::from(365));
             set(r, "rotation_period_in_days", period, default);
+        }
+    }
+}
+
+/// Sets what a multi-Region replica key takes from its primary key (key
+/// spec, usage, origin and rotation status: GetKeyRotationStatus of a
+/// replica answers for its primary): from the primary's normalized form,
+/// or, when the primary is not known (`Err(reason)`), uncollected.
+pub(crate) fn set_from_primary(r: &mut Resource, primary: Result<Resource, String>) {
+    const FROM_PRIMARY: [&str; 5] = [
+        "key_spec",
+        "key_usage",
+        "origin",
+        "rotation_enabled",
+        "rotation_period_in_days",
+    ];
+    r.attributes.insert("multi_region".into(), true.into());
+    for k in FROM_PRIMARY {
+        r.attributes.remove(k);
+        match &primary {
+            Ok(p) => {
+                if let Some(v) = p.attributes.get(k) {
+                    r.attributes.insert(k.into(), v.clone());
+                }
+                if let Some(why) = p.uncollected.get(k) {
+                    r.uncollected.insert(k.into(), why.clone());
+                }
+            }
+            Err(why) => {
+                r.uncollected.insert(k.into(), why.clone());
+            }
         }
     }
 }

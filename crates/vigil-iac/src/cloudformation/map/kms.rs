@@ -1,27 +1,33 @@
 //! CloudFormation → normalized resources: kms.
 //!
-//! `AWS::KMS::Key` → `aws.kms.key` (a customer managed key), with the
-//! `AWS::KMS::Alias` resources that target it folded into `aliases`.
+//! `AWS::KMS::Key` and `AWS::KMS::ReplicaKey` (a replica of a multi-Region
+//! key) → `aws.kms.key` (customer managed keys), with the `AWS::KMS::Alias`
+//! resources that target one folded into `aliases`.
 
-use super::{new_resource, set, Index};
+use super::{new_resource, refers_to, set, Index};
 use crate::cloudformation::CfnResource;
-use crate::semantics::{set_folded_list, set_key_policy, set_kms_rotation};
+use crate::semantics::{
+    set_folded_list, set_from_primary, set_key_policy, set_key_state, set_kms_rotation,
+};
 use crate::value::Val;
 use vigil_model::Resource;
 
 /// Maps the kms resource types this module handles; `None` for others.
 pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
-    (r.resource_type == "AWS::KMS::Key").then(|| key(r, ix))
+    match r.resource_type.as_str() {
+        "AWS::KMS::Key" => Some(key(r, ix)),
+        "AWS::KMS::ReplicaKey" => Some(replica_key(r, ix)),
+        _ => None,
+    }
 }
 
 fn key(k: &CfnResource, ix: &Index<'_>) -> Resource {
     let p = &k.props;
-    let mut r = new_resource(k, "KMS", "aws.kms.key", None);
-    r.attributes.insert("key_manager".into(), "CUSTOMER".into());
-    set(&mut r, "description", p.get("Description"), None);
+    let mut r = common(k, ix);
     // CloudFormation's defaults: enabled, a symmetric encryption key with
     // key material from KMS, not multi-Region, no automatic rotation.
     set(&mut r, "enabled", p.get("Enabled"), Some(true.into()));
+    set_key_state(&mut r);
     set(
         &mut r,
         "key_spec",
@@ -46,6 +52,42 @@ fn key(k: &CfnResource, ix: &Index<'_>) -> Resource {
         p.get("EnableKeyRotation"),
         p.get("RotationPeriodInDays"),
     );
+    r
+}
+
+/// A replica of a multi-Region key: key spec, usage, origin and rotation
+/// are its primary's (known when `PrimaryKeyArn` names a key of the
+/// template), its policy and state its own.
+fn replica_key(k: &CfnResource, ix: &Index<'_>) -> Resource {
+    let p = &k.props;
+    let mut r = common(k, ix);
+    set(&mut r, "enabled", p.get("Enabled"), Some(true.into()));
+    set_key_state(&mut r);
+    let arn = p.get("PrimaryKeyArn");
+    let primary = arn.and_then(|v| {
+        ix.of_type("AWS::KMS::Key")
+            .iter()
+            .find(|t| refers_to(v, t, &[]))
+    });
+    let primary = match (primary, arn) {
+        (Some(p), _) => Ok(key(p, ix)),
+        (None, Some(Val::Unknown(u))) => Err(u.reason()),
+        (None, _) => Err(format!(
+            "the primary key of {} (PrimaryKeyArn) is not declared in the template",
+            k.logical_id
+        )),
+    };
+    set_from_primary(&mut r, primary);
+    r
+}
+
+/// What both kinds of key have: the resource, `key_manager`,
+/// `description`, the aliases that target it and its `KeyPolicy`.
+fn common(k: &CfnResource, ix: &Index<'_>) -> Resource {
+    let p = &k.props;
+    let mut r = new_resource(k, "KMS", "aws.kms.key", None);
+    r.attributes.insert("key_manager".into(), "CUSTOMER".into());
+    set(&mut r, "description", p.get("Description"), None);
     let aliases = ix.satellites("AWS::KMS::Alias", "TargetKeyId", k, &[]);
     let mut names: Vec<Val> = aliases
         .matched
@@ -148,6 +190,38 @@ Resources:
             by_id(&rs, "Unknown"),
             "public_policy",
             "!Ref AdminArn"
+        ));
+    }
+
+    #[test]
+    fn a_replica_takes_rotation_from_a_primary_of_the_template() {
+        let rs = cfn(r#"
+Resources:
+  Primary:
+    Type: AWS::KMS::Key
+    Properties:
+      MultiRegion: true
+  Replica:
+    Type: AWS::KMS::ReplicaKey
+    Properties:
+      PrimaryKeyArn: !GetAtt Primary.Arn
+      Enabled: false
+      KeyPolicy: {Statement: [{Effect: Allow, Principal: {AWS: arn:aws:iam::111122223333:root}, Action: "kms:*"}]}
+  Orphan:
+    Type: AWS::KMS::ReplicaKey
+    Properties:
+      PrimaryKeyArn: !Ref PrimaryArnParam
+      KeyPolicy: {}
+"#);
+        let replica = by_id(&rs, "Replica");
+        assert_eq!(attr(replica, "rotation_enabled"), Some(&json!(false)));
+        assert_eq!(attr(replica, "key_state"), Some(&json!("Disabled")));
+        assert_eq!(attr(replica, "multi_region"), Some(&json!(true)));
+        assert_eq!(attr(replica, "public_policy"), Some(&json!(false)));
+        assert!(uncollected(
+            by_id(&rs, "Orphan"),
+            "rotation_enabled",
+            "!Ref PrimaryArnParam"
         ));
     }
 }

@@ -1,32 +1,40 @@
 //! Terraform → normalized resources: kms.
 //!
-//! `aws_kms_key` → `aws.kms.key` (a customer managed key), with the
-//! `aws_kms_alias` resources that target it folded into `aliases` and an
+//! `aws_kms_key`, `aws_kms_external_key` (imported key material) and
+//! `aws_kms_replica_key` (a replica of a multi-Region key) →
+//! `aws.kms.key` (customer managed keys), with the `aws_kms_alias`
+//! resources that target one folded into `aliases` and an
 //! `aws_kms_key_policy` that names it replacing its `policy`.
 
-use super::{new_resource, set, Index};
-use crate::semantics::{set_folded_list, set_key_policy, set_kms_rotation};
+use super::{new_resource, refers_to, set, Index};
+use crate::semantics::{
+    set_folded_list, set_from_primary, set_key_policy, set_key_state, set_kms_rotation,
+};
 use crate::terraform::TfResource;
 use crate::value::Val;
 use serde_json::Value;
 use vigil_model::Resource;
 
-/// The attributes of `aws_kms_key` another resource names it by.
+/// The attributes of a key another resource names it by.
 const KEY_ATTRS: &[&str] = &["id", "key_id", "arn"];
 
 /// Maps the kms resource types this module handles; `None` for others.
 pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
-    (d.kind == "aws_kms_key").then(|| key(d, ix))
+    match d.kind.as_str() {
+        "aws_kms_key" => Some(key(d, ix)),
+        "aws_kms_external_key" => Some(external_key(d, ix)),
+        "aws_kms_replica_key" => Some(replica_key(d, ix)),
+        _ => None,
+    }
 }
 
 fn key(d: &TfResource, ix: &Index<'_>) -> Resource {
     let a = &d.attrs;
-    let mut r = new_resource(d, "KMS", "aws.kms.key", None);
-    r.attributes.insert("key_manager".into(), "CUSTOMER".into());
-    set(&mut r, "description", a.get("description"), None);
+    let mut r = common(d, ix);
     // Provider defaults: enabled, a symmetric encryption key, not
     // multi-Region, no automatic rotation.
     set(&mut r, "enabled", a.get("is_enabled"), Some(true.into()));
+    set_key_state(&mut r);
     set(
         &mut r,
         "key_spec",
@@ -51,6 +59,76 @@ fn key(d: &TfResource, ix: &Index<'_>) -> Resource {
         a.get("enable_key_rotation"),
         a.get("rotation_period_in_days"),
     );
+    r
+}
+
+/// A key for imported material: symmetric, origin EXTERNAL (no automatic
+/// rotation); without `key_material_base64` it waits for its material
+/// (PendingImport), with it it is enabled unless `enabled = false`.
+fn external_key(d: &TfResource, ix: &Index<'_>) -> Resource {
+    let a = &d.attrs;
+    let mut r = common(d, ix);
+    r.attributes
+        .insert("key_spec".into(), "SYMMETRIC_DEFAULT".into());
+    r.attributes
+        .insert("key_usage".into(), "ENCRYPT_DECRYPT".into());
+    r.attributes.insert("origin".into(), "EXTERNAL".into());
+    set(
+        &mut r,
+        "multi_region",
+        a.get("multi_region"),
+        Some(false.into()),
+    );
+    let material = a.get("key_material_base64").filter(|v| !v.is_null());
+    set(
+        &mut r,
+        "enabled",
+        a.get("enabled"),
+        Some(material.is_some().into()),
+    );
+    set_key_state(&mut r);
+    set_kms_rotation(&mut r, None, None);
+    if material.is_none() {
+        r.attributes
+            .insert("key_state".into(), "PendingImport".into());
+    }
+    r
+}
+
+/// A replica of a multi-Region key: its key spec, usage, origin and
+/// rotation are the primary key's (known when the primary is declared
+/// alongside and named by reference), its policy and state its own.
+fn replica_key(d: &TfResource, ix: &Index<'_>) -> Resource {
+    let a = &d.attrs;
+    let mut r = common(d, ix);
+    set(&mut r, "enabled", a.get("enabled"), Some(true.into()));
+    set_key_state(&mut r);
+    let arn = a.get("primary_key_arn");
+    let primary = arn.and_then(|v| {
+        ix.of_kind("aws_kms_key")
+            .iter()
+            .find(|t| refers_to(v, t, &["arn"]))
+    });
+    let primary = match (primary, arn) {
+        (Some(p), _) => Ok(key(p, ix)),
+        (None, Some(Val::Unknown(u))) => Err(u.reason()),
+        (None, _) => Err(format!(
+            "the primary key of {} (primary_key_arn) is not declared in the scanned files",
+            d.address
+        )),
+    };
+    set_from_primary(&mut r, primary);
+    r
+}
+
+/// What every kind of key has: the resource, `key_manager`,
+/// `description`, the aliases that target it and its key policy (its own
+/// `policy`, or that of an `aws_kms_key_policy` naming it).
+fn common(d: &TfResource, ix: &Index<'_>) -> Resource {
+    let a = &d.attrs;
+    let mut r = new_resource(d, "KMS", "aws.kms.key", None);
+    r.attributes.insert("key_manager".into(), "CUSTOMER".into());
+    set(&mut r, "description", a.get("description"), None);
 
     let aliases = ix.satellites("aws_kms_alias", "target_key_id", d, KEY_ATTRS);
     let mut names: Vec<Val> = aliases
@@ -215,5 +293,34 @@ resource "aws_kms_key_policy" "somewhere" {
             "public_policy",
             "var.key_id"
         ));
+    }
+
+    #[test]
+    fn external_and_replica_keys_have_no_rotation_of_their_own() {
+        let rs = tf(r#"
+resource "aws_kms_key" "primary" {
+  multi_region        = true
+  enable_key_rotation = true
+}
+resource "aws_kms_replica_key" "replica" {
+  primary_key_arn = aws_kms_key.primary.arn
+  policy          = "{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"kms:Decrypt\"}]}"
+}
+resource "aws_kms_replica_key" "elsewhere" {
+  primary_key_arn = "arn:aws:kms:us-east-1:111122223333:key/mrk-1234"
+}
+resource "aws_kms_external_key" "imported" {}
+"#);
+        let replica = by_id(&rs, "aws_kms_replica_key.replica");
+        assert_eq!(attr(replica, "multi_region"), Some(&json!(true)));
+        assert_eq!(attr(replica, "key_state"), Some(&json!("Enabled")));
+        assert_eq!(attr(replica, "rotation_enabled"), Some(&json!(true)));
+        assert_eq!(attr(replica, "public_policy"), Some(&json!(true)));
+        let elsewhere = by_id(&rs, "aws_kms_replica_key.elsewhere");
+        assert!(uncollected(elsewhere, "rotation_enabled", "not declared"));
+        let imported = by_id(&rs, "aws_kms_external_key.imported");
+        assert_eq!(attr(imported, "origin"), Some(&json!("EXTERNAL")));
+        assert_eq!(attr(imported, "key_state"), Some(&json!("PendingImport")));
+        assert_eq!(attr(imported, "rotation_enabled"), Some(&json!(null)));
     }
 }
