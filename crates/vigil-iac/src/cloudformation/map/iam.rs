@@ -2,8 +2,9 @@
 //!
 //! `AWS::IAM::User` → `aws.iam.user`: `ManagedPolicyArns` and the
 //! `AWS::IAM::ManagedPolicy` resources listing the user in `Users` give
-//! `attached_policies`; `Policies` and the `AWS::IAM::Policy` resources
-//! listing it give `inline_policies`. (CloudFormation has no account
+//! `attached_policies`; `Policies`, the `AWS::IAM::Policy` resources
+//! listing it and the `AWS::IAM::UserPolicy` resources naming it
+//! (`UserName`) give `inline_policies`. (CloudFormation has no account
 //! password policy resource.)
 
 use super::{new_resource, refers_to, Index, Satellites};
@@ -51,14 +52,21 @@ fn user(u: &CfnResource, ix: &Index<'_>) -> Resource {
         Some(u @ Val::Unknown(_)) => vec![u.clone()],
         _ => Vec::new(),
     };
+    let user_policies = ix.satellites("AWS::IAM::UserPolicy", "UserName", u, USER_NAME);
     names.extend(
         inline
             .matched
             .iter()
+            .chain(&user_policies.matched)
             .map(|s| s.props.get("PolicyName").cloned().unwrap_or(Val::Null)),
     );
     names.retain(|n| !n.is_null());
-    set_folded_list(&mut r, "inline_policies", names, inline.unresolved);
+    set_folded_list(
+        &mut r,
+        "inline_policies",
+        names,
+        inline.unresolved.or(user_policies.unresolved),
+    );
     r
 }
 
@@ -125,6 +133,12 @@ Resources:
       PolicyName: by-name
       PolicyDocument: {}
       Users: [alice]
+  UserPolicy:
+    Type: AWS::IAM::UserPolicy
+    Properties:
+      PolicyName: user-policy
+      PolicyDocument: {}
+      UserName: !Ref Alice
 "#);
         let alice = by_id(&rs, "Alice");
         assert_eq!(alice.resource_type, "aws.iam.user");
@@ -137,7 +151,7 @@ Resources:
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or_default();
         inline.sort();
-        assert_eq!(inline, ["by-name", "by-ref", "own"]);
+        assert_eq!(inline, ["by-name", "by-ref", "own", "user-policy"]);
         let bob = by_id(&rs, "Bob");
         assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
         assert_eq!(attr(bob, "inline_policies"), Some(&json!([])));
