@@ -338,8 +338,8 @@ pub(crate) struct SelectorNames {
     pub lists: [&'static str; 6],
 }
 
-/// The normalized names of a field selector's lists.
-const FIELD_LISTS: [&str; 6] = [
+/// The normalized names of a field selector's lists (Terraform's too).
+pub(crate) const FIELD_LISTS: [&str; 6] = [
     "equals",
     "not_equals",
     "starts_with",

@@ -7,7 +7,8 @@
 
 use super::{new_resource, refers_to, Index};
 use crate::semantics::{
-    advanced_selector, basic_selector, items, set_trail, set_trail_events, SelectorNames, TrailArgs,
+    advanced_selector, basic_selector, items, set_trail, set_trail_events, SelectorNames,
+    TrailArgs, FIELD_LISTS,
 };
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -29,14 +30,7 @@ const NAMES: SelectorNames = SelectorNames {
     name: "name",
     field_selectors: "field_selector",
     field: "field",
-    lists: [
-        "equals",
-        "not_equals",
-        "starts_with",
-        "not_starts_with",
-        "ends_with",
-        "not_ends_with",
-    ],
+    lists: FIELD_LISTS,
 };
 
 fn trail(d: &TfResource, ix: &Index<'_>) -> Resource {
