@@ -25,6 +25,7 @@
 mod aws;
 pub mod cloudformation;
 pub mod functions;
+mod semantics;
 pub mod source;
 pub mod terraform;
 pub mod value;

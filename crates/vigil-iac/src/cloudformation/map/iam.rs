@@ -1,11 +1,186 @@
 //! CloudFormation → normalized resources: iam.
+//!
+//! `AWS::IAM::User` → `aws.iam.user`: `ManagedPolicyArns` and the
+//! `AWS::IAM::ManagedPolicy` resources listing the user in `Users` give
+//! `attached_policies`; `Policies`, the `AWS::IAM::Policy` resources
+//! listing it and the `AWS::IAM::UserPolicy` resources naming it
+//! (`UserName`) give `inline_policies`. (CloudFormation has no account
+//! password policy resource.)
 
-use super::Index;
+use super::{new_resource, refers_to, Index, Satellites};
 use crate::cloudformation::CfnResource;
+use crate::semantics::set_folded_list;
+use crate::value::Val;
 use vigil_model::Resource;
+
+/// The property another resource may name the user by, literally.
+const USER_NAME: &[&str] = &["UserName"];
 
 /// Maps the iam resource types this module handles; `None` for others.
 pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
-    let _ = (r, ix);
-    None
+    (r.resource_type == "AWS::IAM::User").then(|| user(r, ix))
+}
+
+fn user(u: &CfnResource, ix: &Index<'_>) -> Resource {
+    let p = &u.props;
+    let mut r = new_resource(u, "IAM", "aws.iam.user", Some("UserName"));
+
+    let managed = users_satellites(ix, "AWS::IAM::ManagedPolicy", u);
+    let mut arns: Vec<Val> = match p.get("ManagedPolicyArns") {
+        Some(Val::List(items)) => items.clone(),
+        Some(other) if !other.is_null() => vec![other.clone()],
+        _ => Vec::new(),
+    };
+    // A managed policy's ARN (`!Ref`) is known only once it is created.
+    arns.extend(
+        managed
+            .matched
+            .iter()
+            .map(|m| Val::unknown(format!("!Ref {}", m.logical_id))),
+    );
+    set_folded_list(&mut r, "attached_policies", arns, managed.unresolved);
+
+    let inline = users_satellites(ix, "AWS::IAM::Policy", u);
+    let mut names: Vec<Val> = match p.get("Policies") {
+        Some(Val::List(items)) => items
+            .iter()
+            .map(|i| match i {
+                Val::Unknown(_) => i.clone(),
+                _ => i.get("PolicyName").cloned().unwrap_or(Val::Null),
+            })
+            .collect(),
+        Some(u @ Val::Unknown(_)) => vec![u.clone()],
+        _ => Vec::new(),
+    };
+    let user_policies = ix.satellites("AWS::IAM::UserPolicy", "UserName", u, USER_NAME);
+    names.extend(
+        inline
+            .matched
+            .iter()
+            .chain(&user_policies.matched)
+            .map(|s| s.props.get("PolicyName").cloned().unwrap_or(Val::Null)),
+    );
+    names.retain(|n| !n.is_null());
+    set_folded_list(
+        &mut r,
+        "inline_policies",
+        names,
+        inline.unresolved.or(user_policies.unresolved),
+    );
+    r
+}
+
+/// The resources of `resource_type` whose `Users` list names the user `u`
+/// (`!Ref U` or its literal `UserName`).
+fn users_satellites<'a>(ix: &Index<'a>, resource_type: &str, u: &CfnResource) -> Satellites<'a> {
+    let mut out = Satellites {
+        matched: Vec::new(),
+        unresolved: None,
+    };
+    for s in ix.of_type(resource_type) {
+        let elements: Vec<&Val> = match s.props.get("Users") {
+            Some(Val::List(items)) => items.iter().collect(),
+            Some(other) => vec![other],
+            None => continue,
+        };
+        if elements.iter().any(|v| refers_to(v, u, USER_NAME)) {
+            out.matched.push(s);
+            continue;
+        }
+        for v in elements {
+            if let Val::Unknown(x) = v {
+                let resolvable = ix
+                    .of_type(&u.resource_type)
+                    .iter()
+                    .any(|t| refers_to(v, t, USER_NAME));
+                if !resolvable && out.unresolved.is_none() {
+                    out.unresolved = Some(format!("{} (target of {})", x.reason(), s.logical_id));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::semantics::test_support::{attr, by_id, cfn, uncollected};
+    use serde_json::json;
+
+    #[test]
+    fn inline_and_managed_policies_of_a_user_and_its_satellites_are_folded_in() {
+        let rs = cfn(r#"
+Resources:
+  Alice:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: alice
+      ManagedPolicyArns: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+      Policies:
+        - PolicyName: own
+          PolicyDocument: {}
+  Bob:
+    Type: AWS::IAM::User
+  ByRef:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: by-ref
+      PolicyDocument: {}
+      Users: [!Ref Alice]
+  ByName:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: by-name
+      PolicyDocument: {}
+      Users: [alice]
+  UserPolicy:
+    Type: AWS::IAM::UserPolicy
+    Properties:
+      PolicyName: user-policy
+      PolicyDocument: {}
+      UserName: !Ref Alice
+"#);
+        let alice = by_id(&rs, "Alice");
+        assert_eq!(alice.resource_type, "aws.iam.user");
+        assert_eq!(alice.name, "alice");
+        assert_eq!(
+            attr(alice, "attached_policies"),
+            Some(&json!(["arn:aws:iam::aws:policy/ReadOnlyAccess"]))
+        );
+        let mut inline: Vec<String> = attr(alice, "inline_policies")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        inline.sort();
+        assert_eq!(inline, ["by-name", "by-ref", "own", "user-policy"]);
+        let bob = by_id(&rs, "Bob");
+        assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+        assert_eq!(attr(bob, "inline_policies"), Some(&json!([])));
+    }
+
+    #[test]
+    fn a_managed_policy_arn_and_an_unresolved_user_are_not_known() {
+        let rs = cfn(r#"
+Resources:
+  Alice:
+    Type: AWS::IAM::User
+  Bob:
+    Type: AWS::IAM::User
+  Managed:
+    Type: AWS::IAM::ManagedPolicy
+    Properties:
+      PolicyDocument: {}
+      Users: [!Ref Alice]
+  Somewhere:
+    Type: AWS::IAM::Policy
+    Properties:
+      PolicyName: x
+      PolicyDocument: {}
+      Users: [!Ref UserParam]
+"#);
+        let alice = by_id(&rs, "Alice");
+        assert!(uncollected(alice, "attached_policies", "!Ref Managed"));
+        let bob = by_id(&rs, "Bob");
+        assert!(uncollected(bob, "inline_policies", "!Ref UserParam"));
+        assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+    }
 }

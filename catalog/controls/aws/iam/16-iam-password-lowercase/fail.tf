@@ -1,0 +1,10 @@
+# FAIL: require_lowercase_characters = false.
+resource "aws_iam_account_password_policy" "weak" {
+  minimum_password_length        = 14
+  password_reuse_prevention      = 24
+  require_uppercase_characters   = true
+  require_lowercase_characters   = false
+  require_symbols                = true
+  require_numbers                = true
+  max_password_age               = 90
+}
