@@ -17,7 +17,7 @@ mod eks;
 mod elbv2;
 mod iam;
 mod kms;
-mod lambda;
+pub(crate) mod lambda;
 mod rds;
 mod s3;
 mod vpc;

@@ -16,11 +16,13 @@ pub(super) fn map(r: &CfnResource, _ix: &Index<'_>) -> Option<Resource> {
 /// CloudFormation accepts `"true"`/`"false"` strings for booleans (and
 /// parameters are strings): those become booleans, anything else is kept.
 pub(super) fn boolish(v: Option<&Val>) -> Option<Val> {
-    v.map(|v| match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("true") => Val::Bool(true),
-        Some("false") => Val::Bool(false),
-        _ => v.clone(),
-    })
+    v.map(
+        |v| match v.as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("true") => Val::Bool(true),
+            Some("false") => Val::Bool(false),
+            _ => v.clone(),
+        },
+    )
 }
 
 fn cluster(c: &CfnResource) -> Resource {
@@ -161,7 +163,10 @@ mod tests {
         assert_eq!(attr(r, "endpoint_public_access"), Some(&json!(true)));
         assert_eq!(attr(r, "endpoint_private_access"), Some(&json!(false)));
         assert_eq!(attr(r, "public_access_cidrs"), Some(&json!(["0.0.0.0/0"])));
-        assert_eq!(attr(r, "subnet_ids"), Some(&json!(["subnet-1", "subnet-2"])));
+        assert_eq!(
+            attr(r, "subnet_ids"),
+            Some(&json!(["subnet-1", "subnet-2"]))
+        );
         assert_eq!(attr(r, "logging_enabled_types"), Some(&json!([])));
         assert_eq!(attr(r, "secrets_encryption"), Some(&json!(false)));
         assert!(r.uncollected.contains_key("role_arn"));

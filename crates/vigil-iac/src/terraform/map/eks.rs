@@ -110,7 +110,12 @@ fn secrets_encryption(r: &mut Resource, a: &Val) {
         .into_iter()
         .flat_map(|e| e.blocks("provider"))
         .find_map(|p| p.get("key_arn").filter(|k| !k.is_null()));
-    set(r, "secrets_encryption", Some(&Val::Bool(key.is_some())), None);
+    set(
+        r,
+        "secrets_encryption",
+        Some(&Val::Bool(key.is_some())),
+        None,
+    );
     set(r, "secrets_kms_key_arn", key, Some(Value::Null));
 }
 
@@ -199,7 +204,10 @@ mod tests {
             attr(&r, "public_access_cidrs"),
             Some(&json!(["203.0.113.0/24"]))
         );
-        assert_eq!(attr(&r, "logging_enabled_types"), Some(&json!(["api", "audit"])));
+        assert_eq!(
+            attr(&r, "logging_enabled_types"),
+            Some(&json!(["api", "audit"]))
+        );
     }
 
     #[test]
