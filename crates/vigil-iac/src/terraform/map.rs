@@ -14,7 +14,7 @@ mod autoscaling;
 mod cloudtrail;
 mod ec2;
 mod eks;
-mod elbv2;
+pub(crate) mod elbv2;
 mod iam;
 mod kms;
 pub(crate) mod lambda;

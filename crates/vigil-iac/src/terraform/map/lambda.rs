@@ -147,7 +147,7 @@ fn satellites<'a>(
 
 /// Whether `expr` reads an attribute of a managed resource of the
 /// configuration (`aws_x.y.attr`, also inside modules).
-fn managed_reference(expr: &str) -> bool {
+pub(crate) fn managed_reference(expr: &str) -> bool {
     let mut e = expr;
     while let Some((_, rest)) = e.strip_prefix("module.").and_then(|m| m.split_once('.')) {
         e = rest;
