@@ -10,7 +10,7 @@
 // Until every service mapper uses the helpers.
 #![allow(dead_code)]
 
-mod autoscaling;
+pub(crate) mod autoscaling;
 mod cloudtrail;
 mod ec2;
 mod eks;

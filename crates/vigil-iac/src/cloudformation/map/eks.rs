@@ -4,6 +4,7 @@
 
 use super::{new_resource, set, unknown, Index};
 use crate::cloudformation::CfnResource;
+use crate::terraform::map::elbv2::boolish;
 use crate::value::Val;
 use serde_json::{json, Value};
 use vigil_model::Resource;
@@ -11,18 +12,6 @@ use vigil_model::Resource;
 /// Maps the eks resource types this module handles; `None` for others.
 pub(super) fn map(r: &CfnResource, _ix: &Index<'_>) -> Option<Resource> {
     (r.resource_type == "AWS::EKS::Cluster").then(|| cluster(r))
-}
-
-/// CloudFormation accepts `"true"`/`"false"` strings for booleans (and
-/// parameters are strings): those become booleans, anything else is kept.
-pub(super) fn boolish(v: Option<&Val>) -> Option<Val> {
-    v.map(
-        |v| match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-            Some("true") => Val::Bool(true),
-            Some("false") => Val::Bool(false),
-            _ => v.clone(),
-        },
-    )
 }
 
 fn cluster(c: &CfnResource) -> Resource {
@@ -49,13 +38,13 @@ fn cluster(c: &CfnResource) -> Resource {
         set(
             &mut r,
             "endpoint_public_access",
-            boolish(arg("EndpointPublicAccess")).as_ref(),
+            arg("EndpointPublicAccess").map(boolish).as_ref(),
             Some(json!(true)),
         );
         set(
             &mut r,
             "endpoint_private_access",
-            boolish(arg("EndpointPrivateAccess")).as_ref(),
+            arg("EndpointPrivateAccess").map(boolish).as_ref(),
             Some(json!(false)),
         );
         set(

@@ -273,20 +273,22 @@ pub(crate) struct Attributes {
     pub cross_zone: Option<Val>,
 }
 
+/// `"true"`/`"false"` strings (CloudFormation writes booleans so, and
+/// Terraform converts them) as booleans; other values unchanged.
+pub(crate) fn boolish(v: &Val) -> Val {
+    match v.as_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("true") => Val::Bool(true),
+        Some("false") => Val::Bool(false),
+        _ => v.clone(),
+    }
+}
+
 /// Sets the attributes with AWS's defaults: deletion protection and access
 /// logs off; for application load balancers, invalid headers kept and
 /// desync mitigation `defensive`, cross-zone always on; for the other
 /// types the HTTP attributes do not exist (null) and cross-zone is off.
 pub(crate) fn set_attributes(r: &mut Resource, lb_type: LbType<'_>, a: &Attributes) {
-    let flag = |v: &Option<Val>| {
-        v.as_ref().map(
-            |v| match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-                Some("true") => Val::Bool(true),
-                Some("false") => Val::Bool(false),
-                _ => v.clone(),
-            },
-        )
-    };
+    let flag = |v: &Option<Val>| v.as_ref().map(boolish);
     set(
         r,
         "deletion_protection",
