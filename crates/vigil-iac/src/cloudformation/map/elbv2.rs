@@ -163,14 +163,17 @@ fn listener_args(l: &CfnResource) -> ListenerArgs<'_> {
             .iter()
             .filter_map(|c| c.get("CertificateArn"))
             .collect(),
-        actions: list("DefaultActions")
-            .iter()
-            .map(|a| ActionArgs {
-                kind: a.get("Type"),
-                target_group: a.get("TargetGroupArn"),
-                redirect_protocol: a.path("RedirectConfig.Protocol"),
-            })
-            .collect(),
+        actions: match p.get("DefaultActions") {
+            Some(Val::Unknown(u)) => Err(u),
+            _ => Ok(list("DefaultActions")
+                .iter()
+                .map(|a| ActionArgs {
+                    kind: a.get("Type"),
+                    target_group: a.get("TargetGroupArn"),
+                    redirect_protocol: a.path("RedirectConfig.Protocol"),
+                })
+                .collect()),
+        },
     }
 }
 

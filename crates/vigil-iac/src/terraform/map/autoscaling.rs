@@ -161,7 +161,12 @@ fn group(d: &TfResource, ix: &Index<'_>) -> Resource {
     r
 }
 
+/// A `metadata_options` setting; the block itself when it is unknown (a
+/// `dynamic` block over an unknown collection).
 fn metadata<'a>(c: &'a TfResource, key: &str) -> Option<&'a Val> {
+    if let Some(v @ Val::Unknown(_)) = c.attrs.get("metadata_options") {
+        return Some(v);
+    }
     c.attrs
         .blocks("metadata_options")
         .first()
@@ -521,6 +526,13 @@ mod tests {
             lc(vec![("http_tokens", Val::unknown("var.tokens"))]),
         ]);
         assert!(r.uncollected["launch_configuration"].contains("var.tokens"));
+
+        let mut dynamic = lc(vec![]);
+        if let Val::Map(m) = &mut dynamic.attrs {
+            m.insert("metadata_options".into(), Val::unknown("var.imds"));
+        }
+        let r = group(vec![uses(), dynamic]);
+        assert!(r.uncollected["launch_configuration"].contains("var.imds"));
 
         let r = group(vec![web(vec![(
             "launch_configuration",

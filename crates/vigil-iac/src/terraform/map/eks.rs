@@ -68,7 +68,7 @@ fn cluster(d: &TfResource) -> Resource {
     match a.get("enabled_cluster_log_types") {
         Some(v) if !v.is_null() => match v.to_json() {
             Ok(Value::Array(mut types)) => {
-                types.sort_by(|x, y| x.to_string().cmp(&y.to_string()));
+                types.sort_by_key(|t| t.as_str().map(str::to_string));
                 types.dedup();
                 r.attributes
                     .insert("logging_enabled_types".into(), Value::Array(types));

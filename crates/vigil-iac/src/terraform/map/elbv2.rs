@@ -139,15 +139,18 @@ fn listener_args(l: &TfResource) -> ListenerArgs<'_> {
         port: a.get("port"),
         ssl_policy: a.get("ssl_policy"),
         certificates: a.get("certificate_arn").into_iter().collect(),
-        actions: a
-            .blocks("default_action")
-            .into_iter()
-            .map(|d| ActionArgs {
-                kind: d.get("type"),
-                target_group: d.get("target_group_arn"),
-                redirect_protocol: d.blocks("redirect").first().and_then(|r| r.get("protocol")),
-            })
-            .collect(),
+        actions: match a.get("default_action") {
+            Some(Val::Unknown(u)) => Err(u),
+            _ => Ok(a
+                .blocks("default_action")
+                .into_iter()
+                .map(|d| ActionArgs {
+                    kind: d.get("type"),
+                    target_group: d.get("target_group_arn"),
+                    redirect_protocol: d.blocks("redirect").first().and_then(|r| r.get("protocol")),
+                })
+                .collect()),
+        },
     }
 }
 
@@ -161,7 +164,8 @@ pub(crate) struct ListenerArgs<'a> {
     pub port: Option<&'a Val>,
     pub ssl_policy: Option<&'a Val>,
     pub certificates: Vec<&'a Val>,
-    pub actions: Vec<ActionArgs<'a>>,
+    /// The default actions, or the unknown they come from.
+    pub actions: Result<Vec<ActionArgs<'a>>, &'a Unknown>,
 }
 
 /// A listener's default action, as written.
@@ -206,6 +210,8 @@ pub(crate) fn listener_json(l: &ListenerArgs<'_>, lb_type: LbType<'_>) -> Result
     }
     let actions = l
         .actions
+        .as_ref()
+        .map_err(|u| format!("{} (in {})", u.reason(), l.name))?
         .iter()
         .map(|a| {
             let kind = known(a.kind)?;
@@ -527,6 +533,19 @@ mod tests {
         );
         let r = lb(vec![decl("aws_lb", "web", vec![]), no_policy]);
         assert!(r.uncollected["listeners"].contains("without a TLS policy"));
+
+        let dynamic = listener(
+            "aws_lb_listener",
+            "x",
+            Val::unknown("aws_lb.web.arn"),
+            vec![
+                ("protocol", Val::string("HTTP")),
+                ("port", Val::Number(80.0)),
+                ("default_action", Val::unknown("var.actions")),
+            ],
+        );
+        let r = lb(vec![decl("aws_lb", "web", vec![]), dynamic]);
+        assert!(r.uncollected["listeners"].contains("var.actions"));
 
         let elsewhere = listener(
             "aws_lb_listener",

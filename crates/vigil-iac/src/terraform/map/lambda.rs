@@ -203,7 +203,7 @@ pub(crate) fn set_policy(
     }
     r.attributes
         .insert("resource_policy_present".into(), json!(true));
-    if statements.iter().any(|s| *s == Ok(true)) {
+    if statements.contains(&Ok(true)) {
         r.attributes.insert("public_policy".into(), json!(true));
     } else if let Some(Err(u)) = statements.iter().find(|s| s.is_err()) {
         unknown(r, "public_policy", u);
