@@ -190,7 +190,11 @@ pub(crate) fn listener_json(l: &ListenerArgs<'_>, lb_type: LbType<'_>) -> Result
                 .map_err(|u| format!("{} (in {})", u.reason(), l.name)),
         }
     };
-    let mut protocol = known(l.protocol)?;
+    // The provider accepts `https` and stores `HTTPS`.
+    let mut protocol = match known(l.protocol)? {
+        Value::String(p) => Value::String(p.to_ascii_uppercase()),
+        other => other,
+    };
     // Application load balancers' listeners default to HTTP.
     if protocol.is_null() && lb_type == Ok("application") {
         protocol = json!("HTTP");
@@ -443,7 +447,7 @@ mod tests {
             "https",
             Val::unknown("aws_alb.web.arn"),
             vec![
-                ("protocol", Val::string("HTTPS")),
+                ("protocol", Val::string("https")),
                 ("port", Val::Number(443.0)),
                 (
                     "ssl_policy",
