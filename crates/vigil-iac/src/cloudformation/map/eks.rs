@@ -64,34 +64,39 @@ fn cluster(c: &CfnResource) -> Resource {
 
     // `Logging: {ClusterLogging: {EnabledTypes: [{Type: api}, …]}}`; off
     // when absent. Sorted and without duplicates, as the collector reports.
-    match p.path("Logging.ClusterLogging.EnabledTypes") {
-        None | Some(Val::Null) => {
+    // `Logging` or `ClusterLogging` themselves may be unknown (e.g. `!If`
+    // on a condition of an unknown parameter).
+    let unknown_logging = [p.get("Logging"), p.path("Logging.ClusterLogging")]
+        .into_iter()
+        .flatten()
+        .find_map(|v| match v {
+            Val::Unknown(u) => Some(u),
+            _ => None,
+        });
+    match (
+        unknown_logging,
+        p.path("Logging.ClusterLogging.EnabledTypes"),
+    ) {
+        (Some(u), _) => unknown(&mut r, "logging_enabled_types", u),
+        (None, None | Some(Val::Null)) => {
             r.attributes
                 .insert("logging_enabled_types".into(), json!([]));
         }
-        Some(v) => {
-            let types = v.as_list().map(|items| {
-                items
-                    .iter()
-                    .map(|t| t.get("Type").unwrap_or(t).clone())
-                    .collect::<Vec<_>>()
-            });
-            match types {
-                Some(types) => {
-                    let mut types = Val::List(types);
-                    if let Val::List(items) = &mut types {
-                        items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
-                        items.dedup();
-                    }
-                    set(&mut r, "logging_enabled_types", Some(&types), None);
+        (None, Some(v)) => {
+            let types = match v.as_list() {
+                Some(items) => {
+                    let mut types: Vec<Val> = items
+                        .iter()
+                        .map(|t| t.get("Type").unwrap_or(t).clone())
+                        .collect();
+                    types.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                    types.dedup();
+                    Val::List(types)
                 }
-                None => set(&mut r, "logging_enabled_types", Some(v), None),
-            }
+                None => v.clone(),
+            };
+            set(&mut r, "logging_enabled_types", Some(&types), None);
         }
-    }
-    // Unknown `Logging` as a whole (e.g. `!If` on an unknown condition).
-    if let Some(Val::Unknown(u)) = p.get("Logging") {
-        unknown(&mut r, "logging_enabled_types", u);
     }
 
     // `EncryptionConfig: [{Provider: {KeyArn}, Resources: [secrets]}]`:
@@ -192,10 +197,11 @@ mod tests {
     #[test]
     fn unknown_endpoint_settings_are_uncollected() {
         let r = &clusters(
-            "Resources:\n  C:\n    Type: AWS::EKS::Cluster\n    Properties:\n      ResourcesVpcConfig:\n        EndpointPublicAccess: !Ref Other\n        PublicAccessCidrs: [!Ref Other]\n",
+            "Resources:\n  C:\n    Type: AWS::EKS::Cluster\n    Properties:\n      ResourcesVpcConfig:\n        EndpointPublicAccess: !Ref Other\n        PublicAccessCidrs: [!Ref Other]\n      Logging:\n        ClusterLogging: !Ref LoggingParam\n",
         )[0];
         assert!(attr(r, "endpoint_public_access").is_none());
         assert!(r.uncollected.contains_key("endpoint_public_access"));
         assert!(r.uncollected.contains_key("public_access_cidrs"));
+        assert!(r.uncollected["logging_enabled_types"].contains("LoggingParam"));
     }
 }

@@ -21,7 +21,7 @@ pub(super) fn map(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
 /// The attributes of a function through which satellites name it
 /// (`aws_lambda_function.x.function_name`, `.arn`, `.id`, or the literal
 /// function name).
-const NAMES: &[&str] = &["function_name", "arn", "id", "invoke_arn"];
+const NAMES: &[&str] = &["function_name", "arn", "id"];
 
 fn function(d: &TfResource, ix: &Index<'_>) -> Resource {
     let mut r = new_resource(d, "Lambda", "aws.lambda.function", Some("function_name"));
