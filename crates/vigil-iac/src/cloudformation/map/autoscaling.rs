@@ -53,7 +53,7 @@ fn group(g: &CfnResource, ix: &Index<'_>) -> Resource {
             let zones = zones_of_subnets(subnets, |s| {
                 ix.of_type("AWS::EC2::Subnet")
                     .iter()
-                    .find(|n| matches!(s, Val::Unknown(_)) && refers_to(s, n, &[]))
+                    .find(|n| refers_to(s, n, &[]))
                     .and_then(|n| n.props.get("AvailabilityZone"))
             });
             set_zones(&mut r, zones);

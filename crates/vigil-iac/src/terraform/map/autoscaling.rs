@@ -42,10 +42,9 @@ fn group(d: &TfResource, ix: &Index<'_>) -> Resource {
         (Some(zones), _) => set_zones(&mut r, zones.to_json().map_err(|u| u.reason())),
         (None, Some(subnets)) => {
             let zones = zones_of_subnets(subnets, |s| {
-                let Val::Unknown(u) = s else { return None };
                 ix.of_kind("aws_subnet")
                     .iter()
-                    .find(|n| refers_to(&Val::Unknown(u.clone()), n, &["id"]))
+                    .find(|n| refers_to(s, n, &["id"]))
                     .and_then(|n| n.attrs.get("availability_zone"))
             });
             set_zones(&mut r, zones);
