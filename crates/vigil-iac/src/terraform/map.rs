@@ -10,14 +10,14 @@
 // Until every service mapper uses the helpers.
 #![allow(dead_code)]
 
-mod autoscaling;
+pub(crate) mod autoscaling;
 mod cloudtrail;
 pub(crate) mod ec2;
 mod eks;
-mod elbv2;
+pub(crate) mod elbv2;
 mod iam;
 mod kms;
-mod lambda;
+pub(crate) mod lambda;
 mod rds;
 mod s3;
 pub(crate) mod vpc;
