@@ -21,6 +21,10 @@ impl Env {
             .arg("--data-dir")
             .arg(self.dir.join("data"))
             .args(args)
+            // `vigil iac` reads ./.vigil-iac.yaml and ~/.vigil-iac.yaml, and
+            // `-s` writes into the current directory.
+            .current_dir(&self.dir)
+            .env("HOME", self.dir.join("home"))
             .env_remove("VIGIL_DATABASE_URL")
             .env_remove("VIGIL_CONTROLS_DIR")
             .output()
@@ -509,61 +513,200 @@ fn scan_aws_writes_every_output_format() {
     }
 }
 
+/// The checks of a scan response document, flattened.
+fn checks(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    for t in doc["result"].as_array().unwrap() {
+        for k in ["failedChecks", "passedChecks", "skippedChecks"] {
+            out.extend(t["results"][k].as_array().unwrap().iter().cloned());
+        }
+    }
+    out
+}
+
+fn check<'a>(checks: &'a [serde_json::Value], cid: u64, resource: &str) -> &'a serde_json::Value {
+    checks
+        .iter()
+        .find(|c| c["controlId"] == cid && c["resource"] == resource)
+        .unwrap_or_else(|| panic!("CID {cid} on {resource}"))
+}
+
+fn examples(dir: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(dir)
+        .display()
+        .to_string()
+}
+
 #[test]
-fn iac_scan_judges_terraform_with_file_and_line() {
+fn iac_scan_judges_terraform_and_cloudformation_with_file_and_lines() {
     let env = Env::new("iac");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/terraform");
+    let tf = examples("terraform");
+    let cfn = examples("cloudformation");
+    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", &tf, "-d", &cfn, "-m", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "FINISHED");
+    let types: Vec<&str> = doc["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["checkType"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["cloudformation", "terraform"]);
+    let all = checks(&doc);
+    let website = check(&all, 45, "aws_s3_bucket.website");
+    assert_eq!(website["result"], "FAILED");
+    assert!(website["filePath"].as_str().unwrap().ends_with("main.tf"));
+    assert_eq!(website["fileLineRange"], serde_json::json!([23, 26]));
+    assert_eq!(check(&all, 48, "aws_s3_bucket.logs")["result"], "PASSED");
+    assert_eq!(check(&all, 41, "aws_security_group.ssh")["result"], "FAILED");
+    // `storage_encrypted = var.encrypt` is not known before apply: SKIP, never PASS.
+    let unknown = check(&all, 53, "aws_db_instance.legacy");
+    assert_eq!(unknown["result"], "SKIPPED");
+    assert!(unknown["message"].as_str().unwrap().contains("not known at build time"), "{unknown}");
+    // The same controls judge the CloudFormation template.
+    assert_eq!(check(&all, 48, "LogsBucket")["result"], "PASSED");
+    assert_eq!(check(&all, 45, "WebsiteBucket")["result"], "FAILED");
+    assert_eq!(check(&all, 41, "SshGroup")["result"], "FAILED");
+    let suppressed = check(&all, 41, "ScratchGroup");
+    assert_eq!(suppressed["result"], "SKIPPED");
+    assert!(suppressed["message"].as_str().unwrap().contains("torn down nightly"));
+
+    // -q: failed checks only; --soft-fail: exit 0 despite failures.
+    let out = env.vigil(&["iac", "scan", "-n", "q", "-d", &cfn, "-m", "json", "-q", "--soft-fail"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(checks(&doc).iter().all(|c| c["result"] == "FAILED"));
+    assert!(doc["summary"]["passed"].as_u64().unwrap() > 0, "the summary counts all");
+}
+
+#[test]
+fn iac_scans_are_kept_saved_listed_and_read_back() {
+    let env = Env::new("iac-kept");
+    let tf = examples("terraform");
+    // qiac's `-pn` spelling selects a policy.
     let out = env.vigil(&[
-        "--format",
-        "json",
-        "iac",
-        "scan",
-        "-n",
-        "t",
-        "-d",
-        dir.to_str().unwrap(),
+        "iac", "scan", "-n", "kept", "-d", &tf, "-m", "json", "-s", "-g", r#"[{"env":"ci"}]"#,
+        "-pn", "AWS Best Practices Policy",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let find = |cid: u64, resource: &str| {
-        rows.iter()
-            .find(|r| r["cid"] == cid && r["resource"] == resource)
-            .unwrap_or_else(|| panic!("CID {cid} on {resource}"))
-    };
-    assert_eq!(find(45, "aws_s3_bucket.website")["result"], "FAIL");
-    assert!(find(45, "aws_s3_bucket.website")["location"]
-        .as_str()
-        .unwrap()
-        .ends_with("main.tf:23"));
-    assert_eq!(find(48, "aws_s3_bucket.logs")["result"], "PASS");
-    assert_eq!(find(60, "aws_s3_bucket.logs")["result"], "PASS");
-    assert_eq!(find(41, "aws_security_group.ssh")["result"], "FAIL");
-    assert_eq!(find(53, "aws_db_instance.orders")["result"], "PASS");
-    // `storage_encrypted = var.encrypt` is not known before apply: SKIP, never PASS.
-    let unknown = find(53, "aws_db_instance.legacy");
-    assert_eq!(unknown["result"], "SKIP");
-    assert!(
-        unknown["message"]
-            .as_str()
-            .unwrap()
-            .contains("not known at build time"),
-        "{unknown}"
-    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = doc["scanUuid"].as_str().unwrap().to_string();
+    assert_eq!(doc["tags"], serde_json::json!([{"env": "ci"}]));
+    assert_eq!(doc["policy"], "AWS Best Practices Policy");
+    let saved = env.dir.join(format!("scan_response_{id}.json"));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+    assert_eq!(saved, doc, "-s saves the scan response in the current directory");
 
-    let bad = env.write(
-        "bad/main.tf",
-        "resource \"aws_s3_bucket\" \"x\" {\n  bucket = \n}\n",
-    );
-    let out = env.vigil(&[
-        "iac",
-        "scan",
-        "-n",
-        "t",
-        "-d",
-        bad.parent().unwrap().to_str().unwrap(),
-    ]);
+    let out = env.vigil(&["iac", "getresult", "-i", &id, "-m", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got, doc, "getresult prints the kept scan");
+
+    let out = env.vigil(&["iac", "listscans", "-m", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["scanUuid"], id.as_str());
+    assert_eq!(list[0]["summary"], doc["summary"]);
+    let out = env.vigil(&["iac", "listscans", "-i", &id]);
+    assert!(stdout(&out).contains(&id) && stdout(&out).contains("kept"), "{}", stdout(&out));
+
+    let out = env.vigil(&["iac", "getresult", "-i", "no-such-scan"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no such scan"), "{}", stderr(&out));
+}
+
+#[test]
+fn iac_sarif_and_junit_are_valid_documents() {
+    let env = Env::new("iac-formats");
+    let tf = examples("terraform");
+    let out = env.vigil(&["iac", "scan", "-n", "s", "-d", &tf, "-m", "sarif"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    let region = &results[0]["locations"][0]["physicalLocation"]["region"];
+    assert!(region["endLine"].as_u64().unwrap() > region["startLine"].as_u64().unwrap());
+    assert!(results.iter().all(|r| r["partialFingerprints"]["vigilFindingId/v1"].is_string()));
+
+    let out = env.vigil(&["iac", "scan", "-n", "j", "-d", &tf, "-m", "junit"]);
+    let xml = stdout(&out);
+    assert!(xml.starts_with("<?xml") && xml.contains("<testsuite") && xml.contains("<failure"), "{xml}");
+    let out = env.vigil(&["iac", "scan", "-n", "c", "-d", &tf, "-m", "csv"]);
+    assert!(stdout(&out).starts_with("RESULT,CID,CRITICALITY"), "{}", stdout(&out));
+}
+
+#[test]
+fn iac_bad_input_is_a_clear_error() {
+    let env = Env::new("iac-bad");
+    let bad = env.write("bad/main.tf", "resource \"aws_s3_bucket\" \"x\" {\n  bucket = \n}\n");
+    let ok = env.write("bad/ok.tf", "resource \"aws_s3_bucket\" \"y\" {\n  bucket = \"y\"\n}\n");
+    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", bad.parent().unwrap().to_str().unwrap(), "-m", "json"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad/main.tf:"), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "FINISHED_WITH_ERRORS");
+    assert_eq!(doc["summary"]["parsingErrors"], 1);
+    assert!(checks(&doc).iter().any(|c| c["filePath"].as_str().unwrap() == ok.display().to_string()),
+        "the other files are still scanned");
+
     let out = env.vigil(&["iac", "scan", "-n", "t", "-d", "/no/such/dir"]);
     assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("/no/such/dir"), "{}", stderr(&out));
+    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", ok.to_str().unwrap(), "-g", "{env: ci}"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("-g/--tag"), "{}", stderr(&out));
+    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", ok.to_str().unwrap(), "-f", "(["]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("regular expression"), "{}", stderr(&out));
+}
+
+#[test]
+fn iac_config_is_written_and_found_in_qiac_order() {
+    let env = Env::new("iac-config");
+    let out = env.vigil(&["iac", "config", "-a", "https://vigil.example.com", "-u", "alice", "-p", "pw"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let written = std::fs::read_to_string(env.dir.join("home/.vigil-iac.yaml")).unwrap();
+    assert!(written.contains("platform_url: https://vigil.example.com"), "{written}");
+    // With a platform configured the scan would go to the server, which this
+    // version cannot do yet: a clear error, not a silent local scan.
+    let tf = examples("terraform");
+    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", &tf]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("home/.vigil-iac.yaml"), "{}", stderr(&out));
+    let out = env.vigil(&["iac", "config", "-a", "ftp://x", "-u", "a", "-p", "b", "-c", "elsewhere.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!env.dir.join("elsewhere.yaml").exists());
+}
+
+#[test]
+fn iac_archives_are_scanned_and_hostile_ones_refused() {
+    let env = Env::new("iac-archive");
+    let cfn = std::fs::read(Path::new(&examples("cloudformation")).join("template.yaml")).unwrap();
+    let zip = |name: &str, entry: &str| {
+        let path = env.dir.join(name);
+        let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        w.start_file(entry, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut w, &cfn).unwrap();
+        w.finish().unwrap();
+        path
+    };
+    let good = zip("stack.zip", "stacks/template.yaml");
+    let out = env.vigil(&["iac", "scan", "-n", "z", "-d", good.to_str().unwrap(), "-m", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let all = checks(&doc);
+    assert!(check(&all, 45, "WebsiteBucket")["filePath"]
+        .as_str()
+        .unwrap()
+        .ends_with("stack.zip!/stacks/template.yaml"));
+
+    let evil = zip("evil.zip", "../../evil.yaml");
+    let out = env.vigil(&["iac", "scan", "-n", "z", "-d", evil.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("../../evil.yaml"), "{}", stderr(&out));
 }

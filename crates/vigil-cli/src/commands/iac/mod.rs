@@ -262,7 +262,13 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
     if args.quiet {
         shown.only_failed();
     }
-    render(&evaluated.catalog, &shown, format(cli, args.format))?;
+    let format = format(cli, args.format);
+    render(&evaluated.catalog, &shown, format)?;
+    if format != IacFormat::Table {
+        for e in &loaded.errors {
+            eprintln!("parse error: {e}");
+        }
+    }
 
     let failing = evaluated.fails_at(threshold) && !args.soft_fail;
     Ok(if !loaded.errors.is_empty() {
@@ -418,10 +424,14 @@ fn render(catalog: &Catalog, doc: &Document, format: IacFormat) -> Result<()> {
             }
             rows.print(Format::Table, 70)?;
             for e in &doc.parsing_errors {
-                println!(
-                    "parse error: {}:{}:{}: {}",
-                    e.file, e.line, e.column, e.message
-                );
+                if e.line == 0 {
+                    println!("parse error: {}: {}", e.file, e.message);
+                } else {
+                    println!(
+                        "parse error: {}:{}:{}: {}",
+                        e.file, e.line, e.column, e.message
+                    );
+                }
             }
             let s = &doc.summary;
             println!(
