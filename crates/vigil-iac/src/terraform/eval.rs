@@ -165,6 +165,10 @@ struct ResInst {
     attrs: Val,
 }
 
+/// One instance of a module call: its key and the child module instance
+/// (`None` for a non-local source, a cycle or too deep a nesting).
+type CallInst = (Key, Option<usize>);
+
 /// Who called a module instance, to evaluate its input variables lazily.
 struct Caller<'a> {
     parent: usize,
@@ -188,7 +192,7 @@ struct Inst<'a> {
     outputs: HashMap<String, Slot<EvalResult>>,
     resources: HashMap<usize, Slot<Vec<ResInst>>>,
     /// Per call: the instances (`None` child for a non-local source).
-    calls: HashMap<usize, Slot<Vec<(Key, Option<usize>)>>>,
+    calls: HashMap<usize, Slot<Vec<CallInst>>>,
 }
 
 impl<'a> Inst<'a> {
@@ -411,7 +415,7 @@ impl<'a> Ctx<'a> {
 
     /// The instances of module call `ci` of `inst` (memoized), with their
     /// child module instances (`None` for a non-local source or a cycle).
-    fn call(&self, inst: usize, ci: usize) -> Vec<(Key, Option<usize>)> {
+    fn call(&self, inst: usize, ci: usize) -> Vec<CallInst> {
         match self.insts.borrow()[inst].calls.get(&ci) {
             Some(Slot::Done(v)) => return v.clone(),
             Some(Slot::InProgress) => return Vec::new(),
@@ -454,7 +458,7 @@ impl<'a> Ctx<'a> {
         });
         let prefix = self.prefix(inst);
         let name = label(block, 0);
-        let result: Vec<(Key, Option<usize>)> = self
+        let result: Vec<CallInst> = self
             .instances(&env, &block.body)
             .into_iter()
             .map(|(key, binds)| {

@@ -528,3 +528,29 @@ fn file_reads_scanned_and_extra_files() {
     assert_eq!(super::files::join("m", "policy.json"), "m/policy.json");
     assert!(texts.contains_key(&super::files::join("m", "./policy.json")));
 }
+
+#[test]
+fn nested_conditionals_after_an_operation_parse_and_evaluate() {
+    // hcl-edit 0.8 rejects these; the evaluator parenthesizes and retries.
+    let text = "locals {\n  g = \"ALL\"\n}\nresource \"t\" \"r\" {\n\
+      a = local.g == \"X\" ? 1 : local.g == \"ALL\" ? 2 : 3\n\
+      b = [local.g == \"X\" ? 1 : local.g == \"Y\" ? 2 : local.g == \"ALL\" ? 3 : 4]\n\
+      c = (local.g != \"ALL\" ? \"x\" :\n    local.g == \"ALL\" ? \"y\" : \"z\")\n\
+      d = format_stub(local.g == \"X\" ? \"%s\" : local.g == \"Y\" ? \"%s-%s\" : \"\", 1)\n}\n";
+    let rs = one(text);
+    assert_eq!(arg(&rs, "t.r", "a"), n(2.0));
+    assert_eq!(arg(&rs, "t.r", "b"), list(vec![n(3.0)]));
+    assert_eq!(arg(&rs, "t.r", "c"), s("y"));
+    assert!(!arg(&rs, "t.r", "d").is_known());
+    assert_eq!((rs[0].line, rs[0].end_line), (4, 10));
+}
+
+#[test]
+fn conditionals_inside_calls_in_a_branch_parse() {
+    let text = "locals {\n  p = \"x\"\n}\nresource \"t\" \"r\" {\n\
+      a = local.p != \"\" ? [local.p == \"x\" ? 1 : 2, 3] : []\n\
+      b = { for k, v in { a = 1 } : k => v == 1 ? \"one\" : v == 2 ? \"two\" : \"many\" }\n}\n";
+    let rs = one(text);
+    assert_eq!(arg(&rs, "t.r", "a"), list(vec![n(1.0), n(3.0)]));
+    assert_eq!(arg(&rs, "t.r", "b").get("a"), Some(&s("one")));
+}

@@ -172,10 +172,8 @@ pub(crate) fn parse_all(
     }
     for (path, text) in files {
         if path.ends_with(".tf") {
-            match hcl::edit::parser::parse_body(text) {
-                Ok(body) => parsed
-                    .tf
-                    .push(SrcFile::new(path.clone(), text.clone(), body)),
+            match parse_tf(text) {
+                Ok((body, text)) => parsed.tf.push(SrcFile::new(path.clone(), text, body)),
                 Err(e) => errors.push(parse_error(path, &e)),
             }
         } else if is_tfvars(path) {
@@ -200,6 +198,149 @@ pub(crate) fn parse_all(
         }
     }
     parsed
+}
+
+/// How many nested conditionals [`parse_tf`] parenthesizes in one file.
+const MAX_REPAIRS: usize = 32;
+
+/// Parses a `.tf` file. hcl-edit 0.8 rejects a conditional anywhere in
+/// the branches of a conditional whose condition is an operation
+/// (`a == 1 ? x : b == 2 ? y : z`, `a != "" ? f(b == 1 ? x : y) : z`,
+/// valid Terraform): where it fails at such a `?`, the inner conditional is
+/// parenthesized (`: (b == 2 ? y : z)`) and the file parsed again; the text returned is the one parsed (same lines,
+/// so block lines are unchanged). Any other error is the original one.
+fn parse_tf(text: &str) -> Result<(Body, String), hcl::edit::parser::Error> {
+    let first = match hcl::edit::parser::parse_body(text) {
+        Ok(body) => return Ok((body, text.to_string())),
+        Err(e) => e,
+    };
+    let mut current = text.to_string();
+    for _ in 0..MAX_REPAIRS {
+        let err = match hcl::edit::parser::parse_body(&current) {
+            Ok(body) => return Ok((body, current)),
+            Err(e) => e,
+        };
+        let Some(repaired) = parenthesize_conditional(&current, err.location().offset()) else {
+            break;
+        };
+        current = repaired;
+    }
+    Err(first)
+}
+
+/// `text` with the conditional whose `?` is at byte `at` wrapped in
+/// parentheses, from the start of its condition to its end.
+pub(crate) fn parenthesize_conditional(text: &str, at: usize) -> Option<String> {
+    let b = text.as_bytes();
+    if b.get(at) != Some(&b'?') {
+        return None;
+    }
+    // Back to the start of the conditional: after the `:`, `?`, `,`, `=`,
+    // `=>`, line break or opening bracket before it at the same depth.
+    let mut depth = 0i32;
+    let mut i = at;
+    let start = loop {
+        if i == 0 {
+            break 0;
+        }
+        i -= 1;
+        match b[i] {
+            b')' | b']' | b'}' => depth += 1,
+            b'(' | b'[' | b'{' => {
+                depth -= 1;
+                if depth < 0 {
+                    break i + 1;
+                }
+            }
+            b'"' => i = skip_string_back(b, i)?,
+            b':' if depth == 0 && b.get(i + 1) != Some(&b':') && (i == 0 || b[i - 1] != b':') => {
+                break i + 1
+            }
+            b'?' | b',' if depth == 0 => break i + 1,
+            b'=' if depth == 0 && is_assignment(b, i) => break i + 1,
+            b'>' if depth == 0 && i > 0 && b[i - 1] == b'=' => break i + 1,
+            b'\n' if depth == 0 && !continues(b, i) => break i + 1,
+            _ => {}
+        }
+    };
+    let start = start + (text[start..at].len() - text[start..at].trim_start().len());
+    // Forward to the end of the inner conditional.
+    let mut depth = 0i32;
+    let mut j = at;
+    let end = loop {
+        if j >= b.len() {
+            break j;
+        }
+        match b[j] {
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth < 0 {
+                    break j;
+                }
+            }
+            b'"' => j = skip_string(b, j)?,
+            b',' if depth == 0 => break j,
+            b'#' => break j,
+            b'/' if depth == 0 && b.get(j + 1) == Some(&b'/') => break j,
+            b'\n' if depth == 0 && !continues(b, j) => break j,
+            _ => {}
+        }
+        j += 1;
+    };
+    let end = start + text[start..end].trim_end().len();
+    Some(format!(
+        "{}({}){}",
+        &text[..start],
+        &text[start..end],
+        &text[end..]
+    ))
+}
+
+/// Whether the `=` at `i` assigns (is not part of `==`, `!=`, `<=`, `>=`,
+/// `=>`).
+fn is_assignment(b: &[u8], i: usize) -> bool {
+    let prev = i.checked_sub(1).map(|p| b[p]);
+    let next = b.get(i + 1).copied();
+    !matches!(prev, Some(b'=' | b'!' | b'<' | b'>')) && !matches!(next, Some(b'=' | b'>'))
+}
+
+/// Whether the expression continues past the line break at `nl` (the line
+/// ends with, or the next starts with, an operator, `?` or `:`).
+fn continues(b: &[u8], nl: usize) -> bool {
+    const OPS: &[u8] = b"?:&|+-*/%<>=!";
+    let before = b[..nl].iter().rev().find(|c| !c.is_ascii_whitespace());
+    let after = b[nl + 1..].iter().find(|c| !c.is_ascii_whitespace());
+    before.is_some_and(|c| OPS.contains(c)) || after.is_some_and(|c| OPS.contains(c))
+}
+
+/// The index of the `"` closing the string opened at `open`.
+fn skip_string(b: &[u8], open: usize) -> Option<usize> {
+    let mut k = open + 1;
+    while k < b.len() {
+        match b[k] {
+            b'\\' => k += 1,
+            b'"' => return Some(k),
+            b'\n' => return None,
+            _ => {}
+        }
+        k += 1;
+    }
+    None
+}
+
+/// The index of the `"` opening the string closed at `close`.
+fn skip_string_back(b: &[u8], close: usize) -> Option<usize> {
+    let mut k = close;
+    while k > 0 {
+        k -= 1;
+        match b[k] {
+            b'"' if k == 0 || b[k - 1] != b'\\' => return Some(k),
+            b'\n' => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The file name part of a path.
