@@ -27,6 +27,7 @@ use hcl::edit::structure::{Block, Body};
 use hcl::edit::Span;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 
 /// The deepest module nesting evaluated (Terraform has no limit; a real
 /// configuration rarely exceeds 5).
@@ -190,7 +191,7 @@ struct Inst<'a> {
     vars: HashMap<String, Slot<EvalResult>>,
     locals: HashMap<String, Slot<EvalResult>>,
     outputs: HashMap<String, Slot<EvalResult>>,
-    resources: HashMap<usize, Slot<Vec<ResInst>>>,
+    resources: HashMap<usize, Slot<Rc<Vec<ResInst>>>>,
     /// Per call: the instances (`None` child for a non-local source).
     calls: HashMap<usize, Slot<Vec<CallInst>>>,
 }
@@ -310,7 +311,7 @@ impl<'a> Ctx<'a> {
             let f = &self.files[file];
             let (line, end_line) = f.lines_of(block.span());
             let suppressed = f.suppressions(line, end_line);
-            for ri in self.resource(inst, ri) {
+            for ri in self.resource(inst, ri).iter() {
                 out.push(TfResource {
                     address: format!("{prefix}{kind}.{name}{}", ri.key.suffix()),
                     kind: kind.clone(),
@@ -318,7 +319,7 @@ impl<'a> Ctx<'a> {
                     file: f.path.clone(),
                     line: line as u32,
                     end_line: end_line as u32,
-                    attrs: ri.attrs,
+                    attrs: ri.attrs.clone(),
                     suppressed: suppressed.clone(),
                 });
             }
@@ -333,10 +334,10 @@ impl<'a> Ctx<'a> {
     }
 
     /// The instances of resource `ri` of `inst` (memoized).
-    fn resource(&self, inst: usize, ri: usize) -> Vec<ResInst> {
+    fn resource(&self, inst: usize, ri: usize) -> Rc<Vec<ResInst>> {
         match self.insts.borrow()[inst].resources.get(&ri) {
-            Some(Slot::Done(v)) => return v.clone(),
-            Some(Slot::InProgress) => return Vec::new(),
+            Some(Slot::Done(v)) => return Rc::clone(v),
+            Some(Slot::InProgress) => return Rc::new(Vec::new()),
             None => {}
         }
         self.insts.borrow_mut()[inst]
@@ -355,9 +356,10 @@ impl<'a> Ctx<'a> {
                 }
             })
             .collect::<Vec<_>>();
+        let instances = Rc::new(instances);
         self.insts.borrow_mut()[inst]
             .resources
-            .insert(ri, Slot::Done(instances.clone()));
+            .insert(ri, Slot::Done(Rc::clone(&instances)));
         instances
     }
 
@@ -526,7 +528,14 @@ impl<'a> Ctx<'a> {
             }
             None => None,
         };
+        // A null argument is null, unless the variable is `nullable = false`:
+        // then it takes the default, as an omitted one does.
+        let nullable = decl
+            .body
+            .get_attribute("nullable")
+            .is_none_or(|a| a.value.as_bool() != Some(false));
         match value {
+            Some(Val::Null) if nullable => Ok(Val::Null),
             Some(Val::Null) | None => match decl.body.get_attribute("default") {
                 Some(d) => Ok(Env::new(self, inst, file).eval_or_unknown(&d.value)),
                 None if value.is_some() => Ok(Val::Null),

@@ -554,3 +554,71 @@ fn conditionals_inside_calls_in_a_branch_parse() {
     assert_eq!(arg(&rs, "t.r", "a"), list(vec![n(1.0), n(3.0)]));
     assert_eq!(arg(&rs, "t.r", "b").get("a"), Some(&s("one")));
 }
+
+#[test]
+fn null_module_arguments_are_null_unless_not_nullable() {
+    let rs = run(&[
+        (
+            "main.tf",
+            "module \"m\" {\n  source = \"./m\"\n  a = null\n  b = null\n}\n",
+        ),
+        (
+            "m/main.tf",
+            "variable \"a\" {\n  default = 1\n}\nvariable \"b\" {\n  default = 2\n  nullable = false\n}\n\
+             variable \"c\" {\n  default = 3\n}\nresource \"t\" \"r\" {\n  a = var.a\n  b = var.b\n  c = var.c\n  m = path.module\n}\n",
+        ),
+    ]);
+    let r = "module.m.t.r";
+    assert_eq!(arg(&rs, r, "a"), Val::Null);
+    assert_eq!(arg(&rs, r, "b"), n(2.0));
+    assert_eq!(arg(&rs, r, "c"), n(3.0));
+    assert_eq!(arg(&rs, r, "m"), s("m"));
+}
+
+#[test]
+fn module_nesting_is_limited() {
+    let mut files: Vec<(String, String)> = (0..20)
+        .map(|i| {
+            (
+                format!("d{i}/main.tf"),
+                format!(
+                    "module \"next\" {{\n  source = \"../d{}\"\n}}\nresource \"t\" \"r\" {{}}\n",
+                    i + 1
+                ),
+            )
+        })
+        .collect();
+    files.push(("d20/main.tf".into(), "resource \"t\" \"r\" {}\n".into()));
+    let (rs, errors) = evaluate(&files, &TfInputs::default());
+    assert!(
+        errors.iter().any(|e| e.message.contains("deeper than 16")),
+        "{errors:?}"
+    );
+    // d0 … d15 are evaluated, one resource each
+    assert_eq!(rs.len(), 16);
+}
+
+#[test]
+fn whole_module_and_resource_collections_can_be_referenced() {
+    let rs = run(&[
+        (
+            "main.tf",
+            "module \"m\" {\n  source = \"./m\"\n  count = 2\n  name = \"n${count.index}\"\n}\n\
+             resource \"t\" \"r\" {\n  names = [for o in module.m : o.name]\n  one = module.m[0]\n}\n",
+        ),
+        ("m/main.tf", CHILD),
+    ]);
+    assert_eq!(arg(&rs, "t.r", "names"), list(vec![s("n0"), s("n1")]));
+    assert_eq!(arg(&rs, "t.r", "one").get("name"), Some(&s("n0")));
+}
+
+#[test]
+fn a_malformed_var_is_reported() {
+    let inputs = TfInputs {
+        vars: vec!["novalue".into()],
+        ..TfInputs::default()
+    };
+    let (_, errors) = run_with(&[("main.tf", "")], &inputs);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].message.contains("NAME=VALUE"), "{errors:?}");
+}

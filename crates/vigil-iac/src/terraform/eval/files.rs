@@ -106,7 +106,8 @@ enum VarFile {
 pub(crate) struct Parsed {
     /// The `.tf` files that parsed.
     pub tf: Vec<SrcFile>,
-    /// Every given text by normalized path, for `file()`.
+    /// The texts of the other files given (not `.tf`) by normalized path,
+    /// for `file()`.
     pub texts: HashMap<String, String>,
     /// `.tfvars` files among the scanned files: (path, parsed).
     tfvars: Vec<(String, VarFile)>,
@@ -168,7 +169,9 @@ pub(crate) fn parse_all(
         var_files: Vec::new(),
     };
     for (path, text) in files.iter().chain(&inputs.extra) {
-        parsed.texts.insert(normalize(path), text.clone());
+        if !path.ends_with(".tf") {
+            parsed.texts.insert(normalize(path), text.clone());
+        }
     }
     for (path, text) in files {
         if path.ends_with(".tf") {
