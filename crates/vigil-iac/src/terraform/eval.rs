@@ -392,12 +392,14 @@ impl<'a> Ctx<'a> {
                     .collect(),
                 Ok(Val::List(items)) => {
                     let mut keys = BTreeSet::new();
+                    // A set of strings (numbers and bools convert, as
+                    // Terraform converts them); anything else, unknown.
                     for item in &items {
-                        match item {
-                            Val::String(s) => {
-                                keys.insert(s.clone());
+                        match item.to_display() {
+                            Some(s) => {
+                                keys.insert(s);
                             }
-                            _ => return unknown(),
+                            None => return unknown(),
                         }
                     }
                     keys.into_iter()

@@ -130,7 +130,8 @@ fn for_each_over_a_map_and_a_set() {
     let rs = one(
         "resource \"aws_s3_bucket\" \"m\" {\n  for_each = { a = \"x\", b = \"y\" }\n  bucket = \"${each.key}-${each.value}\"\n}\n\
          resource \"aws_s3_bucket\" \"s\" {\n  for_each = toset([\"p\", \"q\"])\n  bucket = each.value\n}\n\
-         resource \"aws_s3_bucket\" \"l\" {\n  for_each = [\"q\", \"p\", \"q\"]\n  bucket = each.key\n}\n",
+         resource \"aws_s3_bucket\" \"l\" {\n  for_each = [\"q\", \"p\", \"q\"]\n  bucket = each.key\n}\n\
+         resource \"aws_s3_bucket\" \"n\" {\n  for_each = [2, 1]\n  bucket = each.value\n}\n",
     );
     assert_eq!(arg(&rs, "aws_s3_bucket.m[\"a\"]", "bucket"), s("a-x"));
     assert_eq!(arg(&rs, "aws_s3_bucket.m[\"b\"]", "bucket"), s("b-y"));
@@ -138,6 +139,7 @@ fn for_each_over_a_map_and_a_set() {
     // one instance with unknown each.value.
     assert_eq!(arg(&rs, "aws_s3_bucket.s", "bucket"), unknown("each.value"));
     assert_eq!(arg(&rs, "aws_s3_bucket.l[\"p\"]", "bucket"), s("p"));
+    assert_eq!(arg(&rs, "aws_s3_bucket.n[\"1\"]", "bucket"), s("1"));
     assert_eq!(
         rs.iter()
             .filter(|r| r.kind == "aws_s3_bucket" && r.name == "l")
