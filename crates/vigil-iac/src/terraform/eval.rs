@@ -622,11 +622,7 @@ impl<'a> Ctx<'a> {
     /// The text of a file `file()` may read, relative to the current
     /// directory or to module directory `dir`.
     fn read(&self, dir: &str, path: &str) -> Option<String> {
-        let direct = files::normalize(path);
-        self.texts
-            .get(&direct)
-            .or_else(|| self.texts.get(&join(dir, path)))
-            .cloned()
+        files::read(self.texts, dir, path)
     }
 }
 

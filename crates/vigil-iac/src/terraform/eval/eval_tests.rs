@@ -523,12 +523,14 @@ fn file_reads_scanned_and_extra_files() {
     );
     let texts: std::collections::HashMap<String, String> =
         [("m/policy.json".to_string(), "{}".to_string())].into();
-    assert_eq!(
-        super::files::normalize("./m/../m/policy.json"),
-        "m/policy.json"
-    );
-    assert_eq!(super::files::join("m", "policy.json"), "m/policy.json");
-    assert!(texts.contains_key(&super::files::join("m", "./policy.json")));
+    let read = |dir: &str, path: &str| super::files::read(&texts, dir, path);
+    assert_eq!(read("m", "m/policy.json").as_deref(), Some("{}"));
+    assert_eq!(read("m", "./m/../m/policy.json").as_deref(), Some("{}"));
+    assert_eq!(read("m", "policy.json").as_deref(), Some("{}"));
+    assert_eq!(read("other", "policy.json"), None);
+    assert_eq!(super::files::normalize("a//b/./c/../d"), "a/b/d");
+    assert_eq!(super::files::normalize("../x/../y"), "../y");
+    assert_eq!(super::files::dir_of("main.tf"), "");
 }
 
 #[test]

@@ -419,6 +419,16 @@ impl Parsed {
     }
 }
 
+/// The text of `path` among `texts`: relative to the current directory
+/// (Terraform's rule; `"${path.module}/x"` names such a path), else to the
+/// module directory `dir`.
+pub(crate) fn read(texts: &HashMap<String, String>, dir: &str, path: &str) -> Option<String> {
+    texts
+        .get(&normalize(path))
+        .or_else(|| texts.get(&join(dir, path)))
+        .cloned()
+}
+
 /// The directory of a path ("" for the current one), normalized.
 pub(crate) fn dir_of(path: &str) -> String {
     let p = normalize(path);
