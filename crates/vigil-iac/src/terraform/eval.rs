@@ -8,8 +8,8 @@
 //! outputs), so each value is computed once and reference cycles end as an
 //! error instead of a hang. A value that cannot be known before `apply`
 //! (another resource's computed attribute, a variable without a value, a data
-//! source, a function the library lacks) is [`Val::Unknown`]; see
-//! [`expr`] for the expression language.
+//! source, a function the library lacks) is [`Val::Unknown`]; the
+//! expression language is in `eval/expr.rs`.
 
 mod expr;
 mod files;

@@ -129,14 +129,13 @@ fn count_gives_one_instance_per_index() {
 fn for_each_over_a_map_and_a_set() {
     let rs = one(
         "resource \"aws_s3_bucket\" \"m\" {\n  for_each = { a = \"x\", b = \"y\" }\n  bucket = \"${each.key}-${each.value}\"\n}\n\
-         resource \"aws_s3_bucket\" \"s\" {\n  for_each = toset([\"p\", \"q\"])\n  bucket = each.value\n}\n\
+         resource \"aws_s3_bucket\" \"s\" {\n  for_each = no_such_function([\"p\", \"q\"])\n  bucket = each.value\n}\n\
          resource \"aws_s3_bucket\" \"l\" {\n  for_each = [\"q\", \"p\", \"q\"]\n  bucket = each.key\n}\n\
          resource \"aws_s3_bucket\" \"n\" {\n  for_each = [2, 1]\n  bucket = each.value\n}\n",
     );
     assert_eq!(arg(&rs, "aws_s3_bucket.m[\"a\"]", "bucket"), s("a-x"));
     assert_eq!(arg(&rs, "aws_s3_bucket.m[\"b\"]", "bucket"), s("b-y"));
-    // toset is not in the (stub) function library: the set is unknown, so
-    // one instance with unknown each.value.
+    // An unknown collection: one instance with unknown each.value.
     assert_eq!(arg(&rs, "aws_s3_bucket.s", "bucket"), unknown("each.value"));
     assert_eq!(arg(&rs, "aws_s3_bucket.l[\"p\"]", "bucket"), s("p"));
     assert_eq!(arg(&rs, "aws_s3_bucket.n[\"1\"]", "bucket"), s("1"));
@@ -306,9 +305,14 @@ fn path_terraform_and_data_references() {
 
 #[test]
 fn function_calls_go_to_the_library_and_failures_are_unknown() {
-    // The stub library knows no function: every call is unknown, named by
-    // the call's text.
-    assert_eq!(value("upper(\"a\")"), unknown("upper(\"a\")"));
+    // A function the library lacks is unknown, named by the call's text.
+    assert_eq!(
+        value("no_such_function(\"a\")"),
+        unknown("no_such_function(\"a\")")
+    );
+    if crate::functions::names().contains(&"upper") {
+        assert_eq!(value("upper(\"a\")"), s("A"));
+    }
     assert_eq!(
         value("provider::aws::arn_parse(\"x\")"),
         unknown("provider::aws::arn_parse(\"x\")")
@@ -508,8 +512,8 @@ fn file_reads_scanned_and_extra_files() {
         extra: vec![("m/policy.json".into(), "{}".into())],
         ..TfInputs::default()
     };
-    // The stub library fails `file`, which makes it unknown; the Files
-    // implementation is checked directly below.
+    // With a library that has `file`, the module's file is read; without,
+    // the call is unknown. The lookup itself is checked directly below.
     let (rs, _) = run_with(
         &[(
             "m/main.tf",
@@ -517,10 +521,12 @@ fn file_reads_scanned_and_extra_files() {
         )],
         &inputs,
     );
-    assert_eq!(
-        arg(&rs, "t.r", "p"),
+    let expected = if crate::functions::names().contains(&"file") {
+        s("{}")
+    } else {
         unknown("file(\"${path.module}/policy.json\")")
-    );
+    };
+    assert_eq!(arg(&rs, "t.r", "p"), expected);
     let texts: std::collections::HashMap<String, String> =
         [("m/policy.json".to_string(), "{}".to_string())].into();
     let read = |dir: &str, path: &str| super::files::read(&texts, dir, path);
