@@ -166,6 +166,10 @@ struct ResInst {
     attrs: Val,
 }
 
+/// A memoized value, shared by every reference (a reference to part of it
+/// copies only that part).
+pub(crate) type Shared = Rc<EvalResult>;
+
 /// One instance of a module call: its key and the child module instance
 /// (`None` for a non-local source, a cycle or too deep a nesting).
 type CallInst = (Key, Option<usize>);
@@ -188,8 +192,8 @@ struct Inst<'a> {
     /// Directories from the root down to this one (cycle detection).
     chain: Vec<String>,
     root_vars: HashMap<String, Val>,
-    vars: HashMap<String, Slot<EvalResult>>,
-    locals: HashMap<String, Slot<EvalResult>>,
+    vars: HashMap<String, Slot<Shared>>,
+    locals: HashMap<String, Slot<Shared>>,
     outputs: HashMap<String, Slot<EvalResult>>,
     resources: HashMap<usize, Slot<Rc<Vec<ResInst>>>>,
     /// Per call: the instances (`None` child for a non-local source).
@@ -491,19 +495,19 @@ impl<'a> Ctx<'a> {
     }
 
     /// `var.NAME` in `inst` (memoized).
-    fn var(&self, inst: usize, name: &str) -> EvalResult {
+    fn var(&self, inst: usize, name: &str) -> Shared {
         match self.insts.borrow()[inst].vars.get(name) {
-            Some(Slot::Done(v)) => return v.clone(),
-            Some(Slot::InProgress) => return Err(format!("var.{name} refers to itself")),
+            Some(Slot::Done(v)) => return Rc::clone(v),
+            Some(Slot::InProgress) => return Rc::new(Err(format!("var.{name} refers to itself"))),
             None => {}
         }
         self.insts.borrow_mut()[inst]
             .vars
             .insert(name.to_string(), Slot::InProgress);
-        let v = self.compute_var(inst, name);
+        let v = Rc::new(self.compute_var(inst, name));
         self.insts.borrow_mut()[inst]
             .vars
-            .insert(name.to_string(), Slot::Done(v.clone()));
+            .insert(name.to_string(), Slot::Done(Rc::clone(&v)));
         v
     }
 
@@ -548,9 +552,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// `local.NAME` in `inst` (memoized; a cycle is reported once).
-    fn local(&self, inst: usize, name: &str) -> EvalResult {
+    fn local(&self, inst: usize, name: &str) -> Shared {
         match self.insts.borrow()[inst].locals.get(name) {
-            Some(Slot::Done(v)) => return v.clone(),
+            Some(Slot::Done(v)) => return Rc::clone(v),
             Some(Slot::InProgress) => {
                 let stack = self.local_stack.borrow();
                 let start = stack
@@ -566,22 +570,24 @@ impl<'a> Ctx<'a> {
                 if let Some(&(file, e)) = self.module_of(inst).locals.get(name) {
                     self.error(file, e.span().map_or(0, |s| s.start), message.clone());
                 }
-                return Err(message);
+                return Rc::new(Err(message));
             }
             None => {}
         }
         let Some(&(file, e)) = self.module_of(inst).locals.get(name) else {
-            return Err(format!("reference to undeclared local value local.{name}"));
+            return Rc::new(Err(format!(
+                "reference to undeclared local value local.{name}"
+            )));
         };
         self.insts.borrow_mut()[inst]
             .locals
             .insert(name.to_string(), Slot::InProgress);
         self.local_stack.borrow_mut().push((inst, name.to_string()));
-        let v = Env::new(self, inst, file).eval(e);
+        let v = Rc::new(Env::new(self, inst, file).eval(e));
         self.local_stack.borrow_mut().pop();
         self.insts.borrow_mut()[inst]
             .locals
-            .insert(name.to_string(), Slot::Done(v.clone()));
+            .insert(name.to_string(), Slot::Done(Rc::clone(&v)));
         v
     }
 

@@ -456,14 +456,8 @@ impl<'e, 'a> Env<'e, 'a> {
         };
         let rest = &ops[1..];
         match root {
-            "var" => {
-                let v = ctx.var(self.inst, name)?;
-                self.apply(v, rest, None, whole)
-            }
-            "local" => {
-                let v = ctx.local(self.inst, name)?;
-                self.apply(v, rest, None, whole)
-            }
+            "var" => self.apply_shared(&ctx.var(self.inst, name), rest, whole),
+            "local" => self.apply_shared(&ctx.local(self.inst, name), rest, whole),
             "path" => {
                 let insts = ctx.insts.borrow();
                 let inst = &insts[self.inst];
@@ -667,6 +661,41 @@ impl<'e, 'a> Env<'e, 'a> {
             }
         }
         s
+    }
+
+    /// Applies traversal operators to a memoized value: the leading
+    /// attribute and index steps are followed by reference, so that only
+    /// the part reached is copied.
+    fn apply_shared(
+        &self,
+        v: &EvalResult,
+        ops: &[&TraversalOperator],
+        whole: &Expression,
+    ) -> EvalResult {
+        let mut cur = v.as_ref().map_err(String::clone)?;
+        let mut i = 0;
+        while let Some(op) = ops.get(i) {
+            let next = match op {
+                TraversalOperator::GetAttr(a) => cur.get(a.as_str()),
+                TraversalOperator::LegacyIndex(n) => {
+                    cur.as_list().and_then(|l| l.get(*n.value() as usize))
+                }
+                TraversalOperator::Index(e) => match (cur, self.eval(e)?) {
+                    (Val::List(l), Val::Number(n)) if n >= 0.0 && n.fract() == 0.0 => {
+                        l.get(n as usize)
+                    }
+                    (Val::Map(m), Val::String(k)) => m.get(&k),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match next {
+                Some(n) => cur = n,
+                None => break,
+            }
+            i += 1;
+        }
+        self.apply(cur.clone(), &ops[i..], None, whole)
     }
 
     /// Applies traversal operators to a value. An unknown met before the
