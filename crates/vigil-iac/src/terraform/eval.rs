@@ -1,100 +1,671 @@
-//! Placeholder evaluator: literal arguments only (the real evaluator replaces
-//! this file).
+//! The Terraform evaluator: `.tf` files → one [`TfResource`] per resource
+//! instance, with every argument evaluated as far as it is known at build time.
+//!
+//! Files are grouped into modules by directory. Directories that no other
+//! scanned directory calls as a local module are root modules; each root gets
+//! its `.tfvars`, then [`TfInputs`]. Everything is evaluated lazily and
+//! memoized per module instance (variables, locals, resources, module calls,
+//! outputs), so each value is computed once and reference cycles end as an
+//! error instead of a hang. A value that cannot be known before `apply`
+//! (another resource's computed attribute, a variable without a value, a data
+//! source, a function the library lacks) is [`Val::Unknown`]; the
+//! expression language is in `eval/expr.rs`.
+
+mod expr;
+mod files;
+
+#[cfg(test)]
+mod eval_tests;
 
 use super::{TfInputs, TfResource};
 use crate::value::Val;
 use crate::ParseError;
-use hcl::{Body, Expression, ObjectKey, Structure};
-use std::collections::BTreeMap;
+use expr::{Env, EvalResult};
+use files::{dir_of, display_dir, join, SrcFile};
+use hcl::edit::expr::Expression;
+use hcl::edit::structure::{Block, Body};
+use hcl::edit::Span;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
 
-/// Evaluates the resource blocks of a set of `.tf` files.
+/// The deepest module nesting evaluated (Terraform has no limit; a real
+/// configuration rarely exceeds 5).
+const MAX_MODULE_DEPTH: usize = 16;
+
+/// Evaluates the resource blocks of a set of `.tf` files (plus `.tfvars`,
+/// `.tfvars.json` and any other files `file()` may read).
 pub fn evaluate(
     files: &[(String, String)],
-    _inputs: &TfInputs,
+    inputs: &TfInputs,
 ) -> (Vec<TfResource>, Vec<ParseError>) {
-    let mut out = Vec::new();
     let mut errors = Vec::new();
-    for (file, text) in files {
-        let body: Body = match hcl::parse(text) {
-            Ok(b) => b,
-            Err(e) => {
-                errors.push(ParseError {
-                    file: file.clone(),
-                    line: 1,
-                    column: 1,
-                    message: e.to_string(),
-                });
-                continue;
-            }
-        };
-        for block in body.blocks() {
-            if block.identifier() != "resource" || block.labels().len() != 2 {
-                continue;
-            }
-            let kind = label(&block.labels()[0]);
-            let name = label(&block.labels()[1]);
-            out.push(TfResource {
-                address: format!("{kind}.{name}"),
-                kind,
-                name,
-                file: file.clone(),
-                line: 1,
-                end_line: 1,
-                attrs: body_val(block.body()),
-                suppressed: BTreeMap::new(),
-            });
-        }
+    let parsed = files::parse_all(files, inputs, &mut errors);
+    let modules = build_modules(&parsed);
+    let ctx = Ctx {
+        inputs,
+        files: &parsed.tf,
+        modules,
+        texts: &parsed.texts,
+        insts: RefCell::new(Vec::new()),
+        errors: RefCell::new(Vec::new()),
+        local_stack: RefCell::new(Vec::new()),
+    };
+    let mut out = Vec::new();
+    for root in ctx.root_dirs() {
+        let chain = vec![ctx.modules[root].dir.clone()];
+        let inst = ctx.new_inst(Inst::new(root, String::new(), None, chain));
+        let vars = parsed.root_vars(&ctx, inst);
+        ctx.insts.borrow_mut()[inst].root_vars = vars;
+        ctx.collect(inst, &mut out);
     }
+    errors.extend(ctx.errors.into_inner());
+    let mut seen = HashSet::new();
+    errors.retain(|e| seen.insert(e.to_string()));
     (out, errors)
 }
 
-fn label(l: &hcl::BlockLabel) -> String {
-    match l {
-        hcl::BlockLabel::Identifier(i) => i.to_string(),
-        hcl::BlockLabel::String(s) => s.clone(),
+/// The declarations of one module (the `.tf` files of one directory).
+struct Module<'a> {
+    dir: String,
+    variables: HashMap<&'a str, (usize, &'a Block)>,
+    locals: HashMap<&'a str, (usize, &'a Expression)>,
+    outputs: HashMap<&'a str, (usize, &'a Expression)>,
+    /// Resource blocks in file order.
+    resources: Vec<(usize, &'a Block)>,
+    resource_index: HashMap<(&'a str, &'a str), usize>,
+    calls: Vec<(usize, &'a Block)>,
+    call_index: HashMap<&'a str, usize>,
+}
+
+fn label(b: &Block, i: usize) -> &str {
+    b.labels.get(i).map_or("", |l| l.as_str())
+}
+
+fn build_modules<'a>(parsed: &'a files::Parsed) -> Vec<Module<'a>> {
+    let mut by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, f) in parsed.tf.iter().enumerate() {
+        by_dir.entry(dir_of(&f.path)).or_default().push(i);
+    }
+    by_dir
+        .into_iter()
+        .map(|(dir, ids)| {
+            let mut m = Module {
+                dir,
+                variables: HashMap::new(),
+                locals: HashMap::new(),
+                outputs: HashMap::new(),
+                resources: Vec::new(),
+                resource_index: HashMap::new(),
+                calls: Vec::new(),
+                call_index: HashMap::new(),
+            };
+            for id in ids {
+                let body: &Body = &parsed.tf[id].body;
+                for block in body.blocks() {
+                    match block.ident.as_str() {
+                        "variable" => {
+                            m.variables.insert(label(block, 0), (id, block));
+                        }
+                        "locals" => {
+                            for a in block.body.attributes() {
+                                m.locals.insert(a.key.as_str(), (id, &a.value));
+                            }
+                        }
+                        "output" => {
+                            if let Some(a) = block.body.get_attribute("value") {
+                                m.outputs.insert(label(block, 0), (id, &a.value));
+                            }
+                        }
+                        "resource" if block.labels.len() == 2 => {
+                            m.resource_index
+                                .insert((label(block, 0), label(block, 1)), m.resources.len());
+                            m.resources.push((id, block));
+                        }
+                        "module" if block.labels.len() == 1 => {
+                            m.call_index.insert(label(block, 0), m.calls.len());
+                            m.calls.push((id, block));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            m
+        })
+        .collect()
+}
+
+/// The instance key of a `count`/`for_each` instance.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Key {
+    None,
+    Int(usize),
+    Str(String),
+}
+
+impl Key {
+    fn suffix(&self) -> String {
+        match self {
+            Key::None => String::new(),
+            Key::Int(i) => format!("[{i}]"),
+            Key::Str(s) => format!("[{s:?}]"),
+        }
     }
 }
 
-fn body_val(body: &Body) -> Val {
-    let mut m: BTreeMap<String, Val> = BTreeMap::new();
-    for s in body.iter() {
-        match s {
-            Structure::Attribute(a) => {
-                m.insert(a.key.to_string(), lit(&a.expr));
+/// What a memo slot holds.
+enum Slot<T> {
+    InProgress,
+    Done(T),
+}
+
+/// One evaluated resource instance.
+#[derive(Clone)]
+struct ResInst {
+    key: Key,
+    attrs: Val,
+}
+
+/// A memoized value, shared by every reference (a reference to part of it
+/// copies only that part).
+pub(crate) type Shared = Rc<EvalResult>;
+
+/// One instance of a module call: its key and the child module instance
+/// (`None` for a non-local source, a cycle or too deep a nesting).
+type CallInst = (Key, Option<usize>);
+
+/// Who called a module instance, to evaluate its input variables lazily.
+struct Caller<'a> {
+    parent: usize,
+    file: usize,
+    block: &'a Block,
+    binds: Vec<(String, Val)>,
+}
+
+/// One instance of a module: the root, or one `count`/`for_each` instance
+/// of a `module` call.
+struct Inst<'a> {
+    module: usize,
+    /// `module.a.` / `module.a["k"].module.b.`; empty for a root.
+    prefix: String,
+    caller: Option<Caller<'a>>,
+    /// Directories from the root down to this one (cycle detection).
+    chain: Vec<String>,
+    root_vars: HashMap<String, Val>,
+    vars: HashMap<String, Slot<Shared>>,
+    locals: HashMap<String, Slot<Shared>>,
+    outputs: HashMap<String, Slot<EvalResult>>,
+    resources: HashMap<usize, Slot<Rc<Vec<ResInst>>>>,
+    /// Per call: the instances (`None` child for a non-local source).
+    calls: HashMap<usize, Slot<Vec<CallInst>>>,
+}
+
+impl<'a> Inst<'a> {
+    fn new(module: usize, prefix: String, caller: Option<Caller<'a>>, chain: Vec<String>) -> Self {
+        Inst {
+            module,
+            prefix,
+            caller,
+            chain,
+            root_vars: HashMap::new(),
+            vars: HashMap::new(),
+            locals: HashMap::new(),
+            outputs: HashMap::new(),
+            resources: HashMap::new(),
+            calls: HashMap::new(),
+        }
+    }
+}
+
+/// The evaluation of one `evaluate` call.
+pub(crate) struct Ctx<'a> {
+    inputs: &'a TfInputs,
+    files: &'a [SrcFile],
+    modules: Vec<Module<'a>>,
+    texts: &'a HashMap<String, String>,
+    insts: RefCell<Vec<Inst<'a>>>,
+    errors: RefCell<Vec<ParseError>>,
+    local_stack: RefCell<Vec<(usize, String)>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new_inst(&self, inst: Inst<'a>) -> usize {
+        let mut insts = self.insts.borrow_mut();
+        insts.push(inst);
+        insts.len() - 1
+    }
+
+    fn module_of(&self, inst: usize) -> &Module<'a> {
+        &self.modules[self.insts.borrow()[inst].module]
+    }
+
+    fn prefix(&self, inst: usize) -> String {
+        self.insts.borrow()[inst].prefix.clone()
+    }
+
+    fn error(&self, file: usize, offset: usize, message: String) {
+        let f = &self.files[file];
+        let (line, column) = f.position(offset);
+        self.errors.borrow_mut().push(ParseError {
+            file: f.path.clone(),
+            line,
+            column,
+            message,
+        });
+    }
+
+    /// The module directories evaluated as roots: those no other directory
+    /// calls, then (for call cycles) any directory not reached from those.
+    fn root_dirs(&self) -> Vec<usize> {
+        let by_dir: HashMap<&str, usize> = self
+            .modules
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.dir.as_str(), i))
+            .collect();
+        let children = |i: usize| -> Vec<usize> {
+            let m = &self.modules[i];
+            m.calls
+                .iter()
+                .filter_map(|(_, b)| local_source(&m.dir, b))
+                .filter_map(|d| by_dir.get(d.as_str()).copied())
+                .collect()
+        };
+        let mut called = HashSet::new();
+        for i in 0..self.modules.len() {
+            for c in children(i) {
+                if c != i {
+                    called.insert(c);
+                }
             }
-            Structure::Block(b) => {
-                if let Val::List(items) = m
-                    .entry(b.identifier().to_string())
-                    .or_insert_with(|| Val::List(Vec::new()))
-                {
-                    items.push(body_val(b.body()));
+        }
+        let mut roots: Vec<usize> = (0..self.modules.len())
+            .filter(|i| !called.contains(i))
+            .collect();
+        let mut reached: HashSet<usize> = HashSet::new();
+        let mut todo = roots.clone();
+        while let Some(i) = todo.pop() {
+            if reached.insert(i) {
+                todo.extend(children(i));
+            }
+        }
+        for i in 0..self.modules.len() {
+            if !reached.contains(&i) {
+                roots.push(i);
+                let mut todo = vec![i];
+                while let Some(j) = todo.pop() {
+                    if reached.insert(j) {
+                        todo.extend(children(j));
+                    }
+                }
+            }
+        }
+        roots
+    }
+
+    /// Evaluates every resource of `inst` and of its module calls, in file
+    /// order, into `out`.
+    fn collect(&self, inst: usize, out: &mut Vec<TfResource>) {
+        let module = self.insts.borrow()[inst].module;
+        let m = &self.modules[module];
+        let prefix = self.prefix(inst);
+        for (ri, &(file, block)) in m.resources.iter().enumerate() {
+            let kind = label(block, 0).to_string();
+            let name = label(block, 1).to_string();
+            let f = &self.files[file];
+            let (line, end_line) = f.lines_of(block.span());
+            let suppressed = f.suppressions(line, end_line);
+            for ri in self.resource(inst, ri).iter() {
+                out.push(TfResource {
+                    address: format!("{prefix}{kind}.{name}{}", ri.key.suffix()),
+                    kind: kind.clone(),
+                    name: name.clone(),
+                    file: f.path.clone(),
+                    line: line as u32,
+                    end_line: end_line as u32,
+                    attrs: ri.attrs.clone(),
+                    suppressed: suppressed.clone(),
+                });
+            }
+        }
+        for ci in 0..m.calls.len() {
+            for (_, child) in self.call(inst, ci) {
+                if let Some(child) = child {
+                    self.collect(child, out);
                 }
             }
         }
     }
-    Val::Map(m)
-}
 
-fn lit(e: &Expression) -> Val {
-    match e {
-        Expression::Null => Val::Null,
-        Expression::Bool(b) => Val::Bool(*b),
-        Expression::Number(n) => Val::Number(n.as_f64().unwrap_or(0.0)),
-        Expression::String(s) => Val::String(s.clone()),
-        Expression::Array(items) => Val::List(items.iter().map(lit).collect()),
-        Expression::Object(entries) => Val::Map(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        ObjectKey::Identifier(i) => i.to_string(),
-                        ObjectKey::Expression(Expression::String(s)) => s.clone(),
-                        other => format!("{other:?}"),
-                    };
-                    (key, lit(v))
+    /// The instances of resource `ri` of `inst` (memoized).
+    fn resource(&self, inst: usize, ri: usize) -> Rc<Vec<ResInst>> {
+        match self.insts.borrow()[inst].resources.get(&ri) {
+            Some(Slot::Done(v)) => return Rc::clone(v),
+            Some(Slot::InProgress) => return Rc::new(Vec::new()),
+            None => {}
+        }
+        self.insts.borrow_mut()[inst]
+            .resources
+            .insert(ri, Slot::InProgress);
+        let (file, block) = self.module_of(inst).resources[ri];
+        let env = Env::new(self, inst, file);
+        let instances = self
+            .instances(&env, &block.body)
+            .into_iter()
+            .map(|(key, binds)| {
+                let env = env.with(binds);
+                ResInst {
+                    key,
+                    attrs: env.body(&block.body, RESOURCE_META),
+                }
+            })
+            .collect::<Vec<_>>();
+        let instances = Rc::new(instances);
+        self.insts.borrow_mut()[inst]
+            .resources
+            .insert(ri, Slot::Done(Rc::clone(&instances)));
+        instances
+    }
+
+    /// The instance keys and `count`/`each` bindings a block's `count` or
+    /// `for_each` gives. An unknown count or collection gives one instance
+    /// whose `count.index`/`each` are unknown (the block is still checked).
+    fn instances(&self, env: &Env<'_, 'a>, body: &Body) -> Vec<(Key, Vec<(String, Val)>)> {
+        if let Some(a) = body.get_attribute("count") {
+            return match env.eval(&a.value) {
+                Ok(Val::Number(n)) if n >= 0.0 => (0..n as usize)
+                    .map(|i| (Key::Int(i), vec![count_bind(Val::Number(i as f64))]))
+                    .collect(),
+                _ => vec![(Key::None, vec![count_bind(Val::unknown("count.index"))])],
+            };
+        }
+        if let Some(a) = body.get_attribute("for_each") {
+            let unknown = || {
+                vec![(
+                    Key::None,
+                    vec![each_bind(
+                        Val::unknown("each.key"),
+                        Val::unknown("each.value"),
+                    )],
+                )]
+            };
+            return match env.eval(&a.value) {
+                Ok(Val::Map(m)) => m
+                    .into_iter()
+                    .map(|(k, v)| (Key::Str(k.clone()), vec![each_bind(Val::String(k), v)]))
+                    .collect(),
+                Ok(Val::List(items)) => {
+                    let mut keys = BTreeSet::new();
+                    // A set of strings (numbers and bools convert, as
+                    // Terraform converts them); anything else, unknown.
+                    for item in &items {
+                        match item.to_display() {
+                            Some(s) => {
+                                keys.insert(s);
+                            }
+                            None => return unknown(),
+                        }
+                    }
+                    keys.into_iter()
+                        .map(|k| {
+                            (
+                                Key::Str(k.clone()),
+                                vec![each_bind(Val::String(k.clone()), Val::String(k))],
+                            )
+                        })
+                        .collect()
+                }
+                _ => unknown(),
+            };
+        }
+        vec![(Key::None, Vec::new())]
+    }
+
+    /// The instances of module call `ci` of `inst` (memoized), with their
+    /// child module instances (`None` for a non-local source or a cycle).
+    fn call(&self, inst: usize, ci: usize) -> Vec<CallInst> {
+        match self.insts.borrow()[inst].calls.get(&ci) {
+            Some(Slot::Done(v)) => return v.clone(),
+            Some(Slot::InProgress) => return Vec::new(),
+            None => {}
+        }
+        self.insts.borrow_mut()[inst]
+            .calls
+            .insert(ci, Slot::InProgress);
+        let (file, block) = self.module_of(inst).calls[ci];
+        let env = Env::new(self, inst, file);
+        let dir = self.module_of(inst).dir.clone();
+        let target =
+            local_source(&dir, block).and_then(|d| self.modules.iter().position(|m| m.dir == d));
+        let chain = self.insts.borrow()[inst].chain.clone();
+        let target = target.filter(|&t| {
+            let tdir = &self.modules[t].dir;
+            let offset = block.span().map_or(0, |s| s.start);
+            if chain.contains(tdir) {
+                let start = chain.iter().position(|d| d == tdir).unwrap_or(0);
+                let cycle: Vec<String> = chain[start..]
+                    .iter()
+                    .chain(std::iter::once(tdir))
+                    .map(|d| display_dir(d))
+                    .collect();
+                self.error(file, offset, format!("module cycle: {}", cycle.join(" -> ")));
+                false
+            } else if chain.len() >= MAX_MODULE_DEPTH {
+                self.error(
+                    file,
+                    offset,
+                    format!(
+                        "modules nested deeper than {MAX_MODULE_DEPTH} levels at module \"{}\"; not evaluated",
+                        label(block, 0)
+                    ),
+                );
+                false
+            } else {
+                true
+            }
+        });
+        let prefix = self.prefix(inst);
+        let name = label(block, 0);
+        let result: Vec<CallInst> = self
+            .instances(&env, &block.body)
+            .into_iter()
+            .map(|(key, binds)| {
+                let child = target.map(|t| {
+                    let mut chain = chain.clone();
+                    chain.push(self.modules[t].dir.clone());
+                    self.new_inst(Inst::new(
+                        t,
+                        format!("{prefix}module.{name}{}.", key.suffix()),
+                        Some(Caller {
+                            parent: inst,
+                            file,
+                            block,
+                            binds,
+                        }),
+                        chain,
+                    ))
+                });
+                (key, child)
+            })
+            .collect();
+        self.insts.borrow_mut()[inst]
+            .calls
+            .insert(ci, Slot::Done(result.clone()));
+        result
+    }
+
+    /// `var.NAME` in `inst` (memoized).
+    fn var(&self, inst: usize, name: &str) -> Shared {
+        match self.insts.borrow()[inst].vars.get(name) {
+            Some(Slot::Done(v)) => return Rc::clone(v),
+            Some(Slot::InProgress) => return Rc::new(Err(format!("var.{name} refers to itself"))),
+            None => {}
+        }
+        self.insts.borrow_mut()[inst]
+            .vars
+            .insert(name.to_string(), Slot::InProgress);
+        let v = Rc::new(self.compute_var(inst, name));
+        self.insts.borrow_mut()[inst]
+            .vars
+            .insert(name.to_string(), Slot::Done(Rc::clone(&v)));
+        v
+    }
+
+    fn compute_var(&self, inst: usize, name: &str) -> EvalResult {
+        let Some(&(file, decl)) = self.module_of(inst).variables.get(name) else {
+            return Err(format!("reference to undeclared input variable var.{name}"));
+        };
+        let given = {
+            let insts = self.insts.borrow();
+            let i = &insts[inst];
+            match &i.caller {
+                None => i.root_vars.get(name).cloned().map(Given::Val),
+                Some(c) => c
+                    .block
+                    .body
+                    .get_attribute(name)
+                    .map(|a| Given::Expr(c.parent, c.file, &a.value, c.binds.clone())),
+            }
+        };
+        let value = match given {
+            Some(Given::Val(v)) => Some(v),
+            Some(Given::Expr(parent, f, e, binds)) => {
+                Some(Env::new(self, parent, f).with(binds).eval_or_unknown(e))
+            }
+            None => None,
+        };
+        // A null argument is null, unless the variable is `nullable = false`:
+        // then it takes the default, as an omitted one does.
+        let nullable = decl
+            .body
+            .get_attribute("nullable")
+            .is_none_or(|a| a.value.as_bool() != Some(false));
+        match value {
+            Some(Val::Null) if nullable => Ok(Val::Null),
+            Some(Val::Null) | None => match decl.body.get_attribute("default") {
+                Some(d) => Ok(Env::new(self, inst, file).eval_or_unknown(&d.value)),
+                None if value.is_some() => Ok(Val::Null),
+                None => Ok(Val::unknown(format!("var.{name}"))),
+            },
+            Some(v) => Ok(v),
+        }
+    }
+
+    /// `local.NAME` in `inst` (memoized; a cycle is reported once).
+    fn local(&self, inst: usize, name: &str) -> Shared {
+        match self.insts.borrow()[inst].locals.get(name) {
+            Some(Slot::Done(v)) => return Rc::clone(v),
+            Some(Slot::InProgress) => {
+                let stack = self.local_stack.borrow();
+                let start = stack
+                    .iter()
+                    .position(|(i, n)| *i == inst && n == name)
+                    .unwrap_or(0);
+                let cycle: Vec<String> = stack[start..]
+                    .iter()
+                    .map(|(_, n)| format!("local.{n}"))
+                    .chain(std::iter::once(format!("local.{name}")))
+                    .collect();
+                let message = format!("cycle in locals: {}", cycle.join(" -> "));
+                if let Some(&(file, e)) = self.module_of(inst).locals.get(name) {
+                    self.error(file, e.span().map_or(0, |s| s.start), message.clone());
+                }
+                return Rc::new(Err(message));
+            }
+            None => {}
+        }
+        let Some(&(file, e)) = self.module_of(inst).locals.get(name) else {
+            return Rc::new(Err(format!(
+                "reference to undeclared local value local.{name}"
+            )));
+        };
+        self.insts.borrow_mut()[inst]
+            .locals
+            .insert(name.to_string(), Slot::InProgress);
+        self.local_stack.borrow_mut().push((inst, name.to_string()));
+        let v = Rc::new(Env::new(self, inst, file).eval(e));
+        self.local_stack.borrow_mut().pop();
+        self.insts.borrow_mut()[inst]
+            .locals
+            .insert(name.to_string(), Slot::Done(Rc::clone(&v)));
+        v
+    }
+
+    /// Output `name` of a module instance (memoized).
+    fn output(&self, inst: usize, name: &str) -> EvalResult {
+        match self.insts.borrow()[inst].outputs.get(name) {
+            Some(Slot::Done(v)) => return v.clone(),
+            Some(Slot::InProgress) => return Err(format!("output {name} refers to itself")),
+            None => {}
+        }
+        let Some(&(file, e)) = self.module_of(inst).outputs.get(name) else {
+            return Err(format!("the module has no output \"{name}\""));
+        };
+        self.insts.borrow_mut()[inst]
+            .outputs
+            .insert(name.to_string(), Slot::InProgress);
+        let v = Ok(Env::new(self, inst, file).eval_or_unknown(e));
+        self.insts.borrow_mut()[inst]
+            .outputs
+            .insert(name.to_string(), Slot::Done(v.clone()));
+        v
+    }
+
+    /// All outputs of a module instance as an object.
+    fn outputs(&self, inst: usize) -> Val {
+        let names: Vec<&str> = self.module_of(inst).outputs.keys().copied().collect();
+        Val::Map(
+            names
+                .into_iter()
+                .map(|n| {
+                    let v = self.output(inst, n).unwrap_or_else(Val::unknown);
+                    (n.to_string(), v)
                 })
                 .collect(),
-        ),
-        other => Val::unknown(other.to_string().trim()),
+        )
     }
+
+    /// The text of a file `file()` may read, relative to the current
+    /// directory or to module directory `dir`.
+    fn read(&self, dir: &str, path: &str) -> Option<String> {
+        files::read(self.texts, dir, path)
+    }
+}
+
+enum Given<'b> {
+    Val(Val),
+    Expr(usize, usize, &'b Expression, Vec<(String, Val)>),
+}
+
+/// Arguments and blocks of a resource that are Terraform's, not the
+/// provider's: not part of `TfResource::attrs`.
+const RESOURCE_META: &[&str] = &[
+    "count",
+    "for_each",
+    "provider",
+    "depends_on",
+    "lifecycle",
+    "provisioner",
+    "connection",
+];
+
+fn count_bind(index: Val) -> (String, Val) {
+    let mut m = BTreeMap::new();
+    m.insert("index".to_string(), index);
+    ("count".to_string(), Val::Map(m))
+}
+
+fn each_bind(key: Val, value: Val) -> (String, Val) {
+    let mut m = BTreeMap::new();
+    m.insert("key".to_string(), key);
+    m.insert("value".to_string(), value);
+    ("each".to_string(), Val::Map(m))
+}
+
+/// The directory a `module` block's `source` names when it is a local path
+/// (`./x`, `../x`), joined to the caller's directory.
+fn local_source(dir: &str, block: &Block) -> Option<String> {
+    let source = block.body.get_attribute("source")?.value.as_str()?;
+    (source.starts_with("./") || source.starts_with("../") || source == "." || source == "..")
+        .then(|| join(dir, source))
 }

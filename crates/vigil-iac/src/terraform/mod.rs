@@ -47,4 +47,8 @@ pub struct TfInputs {
     pub var_files: Vec<(String, String)>,
     /// `NAME=VALUE` as given on the command line.
     pub vars: Vec<String>,
+    /// `(path, text)` of other files the configuration may read with
+    /// `file()`/`templatefile()` (e.g. `policy.json` beside the `.tf`
+    /// files); paths as given for the `.tf` files.
+    pub extra: Vec<(String, String)>,
 }
