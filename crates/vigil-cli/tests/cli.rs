@@ -544,7 +544,9 @@ fn iac_scan_judges_terraform_and_cloudformation_with_file_and_lines() {
     let env = Env::new("iac");
     let tf = examples("terraform");
     let cfn = examples("cloudformation");
-    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", &tf, "-d", &cfn, "-m", "json"]);
+    let out = env.vigil(&[
+        "iac", "scan", "-n", "t", "-d", &tf, "-d", &cfn, "-m", "json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["status"], "FINISHED");
@@ -561,25 +563,51 @@ fn iac_scan_judges_terraform_and_cloudformation_with_file_and_lines() {
     assert!(website["filePath"].as_str().unwrap().ends_with("main.tf"));
     assert_eq!(website["fileLineRange"], serde_json::json!([23, 26]));
     assert_eq!(check(&all, 48, "aws_s3_bucket.logs")["result"], "PASSED");
-    assert_eq!(check(&all, 41, "aws_security_group.ssh")["result"], "FAILED");
+    assert_eq!(
+        check(&all, 41, "aws_security_group.ssh")["result"],
+        "FAILED"
+    );
     // `storage_encrypted = var.encrypt` is not known before apply: SKIP, never PASS.
     let unknown = check(&all, 53, "aws_db_instance.legacy");
     assert_eq!(unknown["result"], "SKIPPED");
-    assert!(unknown["message"].as_str().unwrap().contains("not known at build time"), "{unknown}");
+    assert!(
+        unknown["message"]
+            .as_str()
+            .unwrap()
+            .contains("not known at build time"),
+        "{unknown}"
+    );
     // The same controls judge the CloudFormation template.
     assert_eq!(check(&all, 48, "LogsBucket")["result"], "PASSED");
     assert_eq!(check(&all, 45, "WebsiteBucket")["result"], "FAILED");
     assert_eq!(check(&all, 41, "SshGroup")["result"], "FAILED");
     let suppressed = check(&all, 41, "ScratchGroup");
     assert_eq!(suppressed["result"], "SKIPPED");
-    assert!(suppressed["message"].as_str().unwrap().contains("torn down nightly"));
+    assert!(suppressed["message"]
+        .as_str()
+        .unwrap()
+        .contains("torn down nightly"));
 
     // -q: failed checks only; --soft-fail: exit 0 despite failures.
-    let out = env.vigil(&["iac", "scan", "-n", "q", "-d", &cfn, "-m", "json", "-q", "--soft-fail"]);
+    let out = env.vigil(&[
+        "iac",
+        "scan",
+        "-n",
+        "q",
+        "-d",
+        &cfn,
+        "-m",
+        "json",
+        "-q",
+        "--soft-fail",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(checks(&doc).iter().all(|c| c["result"] == "FAILED"));
-    assert!(doc["summary"]["passed"].as_u64().unwrap() > 0, "the summary counts all");
+    assert!(
+        doc["summary"]["passed"].as_u64().unwrap() > 0,
+        "the summary counts all"
+    );
 }
 
 #[test]
@@ -588,8 +616,19 @@ fn iac_scans_are_kept_saved_listed_and_read_back() {
     let tf = examples("terraform");
     // qiac's `-pn` spelling selects a policy.
     let out = env.vigil(&[
-        "iac", "scan", "-n", "kept", "-d", &tf, "-m", "json", "-s", "-g", r#"[{"env":"ci"}]"#,
-        "-pn", "AWS Best Practices Policy",
+        "iac",
+        "scan",
+        "-n",
+        "kept",
+        "-d",
+        &tf,
+        "-m",
+        "json",
+        "-s",
+        "-g",
+        r#"[{"env":"ci"}]"#,
+        "-pn",
+        "AWS Best Practices Policy",
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -598,7 +637,10 @@ fn iac_scans_are_kept_saved_listed_and_read_back() {
     assert_eq!(doc["policy"], "AWS Best Practices Policy");
     let saved = env.dir.join(format!("scan_response_{id}.json"));
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
-    assert_eq!(saved, doc, "-s saves the scan response in the current directory");
+    assert_eq!(
+        saved, doc,
+        "-s saves the scan response in the current directory"
+    );
 
     let out = env.vigil(&["iac", "getresult", "-i", &id, "-m", "json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -612,7 +654,11 @@ fn iac_scans_are_kept_saved_listed_and_read_back() {
     assert_eq!(list[0]["scanUuid"], id.as_str());
     assert_eq!(list[0]["summary"], doc["summary"]);
     let out = env.vigil(&["iac", "listscans", "-i", &id]);
-    assert!(stdout(&out).contains(&id) && stdout(&out).contains("kept"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&id) && stdout(&out).contains("kept"),
+        "{}",
+        stdout(&out)
+    );
 
     let out = env.vigil(&["iac", "getresult", "-i", "no-such-scan"]);
     assert_eq!(out.status.code(), Some(2));
@@ -631,54 +677,131 @@ fn iac_sarif_and_junit_are_valid_documents() {
     assert!(!results.is_empty());
     let region = &results[0]["locations"][0]["physicalLocation"]["region"];
     assert!(region["endLine"].as_u64().unwrap() > region["startLine"].as_u64().unwrap());
-    assert!(results.iter().all(|r| r["partialFingerprints"]["vigilFindingId/v1"].is_string()));
+    assert!(results
+        .iter()
+        .all(|r| r["partialFingerprints"]["vigilFindingId/v1"].is_string()));
 
     let out = env.vigil(&["iac", "scan", "-n", "j", "-d", &tf, "-m", "junit"]);
     let xml = stdout(&out);
-    assert!(xml.starts_with("<?xml") && xml.contains("<testsuite") && xml.contains("<failure"), "{xml}");
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("<testsuite") && xml.contains("<failure"),
+        "{xml}"
+    );
     let out = env.vigil(&["iac", "scan", "-n", "c", "-d", &tf, "-m", "csv"]);
-    assert!(stdout(&out).starts_with("RESULT,CID,CRITICALITY"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("RESULT,CID,CRITICALITY"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn iac_bad_input_is_a_clear_error() {
     let env = Env::new("iac-bad");
-    let bad = env.write("bad/main.tf", "resource \"aws_s3_bucket\" \"x\" {\n  bucket = \n}\n");
-    let ok = env.write("bad/ok.tf", "resource \"aws_s3_bucket\" \"y\" {\n  bucket = \"y\"\n}\n");
-    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", bad.parent().unwrap().to_str().unwrap(), "-m", "json"]);
+    let bad = env.write(
+        "bad/main.tf",
+        "resource \"aws_s3_bucket\" \"x\" {\n  bucket = \n}\n",
+    );
+    let ok = env.write(
+        "bad/ok.tf",
+        "resource \"aws_s3_bucket\" \"y\" {\n  bucket = \"y\"\n}\n",
+    );
+    let out = env.vigil(&[
+        "iac",
+        "scan",
+        "-n",
+        "t",
+        "-d",
+        bad.parent().unwrap().to_str().unwrap(),
+        "-m",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad/main.tf:"), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["status"], "FINISHED_WITH_ERRORS");
     assert_eq!(doc["summary"]["parsingErrors"], 1);
-    assert!(checks(&doc).iter().any(|c| c["filePath"].as_str().unwrap() == ok.display().to_string()),
-        "the other files are still scanned");
+    assert!(
+        checks(&doc)
+            .iter()
+            .any(|c| c["filePath"].as_str().unwrap() == ok.display().to_string()),
+        "the other files are still scanned"
+    );
 
     let out = env.vigil(&["iac", "scan", "-n", "t", "-d", "/no/such/dir"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("/no/such/dir"), "{}", stderr(&out));
-    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", ok.to_str().unwrap(), "-g", "{env: ci}"]);
+    let out = env.vigil(&[
+        "iac",
+        "scan",
+        "-n",
+        "t",
+        "-d",
+        ok.to_str().unwrap(),
+        "-g",
+        "{env: ci}",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("-g/--tag"), "{}", stderr(&out));
-    let out = env.vigil(&["iac", "scan", "-n", "t", "-d", ok.to_str().unwrap(), "-f", "(["]);
+    let out = env.vigil(&[
+        "iac",
+        "scan",
+        "-n",
+        "t",
+        "-d",
+        ok.to_str().unwrap(),
+        "-f",
+        "([",
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("regular expression"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("regular expression"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn iac_config_is_written_and_found_in_qiac_order() {
     let env = Env::new("iac-config");
-    let out = env.vigil(&["iac", "config", "-a", "https://vigil.example.com", "-u", "alice", "-p", "pw"]);
+    let out = env.vigil(&[
+        "iac",
+        "config",
+        "-a",
+        "https://vigil.example.com",
+        "-u",
+        "alice",
+        "-p",
+        "pw",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let written = std::fs::read_to_string(env.dir.join("home/.vigil-iac.yaml")).unwrap();
-    assert!(written.contains("platform_url: https://vigil.example.com"), "{written}");
+    assert!(
+        written.contains("platform_url: https://vigil.example.com"),
+        "{written}"
+    );
     // With a platform configured the scan would go to the server, which this
     // version cannot do yet: a clear error, not a silent local scan.
     let tf = examples("terraform");
     let out = env.vigil(&["iac", "scan", "-n", "t", "-d", &tf]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("home/.vigil-iac.yaml"), "{}", stderr(&out));
-    let out = env.vigil(&["iac", "config", "-a", "ftp://x", "-u", "a", "-p", "b", "-c", "elsewhere.yaml"]);
+    assert!(
+        stderr(&out).contains("home/.vigil-iac.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.vigil(&[
+        "iac",
+        "config",
+        "-a",
+        "ftp://x",
+        "-u",
+        "a",
+        "-p",
+        "b",
+        "-c",
+        "elsewhere.yaml",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(!env.dir.join("elsewhere.yaml").exists());
 }
@@ -690,13 +813,23 @@ fn iac_archives_are_scanned_and_hostile_ones_refused() {
     let zip = |name: &str, entry: &str| {
         let path = env.dir.join(name);
         let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
-        w.start_file(entry, zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file(entry, zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut w, &cfn).unwrap();
         w.finish().unwrap();
         path
     };
     let good = zip("stack.zip", "stacks/template.yaml");
-    let out = env.vigil(&["iac", "scan", "-n", "z", "-d", good.to_str().unwrap(), "-m", "json"]);
+    let out = env.vigil(&[
+        "iac",
+        "scan",
+        "-n",
+        "z",
+        "-d",
+        good.to_str().unwrap(),
+        "-m",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let all = checks(&doc);

@@ -535,13 +535,13 @@ impl<'e, 'a> Env<'e, 'a> {
         whole: &Expression,
     ) -> EvalResult {
         let ctx = self.ctx;
-        let Some(&ri) = ctx.module_of(self.inst).resource_index.get(&(kind, name)) else {
-            return Err(format!(
-                "reference to undeclared resource {kind}.{name}: {}",
-                self.text(whole)
-            ));
-        };
         let base = format!("{}{kind}.{name}", ctx.prefix(self.inst));
+        let Some(&ri) = ctx.module_of(self.inst).resource_index.get(&(kind, name)) else {
+            // Declared in a file that is not part of this scan (a partial
+            // scan of a module): unknown, named by the reference, so that
+            // satellites still fold into the resources they name.
+            return Ok(Val::unknown(self.norm(&base, ops)));
+        };
         let (_, block) = ctx.module_of(self.inst).resources[ri];
         let insts = ctx.resource(self.inst, ri);
         let keyed: Vec<(Key, Option<usize>)> = insts

@@ -954,6 +954,7 @@ resource "aws_iam_instance_profile" "p" {
 resource "aws_instance" "declared" {
   iam_instance_profile = aws_iam_instance_profile.p.name
 }
+variable "profile" {}
 resource "aws_instance" "external" {
   iam_instance_profile = var.profile
 }
@@ -962,7 +963,8 @@ resource "aws_instance" "external" {
         let d = one(&rs, "aws_instance.declared");
         assert_eq!(
             attr(d, "iam_instance_profile"),
-            &json!("aws_iam_instance_profile.p")
+            &json!("app"),
+            "the evaluator resolves the reference to the profile's name"
         );
         let x = one(&rs, "aws_instance.external");
         assert!(x.attributes.get("iam_instance_profile").is_none());

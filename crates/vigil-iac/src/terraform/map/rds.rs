@@ -257,6 +257,7 @@ resource "aws_db_instance" "d" {
     #[test]
     fn security_groups_are_associated_by_address_or_literal_id() {
         let d = db(r#"
+variable "other" {}
 resource "aws_security_group" "db" {
   name = "db"
 }
