@@ -262,13 +262,8 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
     if args.quiet {
         shown.only_failed();
     }
-    let format = format(cli, args.format);
-    render(&evaluated.catalog, &shown, format)?;
-    if format != IacFormat::Table {
-        for e in &loaded.errors {
-            eprintln!("parse error: {e}");
-        }
-    }
+    render(&evaluated.catalog, &shown, format(cli, args.format))?;
+    report_errors(&doc);
 
     let failing = evaluated.fails_at(threshold) && !args.soft_fail;
     Ok(if !loaded.errors.is_empty() {
@@ -376,6 +371,21 @@ fn build(
     }
 }
 
+/// The files a scan could not read, on standard error (the document lists
+/// them too).
+fn report_errors(doc: &Document) {
+    for e in &doc.parsing_errors {
+        if e.line == 0 {
+            eprintln!("parse error: {}: {}", e.file, e.message);
+        } else {
+            eprintln!(
+                "parse error: {}:{}:{}: {}",
+                e.file, e.line, e.column, e.message
+            );
+        }
+    }
+}
+
 /// Writes `scan_response_<scanId>.json` in the current directory.
 fn save(doc: &Document) -> Result<()> {
     let name = format!("scan_response_{}.json", doc.scan_uuid);
@@ -423,16 +433,6 @@ fn render(catalog: &Catalog, doc: &Document, format: IacFormat) -> Result<()> {
                 return rows.print(Format::Csv, 70);
             }
             rows.print(Format::Table, 70)?;
-            for e in &doc.parsing_errors {
-                if e.line == 0 {
-                    println!("parse error: {}: {}", e.file, e.message);
-                } else {
-                    println!(
-                        "parse error: {}:{}:{}: {}",
-                        e.file, e.line, e.column, e.message
-                    );
-                }
-            }
             let s = &doc.summary;
             println!(
                 "\nscan {} ({}): {} files, {} resources, {} parse errors; {} passed, {} failed ({} high, {} medium, {} low), {} skipped",
@@ -574,6 +574,7 @@ fn getresult(cli: &Cli, args: &GetArgs) -> Result<ExitCode> {
     }
     let catalog = crate::setup::catalog(cli)?;
     render(&catalog, &doc, format(cli, args.format))?;
+    report_errors(&doc);
     Ok(ExitCode::SUCCESS)
 }
 
