@@ -514,3 +514,38 @@ fn the_catalogue_judges_terraform_as_it_judges_aws() {
 fn chrono_now() -> vigil_model::Timestamp {
     "2026-01-01T00:00:00Z".parse().unwrap()
 }
+
+#[test]
+fn satellites_fold_only_within_their_own_root_module() {
+    // Two configurations scanned together: a rule whose group is unknown in
+    // `b/` must not make the group of `a/` unknown, and a versioning
+    // resource of `b/` must not configure the same address in `a/`.
+    let files = [
+        (
+            "a/main.tf".to_string(),
+            "resource \"aws_security_group\" \"web\" {\n  name = \"web\"\n}\nresource \"aws_s3_bucket\" \"logs\" {\n  bucket = \"a-logs\"\n}\n".to_string(),
+        ),
+        (
+            "b/main.tf".to_string(),
+            "variable \"sg\" {}\nresource \"aws_security_group_rule\" \"ssh\" {\n  type = \"ingress\"\n  security_group_id = var.sg\n  from_port = 22\n  to_port = 22\n  protocol = \"tcp\"\n  cidr_blocks = [\"0.0.0.0/0\"]\n}\nresource \"aws_s3_bucket\" \"logs\" {\n  bucket = \"b-logs\"\n}\nresource \"aws_s3_bucket_versioning\" \"logs\" {\n  bucket = aws_s3_bucket.logs.id\n  versioning_configuration {\n    status = \"Enabled\"\n  }\n}\n".to_string(),
+        ),
+    ];
+    let (rs, errors) = terraform_resources(&files, &Default::default());
+    assert!(errors.is_empty(), "{errors:?}");
+    let web = find(&rs, "aws_security_group.web");
+    assert!(
+        !web.uncollected.contains_key("ip_permissions"),
+        "{:?}",
+        web.uncollected
+    );
+    assert_eq!(web.attributes["ip_permissions"], serde_json::json!([]));
+    let logs: Vec<&Resource> = rs.iter().filter(|r| r.id == "aws_s3_bucket.logs").collect();
+    assert_eq!(logs.len(), 2);
+    let status = |name: &str| {
+        logs.iter()
+            .find(|r| r.name == name)
+            .map(|r| r.attributes["versioning"]["status"].clone())
+    };
+    assert_eq!(status("b-logs"), Some(serde_json::json!("Enabled")));
+    assert_ne!(status("a-logs"), Some(serde_json::json!("Enabled")));
+}

@@ -309,6 +309,11 @@ impl<'a> Ctx<'a> {
         let module = self.insts.borrow()[inst].module;
         let m = &self.modules[module];
         let prefix = self.prefix(inst);
+        let root = self.insts.borrow()[inst]
+            .chain
+            .first()
+            .cloned()
+            .unwrap_or_else(|| m.dir.clone());
         for (ri, &(file, block)) in m.resources.iter().enumerate() {
             let kind = label(block, 0).to_string();
             let name = label(block, 1).to_string();
@@ -321,6 +326,7 @@ impl<'a> Ctx<'a> {
                     kind: kind.clone(),
                     name: name.clone(),
                     file: f.path.clone(),
+                    root: root.clone(),
                     line: line as u32,
                     end_line: end_line as u32,
                     attrs: ri.attrs.clone(),

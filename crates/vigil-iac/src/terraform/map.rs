@@ -29,9 +29,25 @@ use std::collections::{BTreeMap, HashMap};
 use vigil_model::{Origin, Provider, Resource};
 
 /// Maps evaluated resource blocks onto normalized resources.
+///
+/// Each root module is mapped on its own: a satellite configures only the
+/// resources of its own configuration (two directories scanned together are
+/// two configurations, even if their addresses coincide).
 pub fn to_resources(decls: &[TfResource]) -> Vec<Resource> {
-    let ix = Index::new(decls);
-    decls.iter().filter_map(|d| map_one(d, &ix)).collect()
+    let mut roots: Vec<&str> = decls.iter().map(|d| d.root.as_str()).collect();
+    roots.sort_unstable();
+    roots.dedup();
+    if roots.len() <= 1 {
+        let ix = Index::new(decls);
+        return decls.iter().filter_map(|d| map_one(d, &ix)).collect();
+    }
+    let mut out = Vec::new();
+    for root in roots {
+        let group: Vec<TfResource> = decls.iter().filter(|d| d.root == root).cloned().collect();
+        let ix = Index::new(&group);
+        out.extend(group.iter().filter_map(|d| map_one(d, &ix)));
+    }
+    out
 }
 
 type Mapper = fn(&TfResource, &Index<'_>) -> Option<Resource>;

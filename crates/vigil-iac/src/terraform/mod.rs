@@ -23,6 +23,10 @@ pub struct TfResource {
     pub address: String,
     /// The file that declares the block, as given to the evaluator.
     pub file: String,
+    /// The root module the instance belongs to (its directory; the file
+    /// for a plan). Satellites fold only within one root module: separate
+    /// configurations never configure each other's resources.
+    pub root: String,
     /// First and last line of the block (1-based, inclusive).
     pub line: u32,
     pub end_line: u32,

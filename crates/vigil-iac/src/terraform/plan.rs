@@ -124,6 +124,7 @@ impl Reader<'_> {
             }
             let line = self.line_of(address);
             out.push(TfResource {
+                root: self.file.to_string(),
                 kind: kind.to_string(),
                 name: s("name").unwrap_or_default().to_string(),
                 address: address.to_string(),

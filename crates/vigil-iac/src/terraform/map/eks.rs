@@ -134,6 +134,7 @@ mod tests {
 
     fn cluster(attrs: Vec<(&str, Val)>) -> Resource {
         let d = TfResource {
+            root: String::new(),
             kind: "aws_eks_cluster".into(),
             name: "main".into(),
             address: "aws_eks_cluster.main".into(),

@@ -251,6 +251,7 @@ mod tests {
 
     fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
         TfResource {
+            root: String::new(),
             kind: kind.into(),
             name: name.into(),
             address: format!("{kind}.{name}"),
