@@ -280,3 +280,30 @@ fn a_skip_for_an_uncollected_attribute_carries_the_collectors_reason() {
         "attribute `versioning` was not collected: AccessDenied: missing permission s3:GetBucketVersioning"
     );
 }
+
+#[test]
+fn a_suppressed_control_is_skipped_with_its_reason_and_others_still_judge() {
+    let mut catalog = Catalog::builtin().unwrap();
+    catalog
+        .controls
+        .retain(|c| c.spec.cid == 48 || c.spec.cid == 60);
+    let engine = catalog.compile(now()).unwrap();
+    let unsuppressed = engine.evaluate(&[bucket(&[])], &|_| {});
+    let r48 = unsuppressed.iter().find(|e| e.cid == 48).unwrap();
+    assert_ne!(r48.result, EvalResult::Skip);
+    let mut r = bucket(&[]);
+    r.suppressed.insert(48, "static website".into());
+    let out = engine.evaluate(&[r], &|_| {});
+    let r48 = out.iter().find(|e| e.cid == 48).unwrap();
+    assert_eq!(r48.result, EvalResult::Skip);
+    assert_eq!(
+        &*r48.evidence.message,
+        "suppressed in source: static website"
+    );
+    let r60 = out.iter().find(|e| e.cid == 60).unwrap();
+    let before = unsuppressed.iter().find(|e| e.cid == 60).unwrap();
+    assert_eq!(
+        r60.result, before.result,
+        "other controls are not suppressed"
+    );
+}
