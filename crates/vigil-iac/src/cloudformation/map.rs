@@ -8,9 +8,6 @@
 //! through [`Index::satellites`]. Satellites are looked up within the same
 //! template (logical ids are template-scoped).
 
-// Until every service mapper uses the helpers.
-#![allow(dead_code)]
-
 mod autoscaling;
 mod cloudtrail;
 mod ec2;
@@ -58,6 +55,7 @@ fn map_one(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
 /// The resources of a template, by type.
 pub(crate) struct Index<'a> {
     by_type: HashMap<&'a str, Vec<&'a CfnResource>>,
+    all: &'a [CfnResource],
 }
 
 /// The satellites that configure one resource.
@@ -77,7 +75,10 @@ impl<'a> Index<'a> {
         for r in resources {
             by_type.entry(r.resource_type.as_str()).or_default().push(r);
         }
-        Index { by_type }
+        Index {
+            by_type,
+            all: resources,
+        }
     }
 
     /// All resources of a type (`AWS::S3::Bucket`).
@@ -106,17 +107,36 @@ impl<'a> Index<'a> {
             };
             if refers_to(v, target, names) {
                 out.matched.push(s);
-            } else if let Val::Unknown(u) = v {
-                let resolvable = self
-                    .of_type(&target.resource_type)
-                    .iter()
-                    .any(|t| refers_to(v, t, names));
-                if !resolvable && out.unresolved.is_none() {
-                    out.unresolved = Some(format!("{} (target of {})", u.reason(), s.logical_id));
-                }
+            } else if out.unresolved.is_none() {
+                out.unresolved = self.unresolved(v, target, s);
             }
         }
         out
+    }
+
+    /// When satellite `s` names its target by `v` and `v` does not name
+    /// `target` (see [`refers_to`]): the reason `v` might still be
+    /// `target`, or `None` when it cannot be. It cannot when `v` is known
+    /// (a literal that is not `target`'s), or a `!Ref`/`!GetAtt` of another
+    /// resource of the template (of any type); it might when `v` names no
+    /// resource of the template (a parameter without a value, an import,
+    /// a pseudo parameter).
+    pub fn unresolved(&self, v: &Val, target: &CfnResource, s: &CfnResource) -> Option<String> {
+        let Val::Unknown(u) = v else { return None };
+        match self.declared(&u.expr) {
+            Some(other) if other.logical_id != target.logical_id => None,
+            _ => Some(format!("{} (target of {})", u.reason(), s.logical_id)),
+        }
+    }
+
+    /// The resource of the template an expression reads (`!Ref Id`,
+    /// `!GetAtt Id.Attr`), if any.
+    fn declared(&self, expr: &str) -> Option<&'a CfnResource> {
+        let id = match expr.strip_prefix("!Ref ") {
+            Some(id) => id,
+            None => expr.strip_prefix("!GetAtt ")?.split('.').next()?,
+        };
+        self.all.iter().find(|r| r.logical_id == id)
     }
 }
 
@@ -221,4 +241,69 @@ pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<
 pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
     r.attributes.remove(key);
     r.uncollected.insert(key.into(), u.reason());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudformation::template::parse_template;
+
+    /// The logical ids of the listeners of `lb`, and whether one cannot be
+    /// told.
+    fn listeners(resources: &str, lb: &str) -> (Vec<String>, Option<String>) {
+        let text = format!(
+            "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  Lb:\n    Type: String\n\
+             Resources:\n{resources}"
+        );
+        let rs = match parse_template("t.yaml", &text) {
+            Ok(rs) => rs,
+            Err(e) => panic!("{e:?}"),
+        };
+        let ix = Index::new(&rs);
+        let target = rs.iter().find(|r| r.logical_id == lb);
+        let target = target.unwrap_or_else(|| panic!("no {lb}"));
+        let s = ix.satellites(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            "LoadBalancerArn",
+            target,
+            &[],
+        );
+        let ids = s.matched.iter().map(|r| r.logical_id.clone()).collect();
+        (ids, s.unresolved)
+    }
+
+    const LBS: &str = "  Web:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n\
+                       \x20 Api:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n\
+                       \x20 Bucket:\n    Type: AWS::S3::Bucket\n";
+
+    fn listener(target: &str) -> String {
+        format!(
+            "{LBS}  L:\n    Type: AWS::ElasticLoadBalancingV2::Listener\n    \
+             Properties:\n      LoadBalancerArn: {target}\n"
+        )
+    }
+
+    #[test]
+    fn a_satellite_of_another_resource_of_the_template_is_not_this_ones() {
+        assert_eq!(
+            listeners(&listener("!Ref Web"), "Web"),
+            (vec!["L".to_string()], None)
+        );
+        assert_eq!(listeners(&listener("!Ref Web"), "Api"), (vec![], None));
+        // Of any type: a wrong reference is still not this resource's.
+        assert_eq!(
+            listeners(&listener("!GetAtt Bucket.Arn"), "Api"),
+            (vec![], None)
+        );
+    }
+
+    #[test]
+    fn a_satellite_whose_target_names_no_resource_of_the_template_is_unresolved() {
+        for target in ["!Ref Lb", "!ImportValue shared-lb", "!GetAtt Elsewhere.Arn"] {
+            let (matched, unresolved) = listeners(&listener(target), "Api");
+            assert!(matched.is_empty(), "{target}");
+            let reason = unresolved.unwrap_or_else(|| panic!("{target}: resolved"));
+            assert!(reason.ends_with("(target of L)"), "{reason}");
+        }
+    }
 }

@@ -8,7 +8,6 @@
 //! [`launch_configuration_json`]) are shared with the CloudFormation mapper.
 
 use super::elbv2::boolish;
-use super::lambda::managed_reference;
 use super::{new_resource, refers_to, set, unknown, Index};
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -186,21 +185,13 @@ pub(crate) fn not_in_files(lc: &Val) -> String {
 /// The `aws_autoscaling_attachment`s that name the group (by reference or
 /// literal name), and the reason one might but cannot be resolved.
 fn attachments<'a>(ix: &Index<'a>, g: &TfResource) -> (Vec<&'a TfResource>, Option<String>) {
-    let mut matched = Vec::new();
-    let mut unresolved = None;
-    for at in ix.of_kind("aws_autoscaling_attachment") {
-        let Some(v) = at.attrs.get("autoscaling_group_name") else {
-            continue;
-        };
-        if refers_to(v, g, &["name", "id"]) {
-            matched.push(*at);
-        } else if let Val::Unknown(u) = v {
-            if !managed_reference(&u.expr) && unresolved.is_none() {
-                unresolved = Some(format!("{} (target of {})", u.reason(), at.address));
-            }
-        }
-    }
-    (matched, unresolved)
+    let found = ix.satellites(
+        "aws_autoscaling_attachment",
+        "autoscaling_group_name",
+        g,
+        &["name", "id"],
+    );
+    (found.matched, found.unresolved)
 }
 
 /// The ARN or name of another resource: its value, or the expression

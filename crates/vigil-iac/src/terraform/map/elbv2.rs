@@ -6,8 +6,7 @@
 //! The listener and attribute rules ([`listener_json`], [`set_attributes`])
 //! are shared with the CloudFormation mapper.
 
-use super::lambda::managed_reference;
-use super::{new_resource, refers_to, set, unknown, Index};
+use super::{new_resource, set, unknown, Index};
 use crate::terraform::TfResource;
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -114,18 +113,9 @@ fn listeners<'a>(ix: &Index<'a>, lb: &TfResource) -> (Vec<&'a TfResource>, Optio
     let mut matched = Vec::new();
     let mut unresolved = None;
     for kind in ["aws_lb_listener", "aws_alb_listener"] {
-        for l in ix.of_kind(kind) {
-            let Some(v) = l.attrs.get("load_balancer_arn") else {
-                continue;
-            };
-            if refers_to(v, lb, &["arn", "id"]) {
-                matched.push(*l);
-            } else if let Val::Unknown(u) = v {
-                if !managed_reference(&u.expr) && unresolved.is_none() {
-                    unresolved = Some(format!("{} (target of {})", u.reason(), l.address));
-                }
-            }
-        }
+        let found = ix.satellites(kind, "load_balancer_arn", lb, &["arn", "id"]);
+        matched.extend(found.matched);
+        unresolved = unresolved.or(found.unresolved);
     }
     (matched, unresolved)
 }
@@ -490,7 +480,13 @@ mod tests {
                 ("port", Val::Number(8080.0)),
             ],
         );
-        let r = lb(vec![decl("aws_alb", "web", vec![]), https, http, other]);
+        let r = lb(vec![
+            decl("aws_alb", "web", vec![]),
+            https,
+            http,
+            other,
+            decl("aws_lb", "internal", vec![]),
+        ]);
         let listeners = attr(&r, "listeners").unwrap().as_array().unwrap();
         assert_eq!(listeners.len(), 2);
         assert_eq!(listeners[0]["protocol"], json!("HTTPS"));

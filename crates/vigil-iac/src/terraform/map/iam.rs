@@ -102,16 +102,8 @@ fn list_satellites<'a>(ix: &Index<'a>, kind: &str, arg: &str, u: &TfResource) ->
             out.matched.push(s);
             continue;
         }
-        for v in elements {
-            if let Val::Unknown(x) = v {
-                let resolvable = ix
-                    .of_kind(&u.kind)
-                    .iter()
-                    .any(|t| refers_to(v, t, USER_ATTRS));
-                if !resolvable && out.unresolved.is_none() {
-                    out.unresolved = Some(format!("{} (target of {})", x.reason(), s.address));
-                }
-            }
+        if out.unresolved.is_none() {
+            out.unresolved = elements.iter().find_map(|v| ix.unresolved(v, u, s));
         }
     }
     out

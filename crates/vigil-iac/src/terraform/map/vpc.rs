@@ -44,15 +44,7 @@ fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
         Some(json!("default")),
     );
     r.attributes.insert("is_default".into(), json!(default_vpc));
-    let logs = satellites(
-        ix,
-        "aws_flow_log",
-        "vpc_id",
-        d,
-        (&["aws_vpc", "aws_default_vpc"], &["id"]),
-        None,
-        None,
-    );
+    let logs = satellites(ix, "aws_flow_log", "vpc_id", d, &["id"], None, None);
     let entries = logs
         .matched
         .iter()
@@ -313,7 +305,7 @@ fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
         "aws_network_acl_rule",
         "network_acl_id",
         d,
-        (&["aws_network_acl", "aws_default_network_acl"], &["id"]),
+        &["id"],
         alias.as_deref(),
         Some(".default_network_acl_id"),
     );

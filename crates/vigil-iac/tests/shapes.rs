@@ -1,0 +1,285 @@
+//! The IaC adapters emit the same attribute shapes as the live AWS
+//! collectors: for every control folder with IaC fixtures (`pass.tf`,
+//! `fail.tf`, `pass.cfn.yaml`, `fail.cfn.yaml`), every attribute of every
+//! resource the adapters read (and every attribute they mark uncollected)
+//! must be one the collectors emit for that resource type — as seen in the
+//! live fixtures (`pass.json`, `fail.json`, `skip.json`) of all folders —
+//! with the same JSON type; for objects and arrays of objects, the keys of
+//! the object (or elements) and the types of their values are compared too,
+//! one level deep. A control written against the live shape then reads the
+//! same thing on Terraform and CloudFormation.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use vigil_iac::terraform::{eval::evaluate, map::to_resources, TfInputs};
+use vigil_model::Resource;
+
+/// Attributes no live fixture shows although the live collectors emit
+/// them (the fixtures hold what the controls read, not every attribute):
+/// `(resource type, attribute or attribute.field)`, with where the
+/// collector sets it. Keep it short; a key the collector emits under
+/// another name is a mapper bug, not an entry here.
+const COLLECTED_NOT_IN_FIXTURES: &[(&str, &str)] = &[
+    // vigil-aws/src/services/s3.rs: `set(&mut r, "creation_date", …)`.
+    ("aws.s3.bucket", "creation_date"),
+    // vigil-aws/src/services/s3.rs: each ACL grant has `grantee_id`.
+    ("aws.s3.bucket", "acl_grants.grantee_id"),
+];
+
+const IAC_FILES: &[&str] = &["pass.tf", "fail.tf", "pass.cfn.yaml", "fail.cfn.yaml"];
+const LIVE_FILES: &[&str] = &["pass.json", "fail.json", "skip.json"];
+
+/// The JSON type of a value.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// What the live fixtures show of one attribute: the JSON types of its
+/// values (`null` left out: a collector may emit null for any type), the
+/// types of array elements, and for objects (or arrays of objects) the
+/// types of the values under each key.
+#[derive(Default)]
+struct Shape {
+    kinds: BTreeSet<&'static str>,
+    elements: BTreeSet<&'static str>,
+    fields: BTreeMap<String, BTreeSet<&'static str>>,
+}
+
+impl Shape {
+    fn add_fields(&mut self, v: &Value) {
+        if let Value::Object(o) = v {
+            for (k, x) in o {
+                let kinds = self.fields.entry(k.clone()).or_default();
+                if !x.is_null() {
+                    kinds.insert(kind(x));
+                }
+            }
+        }
+    }
+
+    fn learn(&mut self, v: &Value) {
+        if v.is_null() {
+            return;
+        }
+        self.kinds.insert(kind(v));
+        match v {
+            Value::Array(items) => {
+                for x in items.iter().filter(|x| !x.is_null()) {
+                    self.elements.insert(kind(x));
+                    self.add_fields(x);
+                }
+            }
+            Value::Object(_) => self.add_fields(v),
+            _ => {}
+        }
+    }
+
+    /// The ways `v` differs from this shape; `allowed` tells the object
+    /// fields known to exist although the shape lacks them.
+    fn check(&self, v: &Value, allowed: &dyn Fn(&str) -> bool) -> Vec<String> {
+        let mut out = Vec::new();
+        if v.is_null() || self.kinds.is_empty() {
+            return out;
+        }
+        if !self.kinds.contains(kind(v)) {
+            out.push(format!("is {} where live has {:?}", kind(v), self.kinds));
+            return out;
+        }
+        let objects: Vec<&Value> = match v {
+            Value::Array(items) => {
+                for x in items.iter().filter(|x| !x.is_null()) {
+                    if !self.elements.is_empty() && !self.elements.contains(kind(x)) {
+                        out.push(format!(
+                            "has a {} element where live has {:?}",
+                            kind(x),
+                            self.elements
+                        ));
+                    }
+                }
+                items.iter().collect()
+            }
+            Value::Object(_) => vec![v],
+            _ => Vec::new(),
+        };
+        // Fields are compared only when live shows some (an empty array or
+        // object in every live fixture says nothing about them).
+        if self.fields.is_empty() {
+            return out;
+        }
+        let mut seen = BTreeSet::new();
+        for o in objects {
+            let Value::Object(o) = o else { continue };
+            for (k, x) in o {
+                if !seen.insert(k.clone()) {
+                    continue;
+                }
+                match self.fields.get(k) {
+                    None if allowed(k) => {}
+                    None => out.push(format!(
+                        "has field `{k}` that live never shows (live: {:?})",
+                        self.fields.keys().collect::<Vec<_>>()
+                    )),
+                    Some(kinds) if !x.is_null() && !kinds.is_empty() => {
+                        if !kinds.contains(kind(x)) {
+                            out.push(format!(
+                                "field `{k}` is {} where live has {kinds:?}",
+                                kind(x)
+                            ));
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+fn catalog_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../catalog/controls/aws")
+}
+
+/// The control folders `catalog/controls/aws/<service>/<control>/`.
+fn control_dirs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let services = std::fs::read_dir(catalog_dir()).expect("catalog/controls/aws is readable");
+    for s in services.flatten() {
+        let Ok(controls) = std::fs::read_dir(s.path()) else {
+            continue;
+        };
+        out.extend(
+            controls
+                .flatten()
+                .map(|c| c.path())
+                .filter(|p| p.join("control.toml").is_file()),
+        );
+    }
+    out.sort();
+    out
+}
+
+fn read_iac(path: &Path) -> Vec<Resource> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let file = path.display().to_string();
+    let (resources, errors) = if path.extension().is_some_and(|e| e == "tf") {
+        let (decls, errors) = evaluate(&[(file, text)], &TfInputs::default());
+        (to_resources(&decls), errors)
+    } else {
+        vigil_iac::cloudformation::cloudformation_resources(&[(file, text)])
+    };
+    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    resources
+}
+
+/// The control's resource type, from its `control.toml`.
+fn control_type(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join("control.toml")).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let rest = l
+                .strip_prefix("resource_type")?
+                .trim_start()
+                .strip_prefix('=')?;
+            Some(rest.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| panic!("{}: no resource_type", dir.display()))
+}
+
+#[test]
+fn iac_adapters_emit_the_attribute_shapes_of_the_live_collectors() {
+    let dirs = control_dirs();
+    // (resource type, attribute) → shape, over the live fixtures of all
+    // folders.
+    let mut live: BTreeMap<(String, String), Shape> = BTreeMap::new();
+    for dir in &dirs {
+        for f in LIVE_FILES {
+            let path = dir.join(f);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let resources = vigil_model::parse_resources(&text, &path.display().to_string())
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            for r in resources {
+                for (k, v) in &r.attributes {
+                    live.entry((r.resource_type.clone(), k.clone()))
+                        .or_default()
+                        .learn(v);
+                }
+            }
+        }
+    }
+
+    // "type.attribute: problem" → where it shows.
+    let mut wrong: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut checked = 0;
+    for dir in &dirs {
+        let ty = control_type(dir);
+        for f in IAC_FILES {
+            let path = dir.join(f);
+            if !path.is_file() {
+                continue;
+            }
+            let rel = path.strip_prefix(catalog_dir()).unwrap_or(&path).display();
+            for r in read_iac(&path).iter().filter(|r| r.resource_type == ty) {
+                checked += 1;
+                // An uncollected key may name a nested field
+                // (`metadata_options.http_tokens`): its attribute is the
+                // first segment.
+                let keys: BTreeSet<&str> = r
+                    .attributes
+                    .keys()
+                    .map(String::as_str)
+                    .chain(r.uncollected.keys().filter_map(|k| k.split('.').next()))
+                    .collect();
+                let at = format!("{rel} {}", r.id);
+                for k in keys {
+                    if COLLECTED_NOT_IN_FIXTURES.contains(&(ty.as_str(), k)) {
+                        continue;
+                    }
+                    let Some(shape) = live.get(&(ty.clone(), k.to_string())) else {
+                        wrong
+                            .entry(format!("{ty}.{k}: no live fixture has it"))
+                            .or_default()
+                            .push(at.clone());
+                        continue;
+                    };
+                    for m in r
+                        .attributes
+                        .get(k)
+                        .map(|v| {
+                            shape.check(v, &|field| {
+                                COLLECTED_NOT_IN_FIXTURES
+                                    .contains(&(ty.as_str(), &format!("{k}.{field}")))
+                            })
+                        })
+                        .unwrap_or_default()
+                    {
+                        wrong
+                            .entry(format!("{ty}.{k}: {m}"))
+                            .or_default()
+                            .push(at.clone());
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} IaC resources read");
+    let report: Vec<String> = wrong
+        .iter()
+        .map(|(m, at)| format!("{m}\n    in {} (and {} more)", at[0], at.len() - 1))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} shape mismatches:\n{}",
+        wrong.len(),
+        report.join("\n")
+    );
+}
