@@ -558,9 +558,30 @@ pub(crate) fn set_key_policy(r: &mut Resource, policy: Option<&Val>) {
 /// Test helpers for the mappers' tests: files in, normalized resources out.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::terraform::{eval::evaluate, map::to_resources, TfInputs};
+    use crate::terraform::{eval::evaluate, map::to_resources, TfInputs, TfResource};
+    use crate::value::Val;
     use serde_json::Value;
     use vigil_model::Resource;
+
+    /// A map value (an argument block) from its entries.
+    pub fn block(pairs: Vec<(&str, Val)>) -> Val {
+        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// An evaluated resource block `kind.name` with these arguments, as the
+    /// evaluator would give it (for tests that need unknowns by hand).
+    pub fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
+        TfResource {
+            kind: kind.into(),
+            name: name.into(),
+            address: format!("{kind}.{name}"),
+            file: "main.tf".into(),
+            line: 1,
+            end_line: 5,
+            attrs: block(attrs),
+            suppressed: std::collections::BTreeMap::new(),
+        }
+    }
 
     /// The resources of one `.tf` file (which must parse).
     pub fn tf(text: &str) -> Vec<Resource> {

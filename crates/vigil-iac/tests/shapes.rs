@@ -24,7 +24,7 @@ const COLLECTED_NOT_IN_FIXTURES: &[(&str, &str)] = &[
     // vigil-aws/src/services/s3.rs: `set(&mut r, "creation_date", …)`.
     ("aws.s3.bucket", "creation_date"),
     // vigil-aws/src/services/s3.rs: each ACL grant has `grantee_id`.
-    ("aws.s3.bucket", "acl_grants.grantee_id"),
+    ("aws.s3.bucket", "acl_grants[].grantee_id"),
 ];
 
 const IAC_FILES: &[&str] = &["pass.tf", "fail.tf", "pass.cfn.yaml", "fail.cfn.yaml"];
@@ -42,29 +42,17 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-/// What the live fixtures show of one attribute: the JSON types of its
-/// values (`null` left out: a collector may emit null for any type), the
-/// types of array elements, and for objects (or arrays of objects) the
-/// types of the values under each key.
+/// What the live fixtures show of a value: its JSON types (`null` left
+/// out: a collector may emit null for any type), the shape of its array
+/// elements, and the shape of the value under each key of its objects.
 #[derive(Default)]
 struct Shape {
     kinds: BTreeSet<&'static str>,
-    elements: BTreeSet<&'static str>,
-    fields: BTreeMap<String, BTreeSet<&'static str>>,
+    elements: Option<Box<Shape>>,
+    fields: BTreeMap<String, Shape>,
 }
 
 impl Shape {
-    fn add_fields(&mut self, v: &Value) {
-        if let Value::Object(o) = v {
-            for (k, x) in o {
-                let kinds = self.fields.entry(k.clone()).or_default();
-                if !x.is_null() {
-                    kinds.insert(kind(x));
-                }
-            }
-        }
-    }
-
     fn learn(&mut self, v: &Value) {
         if v.is_null() {
             return;
@@ -72,74 +60,68 @@ impl Shape {
         self.kinds.insert(kind(v));
         match v {
             Value::Array(items) => {
-                for x in items.iter().filter(|x| !x.is_null()) {
-                    self.elements.insert(kind(x));
-                    self.add_fields(x);
+                let elements = self.elements.get_or_insert_with(Box::default);
+                for x in items {
+                    elements.learn(x);
                 }
             }
-            Value::Object(_) => self.add_fields(v),
+            Value::Object(o) => {
+                for (k, x) in o {
+                    self.fields.entry(k.clone()).or_default().learn(x);
+                }
+            }
             _ => {}
         }
     }
 
-    /// The ways `v` differs from this shape; `allowed` tells the object
-    /// fields known to exist although the shape lacks them.
-    fn check(&self, v: &Value, allowed: &dyn Fn(&str) -> bool) -> Vec<String> {
-        let mut out = Vec::new();
+    /// Adds to `out` the ways `v` (at `path`) differs from this shape;
+    /// `allowed` tells the paths known to exist although no live fixture
+    /// shows them. Only what live shows is compared: a value live shows
+    /// only as null, or an empty array, says nothing about its type.
+    fn check(
+        &self,
+        v: &Value,
+        path: &str,
+        allowed: &dyn Fn(&str) -> bool,
+        out: &mut BTreeSet<String>,
+    ) {
         if v.is_null() || self.kinds.is_empty() {
-            return out;
+            return;
         }
         if !self.kinds.contains(kind(v)) {
-            out.push(format!("is {} where live has {:?}", kind(v), self.kinds));
-            return out;
+            out.insert(format!(
+                "{path}: is {} where live has {:?}",
+                kind(v),
+                self.kinds
+            ));
+            return;
         }
-        let objects: Vec<&Value> = match v {
+        match v {
             Value::Array(items) => {
-                for x in items.iter().filter(|x| !x.is_null()) {
-                    if !self.elements.is_empty() && !self.elements.contains(kind(x)) {
-                        out.push(format!(
-                            "has a {} element where live has {:?}",
-                            kind(x),
-                            self.elements
-                        ));
+                if let Some(elements) = &self.elements {
+                    for x in items {
+                        elements.check(x, &format!("{path}[]"), allowed, out);
                     }
                 }
-                items.iter().collect()
             }
-            Value::Object(_) => vec![v],
-            _ => Vec::new(),
-        };
-        // Fields are compared only when live shows some (an empty array or
-        // object in every live fixture says nothing about them).
-        if self.fields.is_empty() {
-            return out;
-        }
-        let mut seen = BTreeSet::new();
-        for o in objects {
-            let Value::Object(o) = o else { continue };
-            for (k, x) in o {
-                if !seen.insert(k.clone()) {
-                    continue;
-                }
-                match self.fields.get(k) {
-                    None if allowed(k) => {}
-                    None => out.push(format!(
-                        "has field `{k}` that live never shows (live: {:?})",
-                        self.fields.keys().collect::<Vec<_>>()
-                    )),
-                    Some(kinds) if !x.is_null() && !kinds.is_empty() => {
-                        if !kinds.contains(kind(x)) {
-                            out.push(format!(
-                                "field `{k}` is {} where live has {kinds:?}",
-                                kind(x)
-                            ));
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let at = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    match self.fields.get(k) {
+                        Some(field) => field.check(x, &at, allowed, out),
+                        None if allowed(&at) => {}
+                        None => {
+                            out.insert(format!("{at}: no live fixture has it"));
                         }
                     }
-                    Some(_) => {}
                 }
             }
+            _ => {}
         }
-        out
     }
 }
 
@@ -196,9 +178,9 @@ fn control_type(dir: &Path) -> String {
 #[test]
 fn iac_adapters_emit_the_attribute_shapes_of_the_live_collectors() {
     let dirs = control_dirs();
-    // (resource type, attribute) → shape, over the live fixtures of all
-    // folders.
-    let mut live: BTreeMap<(String, String), Shape> = BTreeMap::new();
+    // Resource type → the shape of its attributes, over the live fixtures
+    // of all folders.
+    let mut live: BTreeMap<String, Shape> = BTreeMap::new();
     for dir in &dirs {
         for f in LIVE_FILES {
             let path = dir.join(f);
@@ -208,65 +190,53 @@ fn iac_adapters_emit_the_attribute_shapes_of_the_live_collectors() {
             let resources = vigil_model::parse_resources(&text, &path.display().to_string())
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             for r in resources {
-                for (k, v) in &r.attributes {
-                    live.entry((r.resource_type.clone(), k.clone()))
-                        .or_default()
-                        .learn(v);
-                }
+                live.entry(r.resource_type)
+                    .or_default()
+                    .learn(&Value::Object(r.attributes));
             }
         }
     }
 
-    // "type.attribute: problem" → where it shows.
+    // "type.path: problem" → where it shows.
     let mut wrong: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut checked = 0;
     for dir in &dirs {
         let ty = control_type(dir);
+        let Some(shape) = live.get(&ty) else {
+            wrong
+                .entry(format!("{ty}: no live fixture has this type"))
+                .or_default()
+                .push(dir.display().to_string());
+            continue;
+        };
+        let allowed = |path: &str| COLLECTED_NOT_IN_FIXTURES.contains(&(ty.as_str(), path));
         for f in IAC_FILES {
             let path = dir.join(f);
             if !path.is_file() {
                 continue;
             }
             let rel = path.strip_prefix(catalog_dir()).unwrap_or(&path).display();
-            for r in read_iac(&path).iter().filter(|r| r.resource_type == ty) {
+            for r in read_iac(&path)
+                .into_iter()
+                .filter(|r| r.resource_type == ty)
+            {
                 checked += 1;
+                let mut problems = BTreeSet::new();
                 // An uncollected key may name a nested field
                 // (`metadata_options.http_tokens`): its attribute is the
                 // first segment.
-                let keys: BTreeSet<&str> = r
-                    .attributes
-                    .keys()
-                    .map(String::as_str)
-                    .chain(r.uncollected.keys().filter_map(|k| k.split('.').next()))
-                    .collect();
-                let at = format!("{rel} {}", r.id);
-                for k in keys {
-                    if COLLECTED_NOT_IN_FIXTURES.contains(&(ty.as_str(), k)) {
-                        continue;
+                for k in r.uncollected.keys().filter_map(|k| k.split('.').next()) {
+                    if !shape.fields.contains_key(k) && !allowed(k) {
+                        problems.insert(format!("{k}: no live fixture has it (uncollected)"));
                     }
-                    let Some(shape) = live.get(&(ty.clone(), k.to_string())) else {
-                        wrong
-                            .entry(format!("{ty}.{k}: no live fixture has it"))
-                            .or_default()
-                            .push(at.clone());
-                        continue;
-                    };
-                    for m in r
-                        .attributes
-                        .get(k)
-                        .map(|v| {
-                            shape.check(v, &|field| {
-                                COLLECTED_NOT_IN_FIXTURES
-                                    .contains(&(ty.as_str(), &format!("{k}.{field}")))
-                            })
-                        })
-                        .unwrap_or_default()
-                    {
-                        wrong
-                            .entry(format!("{ty}.{k}: {m}"))
-                            .or_default()
-                            .push(at.clone());
-                    }
+                }
+                let id = r.id.clone();
+                shape.check(&Value::Object(r.attributes), "", &allowed, &mut problems);
+                for m in problems {
+                    wrong
+                        .entry(format!("{ty}.{m}"))
+                        .or_default()
+                        .push(format!("{rel} {id}"));
                 }
             }
         }

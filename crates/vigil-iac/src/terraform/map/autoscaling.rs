@@ -7,8 +7,8 @@
 //! The zone and launch configuration rules ([`zones_of_subnets`],
 //! [`launch_configuration_json`]) are shared with the CloudFormation mapper.
 
-use super::elbv2::boolish;
 use super::{new_resource, refers_to, set, unknown, Index};
+use crate::aws::loose_bool;
 use crate::terraform::TfResource;
 use crate::value::Val;
 use serde_json::{json, Value};
@@ -312,7 +312,7 @@ pub(crate) fn launch_configuration_json(c: &LaunchConfigurationArgs<'_>) -> Resu
         match v {
             None | Some(Val::Null) => Ok(default),
             Some(v) => {
-                let v = boolish(v);
+                let v = loose_bool(v);
                 v.to_json()
                     .map_err(|u| format!("{} (in {})", u.reason(), c.origin))
             }
@@ -345,28 +345,11 @@ pub(crate) fn set_launch_configuration(r: &mut Resource, built: Result<Value, St
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::{block, decl};
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn block(pairs: Vec<(&str, Val)>) -> Val {
-        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-
-    fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
-        TfResource {
-            kind: kind.into(),
-            name: name.into(),
-            address: format!("{kind}.{name}"),
-            file: "asg.tf".into(),
-            line: 1,
-            end_line: 5,
-            attrs: block(attrs),
-            suppressed: BTreeMap::new(),
-        }
-    }
 
     fn web(extra: Vec<(&str, Val)>) -> TfResource {
         let mut attrs = vec![

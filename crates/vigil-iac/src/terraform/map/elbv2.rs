@@ -7,6 +7,7 @@
 //! are shared with the CloudFormation mapper.
 
 use super::{new_resource, set, unknown, Index};
+use crate::aws::loose_bool;
 use crate::terraform::TfResource;
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -273,22 +274,12 @@ pub(crate) struct Attributes {
     pub cross_zone: Option<Val>,
 }
 
-/// `"true"`/`"false"` strings (CloudFormation writes booleans so, and
-/// Terraform converts them) as booleans; other values unchanged.
-pub(crate) fn boolish(v: &Val) -> Val {
-    match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("true") => Val::Bool(true),
-        Some("false") => Val::Bool(false),
-        _ => v.clone(),
-    }
-}
-
 /// Sets the attributes with AWS's defaults: deletion protection and access
 /// logs off; for application load balancers, invalid headers kept and
 /// desync mitigation `defensive`, cross-zone always on; for the other
 /// types the HTTP attributes do not exist (null) and cross-zone is off.
 pub(crate) fn set_attributes(r: &mut Resource, lb_type: LbType<'_>, a: &Attributes) {
-    let flag = |v: &Option<Val>| v.as_ref().map(boolish);
+    let flag = |v: &Option<Val>| v.as_ref().map(loose_bool);
     set(
         r,
         "deletion_protection",
@@ -343,28 +334,11 @@ pub(crate) fn set_attributes(r: &mut Resource, lb_type: LbType<'_>, a: &Attribut
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::{block, decl};
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn block(pairs: Vec<(&str, Val)>) -> Val {
-        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-
-    fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
-        TfResource {
-            kind: kind.into(),
-            name: name.into(),
-            address: format!("{kind}.{name}"),
-            file: "lb.tf".into(),
-            line: 1,
-            end_line: 5,
-            attrs: block(attrs),
-            suppressed: BTreeMap::new(),
-        }
-    }
 
     fn listener(kind: &str, name: &str, lb: Val, attrs: Vec<(&str, Val)>) -> TfResource {
         let mut all = vec![("load_balancer_arn", lb)];

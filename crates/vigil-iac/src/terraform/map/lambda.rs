@@ -228,24 +228,11 @@ pub(crate) fn set_url(
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::decl;
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
-        TfResource {
-            kind: kind.into(),
-            name: name.into(),
-            address: format!("{kind}.{name}"),
-            file: "lambda.tf".into(),
-            line: 1,
-            end_line: 5,
-            attrs: Val::Map(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
-            suppressed: BTreeMap::new(),
-        }
-    }
 
     fn api() -> TfResource {
         decl(
