@@ -6,10 +6,77 @@
 //! `kms.rs`), so that a declared resource and its deployed form get the same
 //! attributes.
 
-use crate::terraform::map::set;
 use crate::value::{Unknown, Val};
-use serde_json::Value;
-use vigil_model::{Association, Resource};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use vigil_model::{Association, Origin, Provider, Resource};
+
+/// A resource declared in IaC, before its attributes: AWS, with no account
+/// or region (known only once deployed), its id (the address or logical
+/// id), name, the controls its source suppresses and where it is declared.
+pub(crate) fn declared_resource(
+    service: &str,
+    resource_type: &str,
+    id: &str,
+    name: String,
+    suppressed: BTreeMap<u32, String>,
+    origin: Origin,
+) -> Resource {
+    Resource {
+        provider: Provider::Aws,
+        account: String::new(),
+        region: String::new(),
+        service: service.into(),
+        resource_type: resource_type.into(),
+        id: id.into(),
+        name,
+        tags: BTreeMap::new(),
+        attributes: Map::new(),
+        associations: Vec::new(),
+        uncollected: BTreeMap::new(),
+        suppressed,
+        first_discovered: None,
+        last_updated: None,
+        origin,
+    }
+}
+
+/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
+/// `default` if given; when `v` is or contains an unknown, records it in
+/// `uncollected` instead.
+pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
+    match v.filter(|v| !v.is_null()) {
+        Some(v) => match v.to_json() {
+            Ok(j) => {
+                r.attributes.insert(key.into(), j);
+            }
+            Err(u) => unknown(r, key, u),
+        },
+        None => {
+            if let Some(d) = default {
+                r.attributes.insert(key.into(), d);
+            }
+        }
+    }
+}
+
+/// Records that attribute `key` is not known at build time.
+pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
+    r.attributes.remove(key);
+    r.uncollected.insert(key.into(), u.reason());
+}
+
+/// The satellites that configure one resource (Terraform blocks or
+/// CloudFormation resources `T`).
+pub(crate) struct Satellites<'a, T> {
+    /// Those that name the resource (by reference or by its literal name).
+    pub matched: Vec<&'a T>,
+    /// When a satellite's target cannot be resolved (e.g. a variable or
+    /// parameter without a value), it might configure this resource: the
+    /// reason, to put in `uncollected` for the attributes it would set when
+    /// `matched` is empty.
+    pub unresolved: Option<String>,
+}
 
 /// A truth value that may depend on something not known at build time
 /// (`Err` names it). Combined with Kleene's three-valued logic: `true || ?`

@@ -21,10 +21,11 @@ mod s3;
 mod vpc;
 
 use super::CfnResource;
-use crate::value::{Unknown, Val};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
-use vigil_model::{Origin, Provider, Resource};
+use crate::semantics::declared_resource;
+pub(crate) use crate::semantics::{set, unknown};
+use crate::value::Val;
+use std::collections::HashMap;
+use vigil_model::{Origin, Resource};
 
 /// Maps the resources of one template onto normalized resources.
 pub fn to_resources(resources: &[CfnResource]) -> Vec<Resource> {
@@ -58,16 +59,8 @@ pub(crate) struct Index<'a> {
     all: &'a [CfnResource],
 }
 
-/// The satellites that configure one resource.
-pub(crate) struct Satellites<'a> {
-    /// Those that name the resource (`!Ref`, `!GetAtt` or its literal name).
-    pub matched: Vec<&'a CfnResource>,
-    /// When a satellite's target cannot be resolved (e.g. a parameter
-    /// without a default), it might configure this resource: the reason, to
-    /// put in `uncollected` for the attributes it would set when `matched`
-    /// is empty.
-    pub unresolved: Option<String>,
-}
+/// The satellites that configure one resource of a template.
+pub(crate) type Satellites<'a> = crate::semantics::Satellites<'a, CfnResource>;
 
 impl<'a> Index<'a> {
     pub fn new(resources: &'a [CfnResource]) -> Self {
@@ -171,27 +164,18 @@ pub(crate) fn new_resource(
         .and_then(|p| r.props.path(p))
         .and_then(Val::as_str)
         .map_or_else(|| r.logical_id.clone(), str::to_string);
-    let mut out = Resource {
-        provider: Provider::Aws,
-        account: String::new(),
-        region: String::new(),
-        service: service.into(),
-        resource_type: resource_type.into(),
-        id: r.logical_id.clone(),
+    let mut out = declared_resource(
+        service,
+        resource_type,
+        &r.logical_id,
         name,
-        tags: BTreeMap::new(),
-        attributes: Map::new(),
-        associations: Vec::new(),
-        uncollected: BTreeMap::new(),
-        suppressed: r.suppressed.clone(),
-        first_discovered: None,
-        last_updated: None,
-        origin: Origin::Iac {
+        r.suppressed.clone(),
+        Origin::Iac {
             file: r.file.clone(),
             line: r.line,
             end_line: r.end_line,
         },
-    };
+    );
     match r.props.get("Tags") {
         Some(Val::List(tags)) => {
             for t in tags {
@@ -216,31 +200,6 @@ pub(crate) fn new_resource(
         _ => {}
     }
     out
-}
-
-/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
-/// `default` if given; when `v` is or contains an unknown, records it in
-/// `uncollected` instead.
-pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
-    match v.filter(|v| !v.is_null()) {
-        Some(v) => match v.to_json() {
-            Ok(j) => {
-                r.attributes.insert(key.into(), j);
-            }
-            Err(u) => unknown(r, key, u),
-        },
-        None => {
-            if let Some(d) = default {
-                r.attributes.insert(key.into(), d);
-            }
-        }
-    }
-}
-
-/// Records that attribute `key` is not known at build time.
-pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
-    r.attributes.remove(key);
-    r.uncollected.insert(key.into(), u.reason());
 }
 
 #[cfg(test)]

@@ -20,10 +20,11 @@ mod s3;
 pub(crate) mod vpc;
 
 use super::TfResource;
-use crate::value::{Unknown, Val};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
-use vigil_model::{Origin, Provider, Resource};
+use crate::semantics::declared_resource;
+pub(crate) use crate::semantics::{set, unknown};
+use crate::value::Val;
+use std::collections::HashMap;
+use vigil_model::{Origin, Resource};
 
 /// Maps evaluated resource blocks onto normalized resources.
 pub fn to_resources(decls: &[TfResource]) -> Vec<Resource> {
@@ -57,16 +58,8 @@ pub(crate) struct Index<'a> {
     all: &'a [TfResource],
 }
 
-/// The satellites that configure one resource.
-pub(crate) struct Satellites<'a> {
-    /// Those that name the resource (by reference or by its literal name).
-    pub matched: Vec<&'a TfResource>,
-    /// When a satellite's target cannot be resolved (e.g. `var.bucket_id`
-    /// without a default), it might configure this resource: the reason,
-    /// to put in `uncollected` for the attributes it would set when
-    /// `matched` is empty.
-    pub unresolved: Option<String>,
-}
+/// The satellites that configure one resource block.
+pub(crate) type Satellites<'a> = crate::semantics::Satellites<'a, TfResource>;
 
 impl<'a> Index<'a> {
     pub fn new(decls: &'a [TfResource]) -> Self {
@@ -168,27 +161,18 @@ pub(crate) fn new_resource(
         .and_then(|a| d.attrs.get(a))
         .and_then(Val::as_str)
         .map_or_else(|| d.address.clone(), str::to_string);
-    let mut r = Resource {
-        provider: Provider::Aws,
-        account: String::new(),
-        region: String::new(),
-        service: service.into(),
-        resource_type: resource_type.into(),
-        id: d.address.clone(),
+    let mut r = declared_resource(
+        service,
+        resource_type,
+        &d.address,
         name,
-        tags: BTreeMap::new(),
-        attributes: Map::new(),
-        associations: Vec::new(),
-        uncollected: BTreeMap::new(),
-        suppressed: d.suppressed.clone(),
-        first_discovered: None,
-        last_updated: None,
-        origin: Origin::Iac {
+        d.suppressed.clone(),
+        Origin::Iac {
             file: d.file.clone(),
             line: d.line,
             end_line: d.end_line,
         },
-    };
+    );
     match d.attrs.get("tags") {
         Some(Val::Map(tags)) => {
             for (k, v) in tags {
@@ -210,31 +194,6 @@ pub(crate) fn new_resource(
         _ => {}
     }
     r
-}
-
-/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
-/// `default` if given; when `v` is or contains an unknown, records it in
-/// `uncollected` instead.
-pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
-    match v.filter(|v| !v.is_null()) {
-        Some(v) => match v.to_json() {
-            Ok(j) => {
-                r.attributes.insert(key.into(), j);
-            }
-            Err(u) => unknown(r, key, u),
-        },
-        None => {
-            if let Some(d) = default {
-                r.attributes.insert(key.into(), d);
-            }
-        }
-    }
-}
-
-/// Records that attribute `key` is not known at build time.
-pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
-    r.attributes.remove(key);
-    r.uncollected.insert(key.into(), u.reason());
 }
 
 #[cfg(test)]
