@@ -1,9 +1,227 @@
 //! AWS facts shared by the Terraform and CloudFormation mappers of S3 and
 //! RDS: the grants of canned ACLs, the shapes the S3 collector reports, the
-//! engines' default ports, and the loose scalars CloudFormation accepts.
+//! engines' default ports, the loose scalars CloudFormation accepts, and
+//! the JSON types the live collectors give scalar attributes.
 
 use crate::value::Val;
+use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// The attributes the live collectors report as booleans, by resource
+/// type: paths into the attributes (`a.b`: field `b` of object `a`;
+/// `a[].b`: field `b` of each element of list `a`).
+const BOOLEANS: &[(&str, &[&str])] = &[
+    (
+        "aws.autoscaling.group",
+        &[
+            "capacity_rebalance",
+            "launch_configuration.associate_public_ip_address",
+            "new_instances_protected_from_scale_in",
+        ],
+    ),
+    (
+        "aws.cloudtrail.trail",
+        &[
+            "encrypted",
+            "event_selectors[].include_management_events",
+            "include_global_service_events",
+            "is_logging",
+            "is_multi_region_trail",
+            "is_organization_trail",
+            "log_file_validation_enabled",
+        ],
+    ),
+    ("aws.ec2.ebs_encryption_default", &["enabled"]),
+    (
+        "aws.ec2.instance",
+        &[
+            "detailed_monitoring",
+            "ebs_optimized",
+            "ebs_volumes[].delete_on_termination",
+        ],
+    ),
+    ("aws.ec2.network_acl", &["entries[].egress", "is_default"]),
+    (
+        "aws.ec2.subnet",
+        &[
+            "assign_ipv6_address_on_creation",
+            "default_for_az",
+            "map_public_ip_on_launch",
+        ],
+    ),
+    ("aws.ec2.volume", &["encrypted", "multi_attach_enabled"]),
+    ("aws.ec2.vpc", &["is_default"]),
+    (
+        "aws.eks.cluster",
+        &[
+            "endpoint_private_access",
+            "endpoint_public_access",
+            "secrets_encryption",
+        ],
+    ),
+    (
+        "aws.elbv2.load_balancer",
+        &[
+            "access_logs_enabled",
+            "cross_zone_load_balancing",
+            "deletion_protection",
+            "drop_invalid_header_fields",
+            "internet_facing",
+        ],
+    ),
+    (
+        "aws.iam.password_policy",
+        &[
+            "require_lowercase_characters",
+            "require_numbers",
+            "require_symbols",
+            "require_uppercase_characters",
+        ],
+    ),
+    ("aws.kms.key", &["enabled", "multi_region"]),
+    (
+        "aws.rds.db_instance",
+        &[
+            "auto_minor_version_upgrade",
+            "multi_az",
+            "publicly_accessible",
+            "storage_encrypted",
+        ],
+    ),
+    ("aws.rds.db_snapshot", &["encrypted", "public"]),
+    (
+        "aws.s3.account_public_access_block",
+        &[
+            "block_public_acls",
+            "block_public_policy",
+            "ignore_public_acls",
+            "restrict_public_buckets",
+        ],
+    ),
+    (
+        "aws.s3.bucket",
+        &[
+            "public_access_block.block_public_acls",
+            "public_access_block.block_public_policy",
+            "public_access_block.ignore_public_acls",
+            "public_access_block.restrict_public_buckets",
+        ],
+    ),
+];
+
+/// The attributes the live collectors report as numbers (paths as in
+/// [`BOOLEANS`]).
+const NUMBERS: &[(&str, &[&str])] = &[
+    (
+        "aws.autoscaling.group",
+        &[
+            "desired_capacity",
+            "health_check_grace_period",
+            "max_size",
+            "min_size",
+        ],
+    ),
+    (
+        "aws.ec2.instance",
+        &["metadata_options.http_put_response_hop_limit"],
+    ),
+    (
+        "aws.ec2.network_acl",
+        &[
+            "entries[].from_port",
+            "entries[].rule_number",
+            "entries[].to_port",
+        ],
+    ),
+    (
+        "aws.ec2.security_group",
+        &[
+            "ip_permissions[].from_port",
+            "ip_permissions[].to_port",
+            "ip_permissions_egress[].from_port",
+            "ip_permissions_egress[].to_port",
+        ],
+    ),
+    ("aws.ec2.volume", &["iops", "size"]),
+    ("aws.elbv2.load_balancer", &["listeners[].port"]),
+    (
+        "aws.iam.password_policy",
+        &[
+            "max_password_age",
+            "minimum_password_length",
+            "password_reuse_prevention",
+        ],
+    ),
+    ("aws.kms.key", &["rotation_period_in_days"]),
+    ("aws.lambda.function", &["memory_size", "timeout"]),
+    ("aws.rds.db_instance", &["backup_retention_period", "port"]),
+];
+
+/// The paths of `resource_type` the collectors report as booleans and as
+/// numbers.
+pub(crate) fn scalar_paths(
+    resource_type: &str,
+) -> (&'static [&'static str], &'static [&'static str]) {
+    let of = |table: &'static [(&str, &'static [&'static str])]| {
+        table
+            .iter()
+            .find(|(t, _)| *t == resource_type)
+            .map_or(&[][..], |(_, paths)| *paths)
+    };
+    (of(BOOLEANS), of(NUMBERS))
+}
+
+/// Gives the scalar attributes of a mapped resource the JSON types the live
+/// collectors give them: Terraform and CloudFormation both accept a boolean
+/// or number written as a string (`encrypted = "true"`, `Port: "5432"`) and
+/// convert it by the argument's schema, so a mapper that passes a value
+/// through must too. Only strings that read as the type are converted.
+pub(crate) fn coerce_scalars(r: &mut vigil_model::Resource) {
+    let (booleans, numbers) = scalar_paths(&r.resource_type);
+    for path in booleans {
+        at_path(&mut r.attributes, path, &|v| {
+            if let Value::String(s) = v {
+                if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") {
+                    *v = Value::Bool(s.eq_ignore_ascii_case("true"));
+                }
+            }
+        });
+    }
+    for path in numbers {
+        at_path(&mut r.attributes, path, &|v| {
+            if let Value::String(s) = v {
+                if let Ok(n) = s.trim().parse::<f64>() {
+                    *v = crate::value::number_json(n);
+                }
+            }
+        });
+    }
+}
+
+/// Applies `f` to the values at `path` (see [`BOOLEANS`]) under `map`.
+fn at_path(map: &mut serde_json::Map<String, Value>, path: &str, f: &dyn Fn(&mut Value)) {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let (key, each) = match head.strip_suffix("[]") {
+        Some(k) => (k, true),
+        None => (head, false),
+    };
+    let Some(v) = map.get_mut(key) else { return };
+    let targets: Vec<&mut Value> = match (each, v) {
+        (true, Value::Array(items)) => items.iter_mut().collect(),
+        (true, _) => return,
+        (false, v) => vec![v],
+    };
+    for t in targets {
+        match (rest, t) {
+            (None, t) => f(t),
+            (Some(rest), Value::Object(m)) => at_path(m, rest, f),
+            _ => {}
+        }
+    }
+}
 
 /// The `AllUsers` group ("Everyone").
 pub(crate) const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -171,6 +389,36 @@ pub(crate) fn engine_name(v: &Val) -> Val {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn scalars_take_the_collectors_types_at_their_paths_only() {
+        let mut r = crate::semantics::declared_resource(
+            "EC2",
+            "aws.ec2.network_acl",
+            "n",
+            "n".into(),
+            BTreeMap::new(),
+            vigil_model::Origin::Input,
+        );
+        r.attributes.insert(
+            "entries".into(),
+            json!([{"egress": "TRUE", "rule_number": " 100", "protocol": "6",
+                    "from_port": "22", "to_port": 22, "cidr_block": "0.0.0.0/0"},
+                   {"egress": "no", "rule_number": "x"}]),
+        );
+        r.attributes.insert("is_default".into(), json!("false"));
+        r.attributes.insert("vpc_id".into(), json!("true"));
+        coerce_scalars(&mut r);
+        assert_eq!(
+            r.attributes["entries"],
+            json!([{"egress": true, "rule_number": 100, "protocol": "6",
+                    "from_port": 22, "to_port": 22, "cidr_block": "0.0.0.0/0"},
+                   {"egress": "no", "rule_number": "x"}])
+        );
+        assert_eq!(r.attributes["is_default"], json!(false));
+        // Not a boolean attribute: left as written.
+        assert_eq!(r.attributes["vpc_id"], json!("true"));
+    }
 
     fn uris(acl: &str) -> Vec<(String, String)> {
         let Some(Val::List(grants)) = canned_grants(acl) else {

@@ -6,6 +6,7 @@
 //! `kms.rs`), so that a declared resource and its deployed form get the same
 //! attributes.
 
+use crate::aws::loose_bool;
 use crate::value::{Unknown, Val};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -447,7 +448,10 @@ pub(crate) fn basic_selector(s: &Val, n: &SelectorNames) -> Val {
             ),
             (
                 "include_management_events".to_string(),
-                or_default(s.get(n.include_management_events), Val::Bool(true)),
+                loose_bool(&or_default(
+                    s.get(n.include_management_events),
+                    Val::Bool(true),
+                )),
             ),
             ("data_resources".to_string(), Val::List(data)),
         ]
@@ -564,7 +568,13 @@ pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period:
             r.attributes.insert("rotation_enabled".into(), Value::Null);
         }
         Ok(true) => {
-            set(r, "rotation_enabled", rotation, Some(Value::Bool(false)));
+            let rotation = rotation.map(loose_bool);
+            set(
+                r,
+                "rotation_enabled",
+                rotation.as_ref(),
+                Some(Value::Bool(false)),
+            );
             let on = r
                 .attributes
                 .get("rotation_enabled")
@@ -691,6 +701,52 @@ pub(crate) mod test_support {
 mod tests {
     use super::*;
     use serde_json::json;
+    use test_support::{attr, by_id, tf};
+
+    #[test]
+    fn quoted_booleans_and_numbers_drive_what_mappers_compute() {
+        let rs = tf(r#"
+resource "aws_lb" "a" {
+  internal = "true"
+}
+resource "aws_network_acl" "n" {}
+resource "aws_network_acl_rule" "out" {
+  network_acl_id = aws_network_acl.n.id
+  rule_number    = "100"
+  egress         = "true"
+  protocol       = "-1"
+  rule_action    = "allow"
+  cidr_block     = "0.0.0.0/0"
+}
+resource "aws_kms_key" "k" {
+  enable_key_rotation = "true"
+}
+resource "aws_iam_account_password_policy" "p" {
+  password_reuse_prevention = "0"
+}
+resource "aws_ebs_volume" "v" {
+  availability_zone = "us-east-1a"
+  encrypted         = "true"
+  size              = "8"
+}
+"#);
+        let lb = by_id(&rs, "aws_lb.a");
+        assert_eq!(attr(lb, "internet_facing"), Some(&json!(false)));
+        assert_eq!(attr(lb, "scheme"), Some(&json!("internal")));
+        let acl = by_id(&rs, "aws_network_acl.n");
+        let out = attr(acl, "entries")
+            .and_then(Value::as_array)
+            .and_then(|es| es.iter().find(|e| e["rule_number"] == json!(100)));
+        assert_eq!(out.map(|e| &e["egress"]), Some(&json!(true)));
+        let k = by_id(&rs, "aws_kms_key.k");
+        assert_eq!(attr(k, "rotation_enabled"), Some(&json!(true)));
+        assert_eq!(attr(k, "rotation_period_in_days"), Some(&json!(365)));
+        let p = by_id(&rs, "aws_iam_account_password_policy.p");
+        assert_eq!(attr(p, "password_reuse_prevention"), Some(&json!(null)));
+        let v = by_id(&rs, "aws_ebs_volume.v");
+        assert_eq!(attr(v, "encrypted"), Some(&json!(true)));
+        assert_eq!(attr(v, "size"), Some(&json!(8)));
+    }
 
     fn doc(j: Value) -> Val {
         Val::from_json(&j)

@@ -253,3 +253,76 @@ fn iac_adapters_emit_the_attribute_shapes_of_the_live_collectors() {
         report.join("\n")
     );
 }
+
+/// The text of an IaC fixture with its literal booleans and numbers quoted
+/// (`encrypted = "true"`, `Port: "443"`): Terraform converts such strings
+/// to the argument's type, and CloudFormation to the property's.
+fn quoted(text: &str, terraform: bool) -> String {
+    let re = if terraform {
+        regex::Regex::new(
+            r#"^(\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*)(true|false|-?[0-9]+(?:\.[0-9]+)?)(\s*(?:#.*)?)$"#,
+        )
+    } else {
+        regex::Regex::new(
+            r#"^(\s*(?:- )?[A-Za-z_][A-Za-z0-9_.]*:\s+)(true|false|-?[0-9]+(?:\.[0-9]+)?)(\s*(?:#.*)?)$"#,
+        )
+    };
+    let re = re.expect("valid regex");
+    text.lines()
+        .map(|l| {
+            // `count` must stay a number for the evaluator to expand it.
+            if l.trim_start().starts_with("count") {
+                return l.to_string();
+            }
+            re.replace(l, "${1}\"${2}\"${3}").into_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn quoted_booleans_and_numbers_read_like_typed_ones() {
+    let mut wrong = Vec::new();
+    for dir in control_dirs() {
+        for f in IAC_FILES {
+            let path = dir.join(f);
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let requoted = quoted(&text, f.ends_with(".tf"));
+            if requoted == text {
+                continue;
+            }
+            let tmp = std::env::temp_dir().join(format!(
+                "vigil-shapes-{}-{}",
+                std::process::id(),
+                path.file_name().and_then(|n| n.to_str()).unwrap_or("x")
+            ));
+            std::fs::write(&tmp, &requoted).unwrap();
+            let typed = read_iac(&path);
+            let strings = read_iac(&tmp);
+            let _ = std::fs::remove_file(&tmp);
+            let rel = path.strip_prefix(catalog_dir()).unwrap_or(&path).display();
+            for (a, b) in typed.iter().zip(&strings) {
+                for k in a
+                    .attributes
+                    .keys()
+                    .chain(b.attributes.keys())
+                    .collect::<BTreeSet<_>>()
+                {
+                    let (x, y) = (a.attributes.get(k), b.attributes.get(k));
+                    if x != y {
+                        wrong.push(format!(
+                            "{rel} {} {}.{k}: {} written typed, {} quoted",
+                            a.id,
+                            a.resource_type,
+                            x.map_or("absent".into(), Value::to_string),
+                            y.map_or("absent".into(), Value::to_string)
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

@@ -21,6 +21,7 @@ mod s3;
 mod vpc;
 
 use super::CfnResource;
+use crate::aws::coerce_scalars;
 use crate::semantics::declared_resource;
 pub(crate) use crate::semantics::{set, unknown};
 use crate::value::Val;
@@ -49,8 +50,12 @@ const MAPPERS: &[Mapper] = &[
     autoscaling::map,
 ];
 
+/// The resource a template resource maps to, with the scalar types of the
+/// collectors (see [`coerce_scalars`]).
 fn map_one(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
-    MAPPERS.iter().find_map(|m| m(r, ix))
+    let mut out = MAPPERS.iter().find_map(|m| m(r, ix))?;
+    coerce_scalars(&mut out);
+    Some(out)
 }
 
 /// The resources of a template, by type.

@@ -20,6 +20,7 @@ mod s3;
 pub(crate) mod vpc;
 
 use super::TfResource;
+use crate::aws::coerce_scalars;
 use crate::semantics::declared_resource;
 pub(crate) use crate::semantics::{set, unknown};
 use crate::value::Val;
@@ -48,8 +49,12 @@ const MAPPERS: &[Mapper] = &[
     autoscaling::map,
 ];
 
+/// The resource a block maps to, with the scalar types of the collectors
+/// (see [`coerce_scalars`]).
 fn map_one(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
-    MAPPERS.iter().find_map(|m| m(d, ix))
+    let mut r = MAPPERS.iter().find_map(|m| m(d, ix))?;
+    coerce_scalars(&mut r);
+    Some(r)
 }
 
 /// The resource blocks of a scan, by type.

@@ -11,7 +11,7 @@
 use super::ec2::{satellites_where, vpc_default};
 use super::{new_resource, set, Index};
 use crate::cloudformation::CfnResource;
-use crate::terraform::map::ec2::{known, port_of, Rule, ASSIGNED};
+use crate::terraform::map::ec2::{known_bool, port_of, Rule, ASSIGNED};
 use crate::terraform::map::vpc::{
     acl_entry, flow_log, required, set_entries, set_flow_logs, text_of,
 };
@@ -103,9 +103,7 @@ fn entry(p: &Val) -> Rule {
     let range = p.get("PortRange");
     Ok(acl_entry(
         required(port_of(p.get("RuleNumber")), "RuleNumber")?,
-        known(p.get("Egress"))?
-            .and_then(Val::as_bool)
-            .unwrap_or(false),
+        known_bool(p.get("Egress"))?.unwrap_or(false),
         &required(text_of(p.get("Protocol")), "Protocol")?,
         (
             port_of(range.and_then(|r| r.get("From")))?,

@@ -18,6 +18,7 @@
 //! mapper (`pub(crate)` items).
 
 use super::{new_resource, refers_to, set, unknown, Index, Satellites};
+use crate::aws::loose_bool;
 use crate::terraform::TfResource;
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -50,6 +51,13 @@ pub(crate) fn known(v: Option<&Val>) -> Result<Option<&Val>, String> {
             None => Ok(Some(v)),
         },
     }
+}
+
+/// The known value of an optional boolean argument, written as a boolean or
+/// as `"true"`/`"false"` (see [`loose_bool`]): `Ok(None)` when absent, null
+/// or not a boolean, `Err(reason)` when unknown.
+pub(crate) fn known_bool(v: Option<&Val>) -> Result<Option<bool>, String> {
+    Ok(known(v)?.and_then(|v| loose_bool(v).as_bool()))
 }
 
 /// A protocol as AWS reports it in security group rules: by name where it
@@ -316,7 +324,7 @@ fn classic_rule(b: &Val, own: Option<&str>, ix: &Index<'_>) -> Rule {
     } else {
         group_refs(b.get("source_security_group_id"), ix)?
     };
-    if known(b.get("self"))?.and_then(Val::as_bool) == Some(true) {
+    if known_bool(b.get("self"))? == Some(true) {
         match own {
             Some(a) => groups.push(json!(a)),
             None => groups.extend(group_refs(b.get("security_group_id"), ix)?),

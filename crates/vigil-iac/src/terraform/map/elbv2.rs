@@ -42,7 +42,7 @@ fn load_balancer(d: &TfResource, ix: &Index<'_>) -> Resource {
             unknown(&mut r, "internet_facing", u);
         }
         v => {
-            let internal = v.and_then(Val::as_bool).unwrap_or(false);
+            let internal = v.and_then(|v| loose_bool(v).as_bool()).unwrap_or(false);
             r.attributes.insert(
                 "scheme".into(),
                 json!(if internal {

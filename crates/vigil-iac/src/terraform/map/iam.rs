@@ -8,6 +8,7 @@
 //!   (policy ARNs), `aws_iam_user_policy` into `inline_policies` (names).
 
 use super::{new_resource, refers_to, set, Index, Satellites};
+use crate::aws::loose_number;
 use crate::semantics::set_folded_list;
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -49,8 +50,11 @@ fn password_policy(d: &TfResource) -> Resource {
     // Unset or 0: the provider does not send them, so IAM keeps no reuse
     // prevention and no expiry (null, as GetAccountPasswordPolicy omits them).
     for k in ["password_reuse_prevention", "max_password_age"] {
-        let v = a.get(k).filter(|v| v.as_f64() != Some(0.0));
-        set(&mut r, k, v, Some(Value::Null));
+        let v = a
+            .get(k)
+            .map(loose_number)
+            .filter(|v| v.as_f64() != Some(0.0));
+        set(&mut r, k, v.as_ref(), Some(Value::Null));
     }
     r
 }

@@ -11,8 +11,8 @@
 
 use super::{new_resource, refers_to, set, Index};
 use crate::aws::{
-    canned_grants_of, default_public_access_block, grant, never_versioned, private_grants,
-    public_access_block, versioning,
+    canned_grants_of, default_public_access_block, grant, loose_bool, never_versioned,
+    private_grants, public_access_block, versioning,
 };
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -157,7 +157,7 @@ fn inline_versioning(d: &TfResource) -> Option<Val> {
         Ok(b) => b?,
         Err(u) => return Some(u),
     };
-    let flag = |k: &str, on: &str| match arg(b, k) {
+    let flag = |k: &str, on: &str| match arg(b, k).map(loose_bool).as_ref() {
         Some(Val::Bool(true)) => Val::string(on),
         // Off on a new bucket: versioning was never configured.
         Some(Val::Bool(false)) | None => Val::string(""),

@@ -8,7 +8,7 @@
 //!   inline `ingress`/`egress` blocks plus the `aws_network_acl_rule`s that
 //!   name it in `entries` (see [`acl_entry`]).
 
-use super::ec2::{known, port_of, satellites, via_vpc, Rule, ASSIGNED};
+use super::ec2::{known, known_bool, port_of, satellites, via_vpc, Rule, ASSIGNED};
 use super::{new_resource, set, Index};
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -254,9 +254,7 @@ fn entry(b: &Val, egress: Option<bool>) -> Rule {
         None => (
             "rule_number",
             "rule_action",
-            known(b.get("egress"))?
-                .and_then(Val::as_bool)
-                .unwrap_or(false),
+            known_bool(b.get("egress"))?.unwrap_or(false),
         ),
     };
     Ok(acl_entry(
