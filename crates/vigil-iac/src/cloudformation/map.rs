@@ -61,7 +61,7 @@ fn map_one(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
 /// The resources of a template, by type.
 pub(crate) struct Index<'a> {
     by_type: HashMap<&'a str, Vec<&'a CfnResource>>,
-    all: &'a [CfnResource],
+    by_id: HashMap<&'a str, &'a CfnResource>,
 }
 
 /// The satellites that configure one resource of a template.
@@ -73,10 +73,11 @@ impl<'a> Index<'a> {
         for r in resources {
             by_type.entry(r.resource_type.as_str()).or_default().push(r);
         }
-        Index {
-            by_type,
-            all: resources,
-        }
+        let by_id = resources
+            .iter()
+            .map(|r| (r.logical_id.as_str(), r))
+            .collect();
+        Index { by_type, by_id }
     }
 
     /// All resources of a type (`AWS::S3::Bucket`).
@@ -134,7 +135,7 @@ impl<'a> Index<'a> {
             Some(id) => id,
             None => expr.strip_prefix("!GetAtt ")?.split('.').next()?,
         };
-        self.all.iter().find(|r| r.logical_id == id)
+        self.by_id.get(id).copied()
     }
 }
 

@@ -60,7 +60,7 @@ fn map_one(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
 /// The resource blocks of a scan, by type.
 pub(crate) struct Index<'a> {
     by_kind: HashMap<&'a str, Vec<&'a TfResource>>,
-    all: &'a [TfResource],
+    by_address: HashMap<&'a str, &'a TfResource>,
 }
 
 /// The satellites that configure one resource block.
@@ -72,9 +72,10 @@ impl<'a> Index<'a> {
         for d in decls {
             by_kind.entry(d.kind.as_str()).or_default().push(d);
         }
+        let by_address = decls.iter().map(|d| (d.address.as_str(), d)).collect();
         Index {
             by_kind,
-            all: decls,
+            by_address,
         }
     }
 
@@ -128,10 +129,9 @@ impl<'a> Index<'a> {
     /// The declared resource an expression reads (`<address>` or
     /// `<address>.<attribute>…`), if any.
     fn declared(&self, expr: &str) -> Option<&'a TfResource> {
-        self.all.iter().find(|d| {
-            expr.strip_prefix(d.address.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
-        })
+        let ends = expr.match_indices('.').map(|(i, _)| i);
+        ends.chain([expr.len()])
+            .find_map(|i| self.by_address.get(&expr[..i]).copied())
     }
 }
 
