@@ -6,10 +6,78 @@
 //! `kms.rs`), so that a declared resource and its deployed form get the same
 //! attributes.
 
-use crate::terraform::map::set;
+use crate::aws::loose_bool;
 use crate::value::{Unknown, Val};
-use serde_json::Value;
-use vigil_model::{Association, Resource};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use vigil_model::{Association, Origin, Provider, Resource};
+
+/// A resource declared in IaC, before its attributes: AWS, with no account
+/// or region (known only once deployed), its id (the address or logical
+/// id), name, the controls its source suppresses and where it is declared.
+pub(crate) fn declared_resource(
+    service: &str,
+    resource_type: &str,
+    id: &str,
+    name: String,
+    suppressed: BTreeMap<u32, String>,
+    origin: Origin,
+) -> Resource {
+    Resource {
+        provider: Provider::Aws,
+        account: String::new(),
+        region: String::new(),
+        service: service.into(),
+        resource_type: resource_type.into(),
+        id: id.into(),
+        name,
+        tags: BTreeMap::new(),
+        attributes: Map::new(),
+        associations: Vec::new(),
+        uncollected: BTreeMap::new(),
+        suppressed,
+        first_discovered: None,
+        last_updated: None,
+        origin,
+    }
+}
+
+/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
+/// `default` if given; when `v` is or contains an unknown, records it in
+/// `uncollected` instead.
+pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
+    match v.filter(|v| !v.is_null()) {
+        Some(v) => match v.to_json() {
+            Ok(j) => {
+                r.attributes.insert(key.into(), j);
+            }
+            Err(u) => unknown(r, key, u),
+        },
+        None => {
+            if let Some(d) = default {
+                r.attributes.insert(key.into(), d);
+            }
+        }
+    }
+}
+
+/// Records that attribute `key` is not known at build time.
+pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
+    r.attributes.remove(key);
+    r.uncollected.insert(key.into(), u.reason());
+}
+
+/// The satellites that configure one resource (Terraform blocks or
+/// CloudFormation resources `T`).
+pub(crate) struct Satellites<'a, T> {
+    /// Those that name the resource (by reference or by its literal name).
+    pub matched: Vec<&'a T>,
+    /// When a satellite's target cannot be resolved (e.g. a variable or
+    /// parameter without a value), it might configure this resource: the
+    /// reason, to put in `uncollected` for the attributes it would set when
+    /// `matched` is empty.
+    pub unresolved: Option<String>,
+}
 
 /// A truth value that may depend on something not known at build time
 /// (`Err` names it). Combined with Kleene's three-valued logic: `true || ?`
@@ -380,7 +448,10 @@ pub(crate) fn basic_selector(s: &Val, n: &SelectorNames) -> Val {
             ),
             (
                 "include_management_events".to_string(),
-                or_default(s.get(n.include_management_events), Val::Bool(true)),
+                loose_bool(&or_default(
+                    s.get(n.include_management_events),
+                    Val::Bool(true),
+                )),
             ),
             ("data_resources".to_string(), Val::List(data)),
         ]
@@ -497,7 +568,13 @@ pub(crate) fn set_kms_rotation(r: &mut Resource, rotation: Option<&Val>, period:
             r.attributes.insert("rotation_enabled".into(), Value::Null);
         }
         Ok(true) => {
-            set(r, "rotation_enabled", rotation, Some(Value::Bool(false)));
+            let rotation = rotation.map(loose_bool);
+            set(
+                r,
+                "rotation_enabled",
+                rotation.as_ref(),
+                Some(Value::Bool(false)),
+            );
             let on = r
                 .attributes
                 .get("rotation_enabled")
@@ -558,9 +635,31 @@ pub(crate) fn set_key_policy(r: &mut Resource, policy: Option<&Val>) {
 /// Test helpers for the mappers' tests: files in, normalized resources out.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::terraform::{eval::evaluate, map::to_resources, TfInputs};
+    use crate::terraform::{eval::evaluate, map::to_resources, TfInputs, TfResource};
+    use crate::value::Val;
     use serde_json::Value;
     use vigil_model::Resource;
+
+    /// A map value (an argument block) from its entries.
+    pub fn block(pairs: Vec<(&str, Val)>) -> Val {
+        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    /// An evaluated resource block `kind.name` with these arguments, as the
+    /// evaluator would give it (for tests that need unknowns by hand).
+    pub fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
+        TfResource {
+            root: String::new(),
+            kind: kind.into(),
+            name: name.into(),
+            address: format!("{kind}.{name}"),
+            file: "main.tf".into(),
+            line: 1,
+            end_line: 5,
+            attrs: block(attrs),
+            suppressed: std::collections::BTreeMap::new(),
+        }
+    }
 
     /// The resources of one `.tf` file (which must parse).
     pub fn tf(text: &str) -> Vec<Resource> {
@@ -603,6 +702,52 @@ pub(crate) mod test_support {
 mod tests {
     use super::*;
     use serde_json::json;
+    use test_support::{attr, by_id, tf};
+
+    #[test]
+    fn quoted_booleans_and_numbers_drive_what_mappers_compute() {
+        let rs = tf(r#"
+resource "aws_lb" "a" {
+  internal = "true"
+}
+resource "aws_network_acl" "n" {}
+resource "aws_network_acl_rule" "out" {
+  network_acl_id = aws_network_acl.n.id
+  rule_number    = "100"
+  egress         = "true"
+  protocol       = "-1"
+  rule_action    = "allow"
+  cidr_block     = "0.0.0.0/0"
+}
+resource "aws_kms_key" "k" {
+  enable_key_rotation = "true"
+}
+resource "aws_iam_account_password_policy" "p" {
+  password_reuse_prevention = "0"
+}
+resource "aws_ebs_volume" "v" {
+  availability_zone = "us-east-1a"
+  encrypted         = "true"
+  size              = "8"
+}
+"#);
+        let lb = by_id(&rs, "aws_lb.a");
+        assert_eq!(attr(lb, "internet_facing"), Some(&json!(false)));
+        assert_eq!(attr(lb, "scheme"), Some(&json!("internal")));
+        let acl = by_id(&rs, "aws_network_acl.n");
+        let out = attr(acl, "entries")
+            .and_then(Value::as_array)
+            .and_then(|es| es.iter().find(|e| e["rule_number"] == json!(100)));
+        assert_eq!(out.map(|e| &e["egress"]), Some(&json!(true)));
+        let k = by_id(&rs, "aws_kms_key.k");
+        assert_eq!(attr(k, "rotation_enabled"), Some(&json!(true)));
+        assert_eq!(attr(k, "rotation_period_in_days"), Some(&json!(365)));
+        let p = by_id(&rs, "aws_iam_account_password_policy.p");
+        assert_eq!(attr(p, "password_reuse_prevention"), Some(&json!(null)));
+        let v = by_id(&rs, "aws_ebs_volume.v");
+        assert_eq!(attr(v, "encrypted"), Some(&json!(true)));
+        assert_eq!(attr(v, "size"), Some(&json!(8)));
+    }
 
     fn doc(j: Value) -> Val {
         Val::from_json(&j)

@@ -8,9 +8,6 @@
 //! through [`Index::satellites`]. Satellites are looked up within the same
 //! template (logical ids are template-scoped).
 
-// Until every service mapper uses the helpers.
-#![allow(dead_code)]
-
 mod autoscaling;
 mod cloudtrail;
 mod ec2;
@@ -24,10 +21,12 @@ mod s3;
 mod vpc;
 
 use super::CfnResource;
-use crate::value::{Unknown, Val};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
-use vigil_model::{Origin, Provider, Resource};
+use crate::aws::coerce_scalars;
+use crate::semantics::declared_resource;
+pub(crate) use crate::semantics::{set, unknown};
+use crate::value::Val;
+use std::collections::HashMap;
+use vigil_model::{Origin, Resource};
 
 /// Maps the resources of one template onto normalized resources.
 pub fn to_resources(resources: &[CfnResource]) -> Vec<Resource> {
@@ -51,25 +50,22 @@ const MAPPERS: &[Mapper] = &[
     autoscaling::map,
 ];
 
+/// The resource a template resource maps to, with the scalar types of the
+/// collectors (see [`coerce_scalars`]).
 fn map_one(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
-    MAPPERS.iter().find_map(|m| m(r, ix))
+    let mut out = MAPPERS.iter().find_map(|m| m(r, ix))?;
+    coerce_scalars(&mut out);
+    Some(out)
 }
 
 /// The resources of a template, by type.
 pub(crate) struct Index<'a> {
     by_type: HashMap<&'a str, Vec<&'a CfnResource>>,
+    by_id: HashMap<&'a str, &'a CfnResource>,
 }
 
-/// The satellites that configure one resource.
-pub(crate) struct Satellites<'a> {
-    /// Those that name the resource (`!Ref`, `!GetAtt` or its literal name).
-    pub matched: Vec<&'a CfnResource>,
-    /// When a satellite's target cannot be resolved (e.g. a parameter
-    /// without a default), it might configure this resource: the reason, to
-    /// put in `uncollected` for the attributes it would set when `matched`
-    /// is empty.
-    pub unresolved: Option<String>,
-}
+/// The satellites that configure one resource of a template.
+pub(crate) type Satellites<'a> = crate::semantics::Satellites<'a, CfnResource>;
 
 impl<'a> Index<'a> {
     pub fn new(resources: &'a [CfnResource]) -> Self {
@@ -77,7 +73,11 @@ impl<'a> Index<'a> {
         for r in resources {
             by_type.entry(r.resource_type.as_str()).or_default().push(r);
         }
-        Index { by_type }
+        let by_id = resources
+            .iter()
+            .map(|r| (r.logical_id.as_str(), r))
+            .collect();
+        Index { by_type, by_id }
     }
 
     /// All resources of a type (`AWS::S3::Bucket`).
@@ -106,17 +106,36 @@ impl<'a> Index<'a> {
             };
             if refers_to(v, target, names) {
                 out.matched.push(s);
-            } else if let Val::Unknown(u) = v {
-                let resolvable = self
-                    .of_type(&target.resource_type)
-                    .iter()
-                    .any(|t| refers_to(v, t, names));
-                if !resolvable && out.unresolved.is_none() {
-                    out.unresolved = Some(format!("{} (target of {})", u.reason(), s.logical_id));
-                }
+            } else if out.unresolved.is_none() {
+                out.unresolved = self.unresolved(v, target, s);
             }
         }
         out
+    }
+
+    /// When satellite `s` names its target by `v` and `v` does not name
+    /// `target` (see [`refers_to`]): the reason `v` might still be
+    /// `target`, or `None` when it cannot be. It cannot when `v` is known
+    /// (a literal that is not `target`'s), or a `!Ref`/`!GetAtt` of another
+    /// resource of the template (of any type); it might when `v` names no
+    /// resource of the template (a parameter without a value, an import,
+    /// a pseudo parameter).
+    pub fn unresolved(&self, v: &Val, target: &CfnResource, s: &CfnResource) -> Option<String> {
+        let Val::Unknown(u) = v else { return None };
+        match self.declared(&u.expr) {
+            Some(other) if other.logical_id != target.logical_id => None,
+            _ => Some(format!("{} (target of {})", u.reason(), s.logical_id)),
+        }
+    }
+
+    /// The resource of the template an expression reads (`!Ref Id`,
+    /// `!GetAtt Id.Attr`), if any.
+    fn declared(&self, expr: &str) -> Option<&'a CfnResource> {
+        let id = match expr.strip_prefix("!Ref ") {
+            Some(id) => id,
+            None => expr.strip_prefix("!GetAtt ")?.split('.').next()?,
+        };
+        self.by_id.get(id).copied()
     }
 }
 
@@ -151,27 +170,18 @@ pub(crate) fn new_resource(
         .and_then(|p| r.props.path(p))
         .and_then(Val::as_str)
         .map_or_else(|| r.logical_id.clone(), str::to_string);
-    let mut out = Resource {
-        provider: Provider::Aws,
-        account: String::new(),
-        region: String::new(),
-        service: service.into(),
-        resource_type: resource_type.into(),
-        id: r.logical_id.clone(),
+    let mut out = declared_resource(
+        service,
+        resource_type,
+        &r.logical_id,
         name,
-        tags: BTreeMap::new(),
-        attributes: Map::new(),
-        associations: Vec::new(),
-        uncollected: BTreeMap::new(),
-        suppressed: r.suppressed.clone(),
-        first_discovered: None,
-        last_updated: None,
-        origin: Origin::Iac {
+        r.suppressed.clone(),
+        Origin::Iac {
             file: r.file.clone(),
             line: r.line,
             end_line: r.end_line,
         },
-    };
+    );
     match r.props.get("Tags") {
         Some(Val::List(tags)) => {
             for t in tags {
@@ -198,27 +208,67 @@ pub(crate) fn new_resource(
     out
 }
 
-/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
-/// `default` if given; when `v` is or contains an unknown, records it in
-/// `uncollected` instead.
-pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
-    match v.filter(|v| !v.is_null()) {
-        Some(v) => match v.to_json() {
-            Ok(j) => {
-                r.attributes.insert(key.into(), j);
-            }
-            Err(u) => unknown(r, key, u),
-        },
-        None => {
-            if let Some(d) = default {
-                r.attributes.insert(key.into(), d);
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cloudformation::template::parse_template;
+
+    /// The logical ids of the listeners of `lb`, and whether one cannot be
+    /// told.
+    fn listeners(resources: &str, lb: &str) -> (Vec<String>, Option<String>) {
+        let text = format!(
+            "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  Lb:\n    Type: String\n\
+             Resources:\n{resources}"
+        );
+        let rs = match parse_template("t.yaml", &text) {
+            Ok(rs) => rs,
+            Err(e) => panic!("{e:?}"),
+        };
+        let ix = Index::new(&rs);
+        let target = rs.iter().find(|r| r.logical_id == lb);
+        let target = target.unwrap_or_else(|| panic!("no {lb}"));
+        let s = ix.satellites(
+            "AWS::ElasticLoadBalancingV2::Listener",
+            "LoadBalancerArn",
+            target,
+            &[],
+        );
+        let ids = s.matched.iter().map(|r| r.logical_id.clone()).collect();
+        (ids, s.unresolved)
+    }
+
+    const LBS: &str = "  Web:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n\
+                       \x20 Api:\n    Type: AWS::ElasticLoadBalancingV2::LoadBalancer\n\
+                       \x20 Bucket:\n    Type: AWS::S3::Bucket\n";
+
+    fn listener(target: &str) -> String {
+        format!(
+            "{LBS}  L:\n    Type: AWS::ElasticLoadBalancingV2::Listener\n    \
+             Properties:\n      LoadBalancerArn: {target}\n"
+        )
+    }
+
+    #[test]
+    fn a_satellite_of_another_resource_of_the_template_is_not_this_ones() {
+        assert_eq!(
+            listeners(&listener("!Ref Web"), "Web"),
+            (vec!["L".to_string()], None)
+        );
+        assert_eq!(listeners(&listener("!Ref Web"), "Api"), (vec![], None));
+        // Of any type: a wrong reference is still not this resource's.
+        assert_eq!(
+            listeners(&listener("!GetAtt Bucket.Arn"), "Api"),
+            (vec![], None)
+        );
+    }
+
+    #[test]
+    fn a_satellite_whose_target_names_no_resource_of_the_template_is_unresolved() {
+        for target in ["!Ref Lb", "!ImportValue shared-lb", "!GetAtt Elsewhere.Arn"] {
+            let (matched, unresolved) = listeners(&listener(target), "Api");
+            assert!(matched.is_empty(), "{target}");
+            let reason = unresolved.unwrap_or_else(|| panic!("{target}: resolved"));
+            assert!(reason.ends_with("(target of L)"), "{reason}");
         }
     }
-}
-
-/// Records that attribute `key` is not known at build time.
-pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
-    r.attributes.remove(key);
-    r.uncollected.insert(key.into(), u.reason());
 }

@@ -7,9 +7,6 @@
 //! the mapper of the resource they configure folds them in through
 //! [`Index::satellites`].
 
-// Until every service mapper uses the helpers.
-#![allow(dead_code)]
-
 pub(crate) mod autoscaling;
 mod cloudtrail;
 pub(crate) mod ec2;
@@ -23,10 +20,12 @@ mod s3;
 pub(crate) mod vpc;
 
 use super::TfResource;
-use crate::value::{Unknown, Val};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
-use vigil_model::{Origin, Provider, Resource};
+use crate::aws::coerce_scalars;
+use crate::semantics::declared_resource;
+pub(crate) use crate::semantics::{set, unknown};
+use crate::value::Val;
+use std::collections::HashMap;
+use vigil_model::{Origin, Resource};
 
 /// Maps evaluated resource blocks onto normalized resources.
 ///
@@ -66,25 +65,22 @@ const MAPPERS: &[Mapper] = &[
     autoscaling::map,
 ];
 
+/// The resource a block maps to, with the scalar types of the collectors
+/// (see [`coerce_scalars`]).
 fn map_one(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
-    MAPPERS.iter().find_map(|m| m(d, ix))
+    let mut r = MAPPERS.iter().find_map(|m| m(d, ix))?;
+    coerce_scalars(&mut r);
+    Some(r)
 }
 
 /// The resource blocks of a scan, by type.
 pub(crate) struct Index<'a> {
     by_kind: HashMap<&'a str, Vec<&'a TfResource>>,
+    by_address: HashMap<&'a str, &'a TfResource>,
 }
 
-/// The satellites that configure one resource.
-pub(crate) struct Satellites<'a> {
-    /// Those that name the resource (by reference or by its literal name).
-    pub matched: Vec<&'a TfResource>,
-    /// When a satellite's target cannot be resolved (e.g. `var.bucket_id`
-    /// without a default), it might configure this resource: the reason,
-    /// to put in `uncollected` for the attributes it would set when
-    /// `matched` is empty.
-    pub unresolved: Option<String>,
-}
+/// The satellites that configure one resource block.
+pub(crate) type Satellites<'a> = crate::semantics::Satellites<'a, TfResource>;
 
 impl<'a> Index<'a> {
     pub fn new(decls: &'a [TfResource]) -> Self {
@@ -92,7 +88,11 @@ impl<'a> Index<'a> {
         for d in decls {
             by_kind.entry(d.kind.as_str()).or_default().push(d);
         }
-        Index { by_kind }
+        let by_address = decls.iter().map(|d| (d.address.as_str(), d)).collect();
+        Index {
+            by_kind,
+            by_address,
+        }
     }
 
     /// All blocks of a resource type.
@@ -118,17 +118,36 @@ impl<'a> Index<'a> {
             let Some(v) = s.attrs.get(arg) else { continue };
             if refers_to(v, target, attrs) {
                 out.matched.push(s);
-            } else if let Val::Unknown(u) = v {
-                let resolvable = self
-                    .of_kind(&target.kind)
-                    .iter()
-                    .any(|t| refers_to(v, t, attrs));
-                if !resolvable && out.unresolved.is_none() {
-                    out.unresolved = Some(format!("{} (target of {})", u.reason(), s.address));
-                }
+            } else if out.unresolved.is_none() {
+                out.unresolved = self.unresolved(v, target, s);
             }
         }
         out
+    }
+
+    /// When satellite `s` names its target by `v` and `v` does not name
+    /// `target` (see [`refers_to`]): the reason `v` might still be
+    /// `target`, or `None` when it cannot be. It cannot when `v` is known
+    /// (a literal that is not `target`'s), or a reference to another
+    /// resource declared in the scan (`aws_alb.web.arn`, of any type);
+    /// it might when `v` names no declared resource (a variable without a
+    /// value, a data source, a module output, a resource outside the scan)
+    /// or `s` itself (a plan names what it leaves unknown by the address of
+    /// the resource that holds it).
+    pub fn unresolved(&self, v: &Val, target: &TfResource, s: &TfResource) -> Option<String> {
+        let Val::Unknown(u) = v else { return None };
+        match self.declared(&u.expr) {
+            Some(other) if other.address != target.address && other.address != s.address => None,
+            _ => Some(format!("{} (target of {})", u.reason(), s.address)),
+        }
+    }
+
+    /// The declared resource an expression reads (`<address>` or
+    /// `<address>.<attribute>…`), if any.
+    fn declared(&self, expr: &str) -> Option<&'a TfResource> {
+        let ends = expr.match_indices('.').map(|(i, _)| i);
+        ends.chain([expr.len()])
+            .find_map(|i| self.by_address.get(&expr[..i]).copied())
     }
 }
 
@@ -163,27 +182,18 @@ pub(crate) fn new_resource(
         .and_then(|a| d.attrs.get(a))
         .and_then(Val::as_str)
         .map_or_else(|| d.address.clone(), str::to_string);
-    let mut r = Resource {
-        provider: Provider::Aws,
-        account: String::new(),
-        region: String::new(),
-        service: service.into(),
-        resource_type: resource_type.into(),
-        id: d.address.clone(),
+    let mut r = declared_resource(
+        service,
+        resource_type,
+        &d.address,
         name,
-        tags: BTreeMap::new(),
-        attributes: Map::new(),
-        associations: Vec::new(),
-        uncollected: BTreeMap::new(),
-        suppressed: d.suppressed.clone(),
-        first_discovered: None,
-        last_updated: None,
-        origin: Origin::Iac {
+        d.suppressed.clone(),
+        Origin::Iac {
             file: d.file.clone(),
             line: d.line,
             end_line: d.end_line,
         },
-    };
+    );
     match d.attrs.get("tags") {
         Some(Val::Map(tags)) => {
             for (k, v) in tags {
@@ -207,27 +217,85 @@ pub(crate) fn new_resource(
     r
 }
 
-/// Sets attribute `key` to `v` as JSON; when `v` is absent or null, to
-/// `default` if given; when `v` is or contains an unknown, records it in
-/// `uncollected` instead.
-pub(crate) fn set(r: &mut Resource, key: &str, v: Option<&Val>, default: Option<Value>) {
-    match v.filter(|v| !v.is_null()) {
-        Some(v) => match v.to_json() {
-            Ok(j) => {
-                r.attributes.insert(key.into(), j);
-            }
-            Err(u) => unknown(r, key, u),
-        },
-        None => {
-            if let Some(d) = default {
-                r.attributes.insert(key.into(), d);
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::terraform::{eval::evaluate, TfInputs};
+
+    fn decls(text: &str) -> Vec<TfResource> {
+        let (decls, errors) = evaluate(&[("main.tf".into(), text.into())], &TfInputs::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        decls
+    }
+
+    fn find<'a>(decls: &'a [TfResource], address: &str) -> &'a TfResource {
+        let found = decls.iter().find(|d| d.address == address);
+        found.unwrap_or_else(|| panic!("no {address}"))
+    }
+
+    /// The addresses of the listeners of `lb`, and whether one cannot be
+    /// told.
+    fn listeners(decls: &[TfResource], lb: &str) -> (Vec<String>, Option<String>) {
+        let ix = Index::new(decls);
+        let s = ix.satellites(
+            "aws_lb_listener",
+            "load_balancer_arn",
+            find(decls, lb),
+            &["arn", "id"],
+        );
+        let names = s.matched.iter().map(|d| d.address.clone()).collect();
+        (names, s.unresolved)
+    }
+
+    #[test]
+    fn a_satellite_of_another_declared_resource_of_any_type_is_not_this_ones() {
+        let d = decls(
+            r#"
+resource "aws_alb" "web" {}
+resource "aws_lb" "api" {}
+resource "aws_lb_listener" "web" {
+  load_balancer_arn = aws_alb.web.arn
+}
+"#,
+        );
+        assert_eq!(
+            listeners(&d, "aws_alb.web"),
+            (vec!["aws_lb_listener.web".to_string()], None)
+        );
+        // The listener names an `aws_alb`: it is not the `aws_lb`'s.
+        assert_eq!(listeners(&d, "aws_lb.api"), (vec![], None));
+    }
+
+    #[test]
+    fn a_satellite_whose_target_names_no_declared_resource_is_unresolved() {
+        for target in ["var.lb", "data.aws_lb.shared.arn", "aws_lb.elsewhere.arn"] {
+            let d = decls(&format!(
+                "variable \"lb\" {{}}\nresource \"aws_lb\" \"api\" {{}}\n\
+                 resource \"aws_lb_listener\" \"l\" {{\n  load_balancer_arn = {target}\n}}\n"
+            ));
+            let (matched, unresolved) = listeners(&d, "aws_lb.api");
+            assert!(matched.is_empty(), "{target}");
+            let reason = unresolved.unwrap_or_else(|| panic!("{target}: resolved"));
+            assert!(reason.contains(target), "{reason}");
+            assert!(
+                reason.ends_with("(target of aws_lb_listener.l)"),
+                "{reason}"
+            );
         }
     }
-}
 
-/// Records that attribute `key` is not known at build time.
-pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
-    r.attributes.remove(key);
-    r.uncollected.insert(key.into(), u.reason());
+    #[test]
+    fn a_satellite_naming_itself_is_unresolved() {
+        // A plan names a value it leaves unknown by its own address.
+        let mut d =
+            decls("resource \"aws_lb\" \"api\" {}\nresource \"aws_lb_listener\" \"l\" {}\n");
+        if let Val::Map(m) = &mut d[1].attrs {
+            m.insert(
+                "load_balancer_arn".into(),
+                Val::unknown("aws_lb_listener.l.load_balancer_arn"),
+            );
+        }
+        let (_, unresolved) = listeners(&d, "aws_lb.api");
+        assert!(unresolved.is_some());
+    }
 }

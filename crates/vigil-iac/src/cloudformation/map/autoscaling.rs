@@ -5,6 +5,7 @@
 //! `aws.autoscaling.group` (same rules as the Terraform mapper).
 
 use super::{new_resource, refers_to, set, Index};
+use crate::aws::loose_number;
 use crate::cloudformation::CfnResource;
 use crate::terraform::map::autoscaling::{
     identity, launch_configuration_json, not_in_files, set_identities, set_launch_configuration,
@@ -21,10 +22,7 @@ pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
 
 /// CloudFormation writes sizes as strings (`MinSize: "2"`): as numbers.
 fn number(v: Option<&Val>) -> Option<Val> {
-    v.map(|v| match v {
-        Val::String(s) => s.trim().parse().map_or_else(|_| v.clone(), Val::Number),
-        other => other.clone(),
-    })
+    v.map(loose_number)
 }
 
 fn group(g: &CfnResource, ix: &Index<'_>) -> Resource {

@@ -34,7 +34,7 @@ pub(super) fn map(r: &CfnResource, ix: &Index<'_>) -> Option<Resource> {
 
 /// The satellites of `ty` whose `prop` names `target` (see
 /// [`Index::satellites`]), where an unknown target for which `foreign`
-/// holds is known not to be `target` (e.g. `!GetAtt Vpc.DefaultSecurityGroup`).
+/// holds is known not to be `target` (e.g. a flow log of a subnet).
 pub(crate) fn satellites_where<'a>(
     ix: &Index<'a>,
     ty: &str,
@@ -56,29 +56,11 @@ pub(crate) fn satellites_where<'a>(
             continue;
         }
         let Val::Unknown(u) = v else { continue };
-        let declared = ix
-            .of_type(&target.resource_type)
-            .iter()
-            .any(|t| refers_to(v, t, names));
-        if !declared && !foreign(s, u) && out.unresolved.is_none() {
-            out.unresolved = Some(format!("{} (target of {})", u.reason(), s.logical_id));
+        if !foreign(s, u) && out.unresolved.is_none() {
+            out.unresolved = ix.unresolved(v, target, s);
         }
     }
     out
-}
-
-/// Whether an unknown is `!GetAtt <a declared VPC>.<attr>`: the VPC's own
-/// default group or ACL, which a template cannot declare.
-pub(crate) fn vpc_default(ix: &Index<'_>, u: &Unknown, attr: &str) -> bool {
-    u.expr
-        .strip_prefix("!GetAtt ")
-        .and_then(|rest| rest.strip_suffix(attr))
-        .and_then(|rest| rest.strip_suffix('.'))
-        .is_some_and(|vpc| {
-            ix.of_type("AWS::EC2::VPC")
-                .iter()
-                .any(|v| v.logical_id == vpc)
-        })
 }
 
 /// A referenced group: a literal id, or the logical id of the declared
@@ -133,7 +115,8 @@ fn security_group(g: &CfnResource, ix: &Index<'_>) -> Resource {
             );
         }
     }
-    let foreign = |_: &CfnResource, u: &Unknown| vpc_default(ix, u, "DefaultSecurityGroup");
+    // `!GetAtt Vpc.DefaultSecurityGroup` names the VPC's own default group,
+    // which a template cannot declare: not this one (see `Index::unresolved`).
     for (key, prop, ty, peer) in [
         (
             "ip_permissions",
@@ -164,8 +147,8 @@ fn security_group(g: &CfnResource, ix: &Index<'_>) -> Resource {
             }
             None => Vec::new(),
         };
-        let by_id = satellites_where(ix, ty, "GroupId", g, &[], &foreign);
-        let by_name = satellites_where(ix, ty, "GroupName", g, &["GroupName"], &foreign);
+        let by_id = ix.satellites(ty, "GroupId", g, &[]);
+        let by_name = ix.satellites(ty, "GroupName", g, &["GroupName"]);
         rules.extend(
             by_id
                 .matched

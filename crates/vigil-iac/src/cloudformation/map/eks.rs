@@ -3,8 +3,8 @@
 //! `aws.eks.cluster`.
 
 use super::{new_resource, set, unknown, Index};
+use crate::aws::loose_bool;
 use crate::cloudformation::CfnResource;
-use crate::terraform::map::elbv2::boolish;
 use crate::value::Val;
 use serde_json::{json, Value};
 use vigil_model::Resource;
@@ -38,13 +38,13 @@ fn cluster(c: &CfnResource) -> Resource {
         set(
             &mut r,
             "endpoint_public_access",
-            arg("EndpointPublicAccess").map(boolish).as_ref(),
+            arg("EndpointPublicAccess").map(loose_bool).as_ref(),
             Some(json!(true)),
         );
         set(
             &mut r,
             "endpoint_private_access",
-            arg("EndpointPrivateAccess").map(boolish).as_ref(),
+            arg("EndpointPrivateAccess").map(loose_bool).as_ref(),
             Some(json!(false)),
         );
         set(

@@ -87,16 +87,8 @@ fn users_satellites<'a>(ix: &Index<'a>, resource_type: &str, u: &CfnResource) ->
             out.matched.push(s);
             continue;
         }
-        for v in elements {
-            if let Val::Unknown(x) = v {
-                let resolvable = ix
-                    .of_type(&u.resource_type)
-                    .iter()
-                    .any(|t| refers_to(v, t, USER_NAME));
-                if !resolvable && out.unresolved.is_none() {
-                    out.unresolved = Some(format!("{} (target of {})", x.reason(), s.logical_id));
-                }
-            }
+        if out.unresolved.is_none() {
+            out.unresolved = elements.iter().find_map(|v| ix.unresolved(v, u, s));
         }
     }
     out

@@ -96,11 +96,6 @@ fn satellites<'a>(
 ) -> (Vec<&'a CfnResource>, Option<String>) {
     let mut matched = Vec::new();
     let mut unresolved = None;
-    let qualified = |v: &Val| {
-        ["AWS::Lambda::Alias", "AWS::Lambda::Version"]
-            .iter()
-            .any(|t| ix.of_type(t).iter().any(|a| refers_to(v, a, &[])))
-    };
     for s in ix.of_type(resource_type) {
         if s.props.get("Qualifier").is_some_and(|q| !q.is_null()) {
             continue;
@@ -114,14 +109,10 @@ fn satellites<'a>(
         };
         if names_f {
             matched.push(*s);
-        } else if let Val::Unknown(u) = v {
-            let another_function = ix
-                .of_type("AWS::Lambda::Function")
-                .iter()
-                .any(|g| refers_to(v, g, &[]));
-            if !another_function && !qualified(v) && unresolved.is_none() {
-                unresolved = Some(format!("{} (target of {})", u.reason(), s.logical_id));
-            }
+        } else if unresolved.is_none() {
+            // An alias, a version or another function of the template is
+            // not `f`; a parameter or an import might be.
+            unresolved = ix.unresolved(v, f, s);
         }
     }
     (matched, unresolved)

@@ -31,7 +31,6 @@ fn prop<'a>(v: &'a Val, key: &str) -> Option<&'a Val> {
 fn bucket(c: &CfnResource) -> Resource {
     let mut r = new_resource(c, "S3", "aws.s3.bucket", Some("BucketName"));
     let p = &c.props;
-    set(&mut r, "bucket", prop(p, "BucketName"), None);
     r.uncollected.insert(
         "creation_date".into(),
         "value not known at build time: set by AWS when the bucket is created".into(),
@@ -145,7 +144,6 @@ Resources:
         );
         let b = &rs[0];
         assert_eq!(b.name, "site");
-        assert_eq!(b.attributes["bucket"], json!("site"));
         assert_eq!(
             b.attributes["acl_grants"][1]["grantee_uri"],
             json!(ALL_USERS)
@@ -187,7 +185,7 @@ Resources:
         );
         let b = &rs[0];
         assert_eq!(b.name, "B");
-        for key in ["bucket", "versioning", "public_access_block", "acl_grants"] {
+        for key in ["versioning", "public_access_block", "acl_grants"] {
             assert!(!b.attributes.contains_key(key), "{key}");
         }
         let reason = &b.uncollected["versioning"];

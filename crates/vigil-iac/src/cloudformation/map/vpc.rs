@@ -8,10 +8,10 @@
 //!
 //! Entries are normalized by the Terraform mapper's shared functions.
 
-use super::ec2::{satellites_where, vpc_default};
+use super::ec2::satellites_where;
 use super::{new_resource, set, Index};
 use crate::cloudformation::CfnResource;
-use crate::terraform::map::ec2::{known, port_of, Rule, ASSIGNED};
+use crate::terraform::map::ec2::{known_bool, port_of, Rule, ASSIGNED};
 use crate::terraform::map::vpc::{
     acl_entry, flow_log, required, set_entries, set_flow_logs, text_of,
 };
@@ -103,9 +103,7 @@ fn entry(p: &Val) -> Rule {
     let range = p.get("PortRange");
     Ok(acl_entry(
         required(port_of(p.get("RuleNumber")), "RuleNumber")?,
-        known(p.get("Egress"))?
-            .and_then(Val::as_bool)
-            .unwrap_or(false),
+        known_bool(p.get("Egress"))?.unwrap_or(false),
         &required(text_of(p.get("Protocol")), "Protocol")?,
         (
             port_of(range.and_then(|r| r.get("From")))?,
@@ -128,15 +126,9 @@ fn network_acl(a: &CfnResource, ix: &Index<'_>) -> Resource {
         .insert("network_acl_id".into(), ASSIGNED.into());
     set(&mut r, "vpc_id", a.props.get("VpcId"), None);
     r.attributes.insert("is_default".into(), json!(false));
-    let foreign = |_: &CfnResource, u: &Unknown| vpc_default(ix, u, "DefaultNetworkAcl");
-    let rules = satellites_where(
-        ix,
-        "AWS::EC2::NetworkAclEntry",
-        "NetworkAclId",
-        a,
-        &[],
-        &foreign,
-    );
+    // `!GetAtt Vpc.DefaultNetworkAcl` names the VPC's own default ACL, which
+    // a template cannot declare: not this one (see `Index::unresolved`).
+    let rules = ix.satellites("AWS::EC2::NetworkAclEntry", "NetworkAclId", a, &[]);
     let entries = rules.matched.iter().map(|s| entry(&s.props)).collect();
     set_entries(&mut r, entries, rules.unresolved);
     r

@@ -7,9 +7,8 @@
 //! The zone and launch configuration rules ([`zones_of_subnets`],
 //! [`launch_configuration_json`]) are shared with the CloudFormation mapper.
 
-use super::elbv2::boolish;
-use super::lambda::managed_reference;
 use super::{new_resource, refers_to, set, unknown, Index};
+use crate::aws::loose_bool;
 use crate::terraform::TfResource;
 use crate::value::Val;
 use serde_json::{json, Value};
@@ -186,21 +185,13 @@ pub(crate) fn not_in_files(lc: &Val) -> String {
 /// The `aws_autoscaling_attachment`s that name the group (by reference or
 /// literal name), and the reason one might but cannot be resolved.
 fn attachments<'a>(ix: &Index<'a>, g: &TfResource) -> (Vec<&'a TfResource>, Option<String>) {
-    let mut matched = Vec::new();
-    let mut unresolved = None;
-    for at in ix.of_kind("aws_autoscaling_attachment") {
-        let Some(v) = at.attrs.get("autoscaling_group_name") else {
-            continue;
-        };
-        if refers_to(v, g, &["name", "id"]) {
-            matched.push(*at);
-        } else if let Val::Unknown(u) = v {
-            if !managed_reference(&u.expr) && unresolved.is_none() {
-                unresolved = Some(format!("{} (target of {})", u.reason(), at.address));
-            }
-        }
-    }
-    (matched, unresolved)
+    let found = ix.satellites(
+        "aws_autoscaling_attachment",
+        "autoscaling_group_name",
+        g,
+        &["name", "id"],
+    );
+    (found.matched, found.unresolved)
 }
 
 /// The ARN or name of another resource: its value, or the expression
@@ -321,7 +312,7 @@ pub(crate) fn launch_configuration_json(c: &LaunchConfigurationArgs<'_>) -> Resu
         match v {
             None | Some(Val::Null) => Ok(default),
             Some(v) => {
-                let v = boolish(v);
+                let v = loose_bool(v);
                 v.to_json()
                     .map_err(|u| format!("{} (in {})", u.reason(), c.origin))
             }
@@ -354,29 +345,11 @@ pub(crate) fn set_launch_configuration(r: &mut Resource, built: Result<Value, St
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::{block, decl};
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn block(pairs: Vec<(&str, Val)>) -> Val {
-        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-
-    fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
-        TfResource {
-            root: String::new(),
-            kind: kind.into(),
-            name: name.into(),
-            address: format!("{kind}.{name}"),
-            file: "asg.tf".into(),
-            line: 1,
-            end_line: 5,
-            attrs: block(attrs),
-            suppressed: BTreeMap::new(),
-        }
-    }
 
     fn web(extra: Vec<(&str, Val)>) -> TfResource {
         let mut attrs = vec![

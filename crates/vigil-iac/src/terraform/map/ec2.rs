@@ -18,6 +18,7 @@
 //! mapper (`pub(crate)` items).
 
 use super::{new_resource, refers_to, set, unknown, Index, Satellites};
+use crate::aws::loose_bool;
 use crate::terraform::TfResource;
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -50,6 +51,13 @@ pub(crate) fn known(v: Option<&Val>) -> Result<Option<&Val>, String> {
             None => Ok(Some(v)),
         },
     }
+}
+
+/// The known value of an optional boolean argument, written as a boolean or
+/// as `"true"`/`"false"` (see [`loose_bool`]): `Ok(None)` when absent, null
+/// or not a boolean, `Err(reason)` when unknown.
+pub(crate) fn known_bool(v: Option<&Val>) -> Result<Option<bool>, String> {
+    Ok(known(v)?.and_then(|v| loose_bool(v).as_bool()))
 }
 
 /// A protocol as AWS reports it in security group rules: by name where it
@@ -245,16 +253,17 @@ pub(crate) fn via_vpc(vpc_id: Option<&Val>, attr: &str) -> Option<String> {
 /// The satellites of kind `kind` whose argument `arg` names `target`: by a
 /// reference to one of `attrs`, by its literal value of one of them, or by
 /// `alias` (the reference through its VPC, for default groups and ACLs).
-/// An unknown target that names another declared resource of `kinds`, or
-/// the default group/ACL of a VPC (`…<default_attr>`, when `target` is not
-/// that default or names another declared VPC), is not this resource's;
-/// any other unknown target might be, and is returned as `unresolved`.
+/// An unknown target that names the default group/ACL of a VPC
+/// (`…<default_attr>`) is not `target`'s when `target` is not a default
+/// (has no `alias`); otherwise, as for [`Index::satellites`], one that
+/// names another declared resource is not `target`'s and any other might
+/// be, and is returned as `unresolved`.
 pub(crate) fn satellites<'a>(
     ix: &Index<'a>,
     kind: &str,
     arg: &str,
     target: &TfResource,
-    (kinds, attrs): (&[&str], &[&str]),
+    attrs: &[&str],
     alias: Option<&str>,
     default_attr: Option<&str>,
 ) -> Satellites<'a> {
@@ -270,20 +279,10 @@ pub(crate) fn satellites<'a>(
             continue;
         }
         let Val::Unknown(u) = v else { continue };
-        let declared = kinds
-            .iter()
-            .flat_map(|k| ix.of_kind(k))
-            .any(|t| refers_to(v, t, attrs));
-        let via = default_attr.and_then(|attr| u.expr.strip_suffix(attr));
-        let other_default = via.is_some_and(|vpc| {
-            alias.is_none()
-                || ["aws_vpc", "aws_default_vpc"]
-                    .iter()
-                    .flat_map(|k| ix.of_kind(k))
-                    .any(|t| t.address == vpc)
-        });
-        if !declared && !other_default && out.unresolved.is_none() {
-            out.unresolved = Some(format!("{} (target of {})", u.reason(), s.address));
+        let other_default =
+            alias.is_none() && default_attr.is_some_and(|attr| u.expr.ends_with(attr));
+        if !other_default && out.unresolved.is_none() {
+            out.unresolved = ix.unresolved(v, target, s);
         }
     }
     out
@@ -325,7 +324,7 @@ fn classic_rule(b: &Val, own: Option<&str>, ix: &Index<'_>) -> Rule {
     } else {
         group_refs(b.get("source_security_group_id"), ix)?
     };
-    if known(b.get("self"))?.and_then(Val::as_bool) == Some(true) {
+    if known_bool(b.get("self"))? == Some(true) {
         match own {
             Some(a) => groups.push(json!(a)),
             None => groups.extend(group_refs(b.get("security_group_id"), ix)?),
@@ -419,7 +418,7 @@ fn security_group(d: &TfResource, ix: &Index<'_>, default_group: bool) -> Resour
             kind,
             "security_group_id",
             d,
-            (GROUP_KINDS, &["id"]),
+            &["id"],
             alias.as_deref(),
             Some(".default_security_group_id"),
         )

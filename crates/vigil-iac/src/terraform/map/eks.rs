@@ -122,15 +122,12 @@ fn secrets_encryption(r: &mut Resource, a: &Val) {
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::block;
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
     use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn block(pairs: Vec<(&str, Val)>) -> Val {
-        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
 
     fn cluster(attrs: Vec<(&str, Val)>) -> Resource {
         let d = TfResource {

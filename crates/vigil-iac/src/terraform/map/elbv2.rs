@@ -6,8 +6,8 @@
 //! The listener and attribute rules ([`listener_json`], [`set_attributes`])
 //! are shared with the CloudFormation mapper.
 
-use super::lambda::managed_reference;
-use super::{new_resource, refers_to, set, unknown, Index};
+use super::{new_resource, set, unknown, Index};
+use crate::aws::loose_bool;
 use crate::terraform::TfResource;
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -42,7 +42,7 @@ fn load_balancer(d: &TfResource, ix: &Index<'_>) -> Resource {
             unknown(&mut r, "internet_facing", u);
         }
         v => {
-            let internal = v.and_then(Val::as_bool).unwrap_or(false);
+            let internal = v.and_then(|v| loose_bool(v).as_bool()).unwrap_or(false);
             r.attributes.insert(
                 "scheme".into(),
                 json!(if internal {
@@ -114,18 +114,9 @@ fn listeners<'a>(ix: &Index<'a>, lb: &TfResource) -> (Vec<&'a TfResource>, Optio
     let mut matched = Vec::new();
     let mut unresolved = None;
     for kind in ["aws_lb_listener", "aws_alb_listener"] {
-        for l in ix.of_kind(kind) {
-            let Some(v) = l.attrs.get("load_balancer_arn") else {
-                continue;
-            };
-            if refers_to(v, lb, &["arn", "id"]) {
-                matched.push(*l);
-            } else if let Val::Unknown(u) = v {
-                if !managed_reference(&u.expr) && unresolved.is_none() {
-                    unresolved = Some(format!("{} (target of {})", u.reason(), l.address));
-                }
-            }
-        }
+        let found = ix.satellites(kind, "load_balancer_arn", lb, &["arn", "id"]);
+        matched.extend(found.matched);
+        unresolved = unresolved.or(found.unresolved);
     }
     (matched, unresolved)
 }
@@ -283,22 +274,12 @@ pub(crate) struct Attributes {
     pub cross_zone: Option<Val>,
 }
 
-/// `"true"`/`"false"` strings (CloudFormation writes booleans so, and
-/// Terraform converts them) as booleans; other values unchanged.
-pub(crate) fn boolish(v: &Val) -> Val {
-    match v.as_str().map(str::to_ascii_lowercase).as_deref() {
-        Some("true") => Val::Bool(true),
-        Some("false") => Val::Bool(false),
-        _ => v.clone(),
-    }
-}
-
 /// Sets the attributes with AWS's defaults: deletion protection and access
 /// logs off; for application load balancers, invalid headers kept and
 /// desync mitigation `defensive`, cross-zone always on; for the other
 /// types the HTTP attributes do not exist (null) and cross-zone is off.
 pub(crate) fn set_attributes(r: &mut Resource, lb_type: LbType<'_>, a: &Attributes) {
-    let flag = |v: &Option<Val>| v.as_ref().map(boolish);
+    let flag = |v: &Option<Val>| v.as_ref().map(loose_bool);
     set(
         r,
         "deletion_protection",
@@ -353,29 +334,11 @@ pub(crate) fn set_attributes(r: &mut Resource, lb_type: LbType<'_>, a: &Attribut
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::{block, decl};
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn block(pairs: Vec<(&str, Val)>) -> Val {
-        Val::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
-    }
-
-    fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
-        TfResource {
-            root: String::new(),
-            kind: kind.into(),
-            name: name.into(),
-            address: format!("{kind}.{name}"),
-            file: "lb.tf".into(),
-            line: 1,
-            end_line: 5,
-            attrs: block(attrs),
-            suppressed: BTreeMap::new(),
-        }
-    }
 
     fn listener(kind: &str, name: &str, lb: Val, attrs: Vec<(&str, Val)>) -> TfResource {
         let mut all = vec![("load_balancer_arn", lb)];
@@ -491,7 +454,13 @@ mod tests {
                 ("port", Val::Number(8080.0)),
             ],
         );
-        let r = lb(vec![decl("aws_alb", "web", vec![]), https, http, other]);
+        let r = lb(vec![
+            decl("aws_alb", "web", vec![]),
+            https,
+            http,
+            other,
+            decl("aws_lb", "internal", vec![]),
+        ]);
         let listeners = attr(&r, "listeners").unwrap().as_array().unwrap();
         assert_eq!(listeners.len(), 2);
         assert_eq!(listeners[0]["protocol"], json!("HTTPS"));

@@ -8,6 +8,7 @@
 //!   (policy ARNs), `aws_iam_user_policy` into `inline_policies` (names).
 
 use super::{new_resource, refers_to, set, Index, Satellites};
+use crate::aws::loose_number;
 use crate::semantics::set_folded_list;
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -49,8 +50,11 @@ fn password_policy(d: &TfResource) -> Resource {
     // Unset or 0: the provider does not send them, so IAM keeps no reuse
     // prevention and no expiry (null, as GetAccountPasswordPolicy omits them).
     for k in ["password_reuse_prevention", "max_password_age"] {
-        let v = a.get(k).filter(|v| v.as_f64() != Some(0.0));
-        set(&mut r, k, v, Some(Value::Null));
+        let v = a
+            .get(k)
+            .map(loose_number)
+            .filter(|v| v.as_f64() != Some(0.0));
+        set(&mut r, k, v.as_ref(), Some(Value::Null));
     }
     r
 }
@@ -102,16 +106,8 @@ fn list_satellites<'a>(ix: &Index<'a>, kind: &str, arg: &str, u: &TfResource) ->
             out.matched.push(s);
             continue;
         }
-        for v in elements {
-            if let Val::Unknown(x) = v {
-                let resolvable = ix
-                    .of_kind(&u.kind)
-                    .iter()
-                    .any(|t| refers_to(v, t, USER_ATTRS));
-                if !resolvable && out.unresolved.is_none() {
-                    out.unresolved = Some(format!("{} (target of {})", x.reason(), s.address));
-                }
-            }
+        if out.unresolved.is_none() {
+            out.unresolved = elements.iter().find_map(|v| ix.unresolved(v, u, s));
         }
     }
     out

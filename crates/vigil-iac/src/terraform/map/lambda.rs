@@ -133,26 +133,11 @@ fn satellites<'a>(
         };
         if names_d {
             matched.push(*s);
-        } else if let Val::Unknown(u) = v {
-            // A reference to a resource of this configuration names either
-            // this function or something else; anything else (a variable,
-            // a data source, a module output) might be this function.
-            if !managed_reference(&u.expr) && unresolved.is_none() {
-                unresolved = Some(format!("{} (target of {})", u.reason(), s.address));
-            }
+        } else if unresolved.is_none() {
+            unresolved = ix.unresolved(v, d, s);
         }
     }
     (matched, unresolved)
-}
-
-/// Whether `expr` reads an attribute of a managed resource of the
-/// configuration (`aws_x.y.attr`, also inside modules).
-pub(crate) fn managed_reference(expr: &str) -> bool {
-    let mut e = expr;
-    while let Some((_, rest)) = e.strip_prefix("module.").and_then(|m| m.split_once('.')) {
-        e = rest;
-    }
-    e.starts_with("aws_")
 }
 
 /// Whether one statement of a function's resource policy lets anyone
@@ -243,25 +228,11 @@ pub(crate) fn set_url(
 #[cfg(test)]
 mod tests {
     use super::super::to_resources;
+    use crate::semantics::test_support::decl;
     use crate::terraform::TfResource;
     use crate::value::Val;
     use serde_json::{json, Value};
-    use std::collections::BTreeMap;
     use vigil_model::Resource;
-
-    fn decl(kind: &str, name: &str, attrs: Vec<(&str, Val)>) -> TfResource {
-        TfResource {
-            root: String::new(),
-            kind: kind.into(),
-            name: name.into(),
-            address: format!("{kind}.{name}"),
-            file: "lambda.tf".into(),
-            line: 1,
-            end_line: 5,
-            attrs: Val::Map(attrs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()),
-            suppressed: BTreeMap::new(),
-        }
-    }
 
     fn api() -> TfResource {
         decl(
@@ -398,7 +369,8 @@ mod tests {
             Val::unknown("aws_lambda_alias.live.arn"),
             vec![("principal", Val::string("*"))],
         );
-        let r = function(vec![api(), other, p, q]);
+        let live = decl("aws_lambda_alias", "live", vec![]);
+        let r = function(vec![api(), other, p, q, live]);
         assert_eq!(attr(&r, "public_policy"), Some(&json!(false)));
         assert!(r.uncollected.is_empty(), "{:?}", r.uncollected);
     }

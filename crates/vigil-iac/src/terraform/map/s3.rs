@@ -11,8 +11,8 @@
 
 use super::{new_resource, refers_to, set, Index};
 use crate::aws::{
-    canned_grants_of, default_public_access_block, grant, never_versioned, private_grants,
-    public_access_block, versioning,
+    canned_grants_of, default_public_access_block, grant, loose_bool, never_versioned,
+    private_grants, public_access_block, versioning,
 };
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -37,7 +37,6 @@ fn arg<'a>(v: &'a Val, key: &str) -> Option<&'a Val> {
 
 fn bucket(d: &TfResource, ix: &Index<'_>) -> Resource {
     let mut r = new_resource(d, "S3", "aws.s3.bucket", Some("bucket"));
-    set(&mut r, "bucket", arg(&d.attrs, "bucket"), None);
     r.uncollected.insert(
         "creation_date".into(),
         "value not known at build time: set by AWS when the bucket is created".into(),
@@ -158,7 +157,7 @@ fn inline_versioning(d: &TfResource) -> Option<Val> {
         Ok(b) => b?,
         Err(u) => return Some(u),
     };
-    let flag = |k: &str, on: &str| match arg(b, k) {
+    let flag = |k: &str, on: &str| match arg(b, k).map(loose_bool).as_ref() {
         Some(Val::Bool(true)) => Val::string(on),
         // Off on a new bucket: versioning was never configured.
         Some(Val::Bool(false)) | None => Val::string(""),
@@ -266,7 +265,6 @@ mod tests {
         );
         assert_eq!(b.name, "plain");
         assert_eq!(b.service, "S3");
-        assert_eq!(b.attributes["bucket"], json!("plain"));
         assert_eq!(
             b.attributes["versioning"],
             json!({"status": "", "mfa_delete": ""})
@@ -475,10 +473,8 @@ resource "aws_s3_bucket_acl" "literal" {
         let u = rs.iter().find(|r| r.id == "aws_s3_bucket.unnamed").cloned();
         let u = u.unwrap_or_else(|| panic!("no bucket unnamed"));
         assert_eq!(u.name, "aws_s3_bucket.unnamed");
-        assert_eq!(
-            u.uncollected["bucket"],
-            "value not known at build time: var.name"
-        );
+        // The name is the resource's, not an attribute (as collected).
+        assert!(!u.uncollected.contains_key("bucket"));
         // The literal "not-declared-here" may be this bucket's unknown name.
         assert!(u.uncollected["acl_grants"].contains("aws_s3_bucket_acl.literal"));
         // Satellites are not resources of their own.

@@ -8,7 +8,7 @@
 //!   inline `ingress`/`egress` blocks plus the `aws_network_acl_rule`s that
 //!   name it in `entries` (see [`acl_entry`]).
 
-use super::ec2::{known, port_of, satellites, via_vpc, Rule, ASSIGNED};
+use super::ec2::{known, known_bool, port_of, satellites, via_vpc, Rule, ASSIGNED};
 use super::{new_resource, set, Index};
 use crate::terraform::TfResource;
 use crate::value::Val;
@@ -44,15 +44,7 @@ fn vpc(d: &TfResource, ix: &Index<'_>, default_vpc: bool) -> Resource {
         Some(json!("default")),
     );
     r.attributes.insert("is_default".into(), json!(default_vpc));
-    let logs = satellites(
-        ix,
-        "aws_flow_log",
-        "vpc_id",
-        d,
-        (&["aws_vpc", "aws_default_vpc"], &["id"]),
-        None,
-        None,
-    );
+    let logs = satellites(ix, "aws_flow_log", "vpc_id", d, &["id"], None, None);
     let entries = logs
         .matched
         .iter()
@@ -262,9 +254,7 @@ fn entry(b: &Val, egress: Option<bool>) -> Rule {
         None => (
             "rule_number",
             "rule_action",
-            known(b.get("egress"))?
-                .and_then(Val::as_bool)
-                .unwrap_or(false),
+            known_bool(b.get("egress"))?.unwrap_or(false),
         ),
     };
     Ok(acl_entry(
@@ -313,7 +303,7 @@ fn network_acl(d: &TfResource, ix: &Index<'_>, default_acl: bool) -> Resource {
         "aws_network_acl_rule",
         "network_acl_id",
         d,
-        (&["aws_network_acl", "aws_default_network_acl"], &["id"]),
+        &["id"],
         alias.as_deref(),
         Some(".default_network_acl_id"),
     );
