@@ -1,0 +1,1277 @@
+//! One control, one verdict: the same catalogue control judges equivalent
+//! resources the same way whether they come from a live (moto-emulated)
+//! account scanned by `vigil_aws::collect`, from Terraform read by
+//! `vigil_iac::terraform_resources` or from a CloudFormation template read by
+//! `vigil_iac::cloudformation::cloudformation_resources`.
+//!
+//! Each [`Case`] states a verdict (PASS or FAIL) for some controls and gives
+//! the resource three ways: a moto seeding step, a Terraform text and a
+//! CloudFormation text. PASS cases are seeded into one fresh account and FAIL
+//! cases into another (so account-wide singletons such as the password policy
+//! can differ), each account is scanned once, and every verdict must equal the
+//! case's.
+//!
+//! Left out, as moto cannot express them: a bucket's default Block Public
+//! Access (moto creates buckets without one, AWS with all four settings on,
+//! so the cases set it explicitly) and MFA Delete 22 (needs a root MFA
+//! token). The password policy has no CloudFormation resource type, so its
+//! cases have no template.
+//!
+//! `VIGIL_TEST_MOTO_URL` names the moto server (`scripts/test` starts one);
+//! without it the Terraform and CloudFormation verdicts are still checked
+//! against the cases and the live column is skipped, with a note.
+
+use aws_config::SdkConfig;
+use std::future::Future;
+use std::pin::Pin;
+use vigil_engine::Catalog;
+use vigil_model::{EvalResult, Resource};
+
+mod common;
+use common::{account_of, moto, network, options, regional, s3, EMPTY_ZIP};
+
+use EvalResult::{Fail, Pass};
+
+/// An account being seeded: its SDK configuration (us-east-1) and id.
+#[derive(Clone)]
+struct Account {
+    sdk: SdkConfig,
+    id: String,
+}
+
+impl Account {
+    /// A name unique to this account (S3 bucket names are global in moto).
+    fn name(&self, base: &str) -> String {
+        format!("{base}-{}", self.id)
+    }
+    fn ec2(&self) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk)
+    }
+    fn s3(&self) -> aws_sdk_s3::Client {
+        s3(&self.sdk, "us-east-1")
+    }
+}
+
+/// A seeding step: creates the case's resource in the account and returns
+/// a text that occurs in the scanned resource's id and no other's.
+type Seed = fn(Account) -> Pin<Box<dyn Future<Output = String> + Send>>;
+
+/// One resource, written three ways, and the verdict each controls in `cids`
+/// must give on all three.
+struct Case {
+    /// What the resource is, for messages.
+    name: &'static str,
+    cids: &'static [u32],
+    want: EvalResult,
+    /// Seeds moto; `None` where moto cannot express the case.
+    moto: Option<Seed>,
+    terraform: &'static str,
+    /// `None` where CloudFormation has no resource type for it.
+    cloudformation: Option<&'static str>,
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        // --- S3 --------------------------------------------------------------
+        Case {
+            name: "versioned bucket",
+            cids: &[48],
+            want: Pass,
+            moto: Some(|a| Box::pin(bucket_versioned(a))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "versioned" }
+resource "aws_s3_bucket_versioning" "this" {
+  bucket = aws_s3_bucket.this.id
+  versioning_configuration { status = "Enabled" }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: { Status: Enabled }"#,
+            ),
+        },
+        Case {
+            name: "never-versioned bucket",
+            cids: &[48],
+            want: Fail,
+            moto: Some(|a| Box::pin(bucket_plain(a))),
+            terraform: r#"resource "aws_s3_bucket" "this" { bucket = "plain" }"#,
+            cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }"),
+        },
+        Case {
+            name: "bucket with a private ACL",
+            cids: &[45],
+            want: Pass,
+            moto: Some(|a| Box::pin(bucket_acl(a, false))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "private" }
+resource "aws_s3_bucket_acl" "this" {
+  bucket = aws_s3_bucket.this.id
+  acl    = "private"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: { AccessControl: Private }"#,
+            ),
+        },
+        Case {
+            name: "bucket with a public-read ACL",
+            cids: &[45],
+            want: Fail,
+            moto: Some(|a| Box::pin(bucket_acl(a, true))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "public" }
+resource "aws_s3_bucket_acl" "this" {
+  bucket = aws_s3_bucket.this.id
+  acl    = "public-read"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: { AccessControl: PublicRead }"#,
+            ),
+        },
+        Case {
+            name: "bucket blocking all public access",
+            cids: &[60],
+            want: Pass,
+            moto: Some(|a| Box::pin(bucket_block(a, true))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "blocked" }
+resource "aws_s3_bucket_public_access_block" "this" {
+  bucket                  = aws_s3_bucket.this.id
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = true
+  restrict_public_buckets = true
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        IgnorePublicAcls: true
+        BlockPublicPolicy: true
+        RestrictPublicBuckets: true"#,
+            ),
+        },
+        Case {
+            name: "bucket not restricting public buckets",
+            cids: &[60],
+            want: Fail,
+            moto: Some(|a| Box::pin(bucket_block(a, false))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "half-blocked" }
+resource "aws_s3_bucket_public_access_block" "this" {
+  bucket                  = aws_s3_bucket.this.id
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = true
+  restrict_public_buckets = false
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      PublicAccessBlockConfiguration:
+        BlockPublicAcls: true
+        IgnorePublicAcls: true
+        BlockPublicPolicy: true
+        RestrictPublicBuckets: false"#,
+            ),
+        },
+        // --- EC2 security groups --------------------------------------------
+        Case {
+            name: "security group open to the world on 443 only",
+            cids: &[41, 42, 44],
+            want: Pass,
+            moto: Some(|a| Box::pin(group(a, "https", "tcp", 443, 443, "0.0.0.0/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" {
+  name = "https"
+  ingress {
+    protocol    = "tcp"
+    from_port   = 443
+    to_port     = 443
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: https
+      SecurityGroupIngress:
+        - { IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0 }"#,
+            ),
+        },
+        Case {
+            name: "security group with SSH open to 0.0.0.0/0",
+            cids: &[41],
+            want: Fail,
+            moto: Some(|a| Box::pin(group(a, "ssh", "tcp", 22, 22, "0.0.0.0/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" {
+  name = "ssh"
+  ingress {
+    protocol    = "tcp"
+    from_port   = 22
+    to_port     = 22
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: ssh
+      SecurityGroupIngress:
+        - { IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 0.0.0.0/0 }"#,
+            ),
+        },
+        Case {
+            name: "security group with RDP open to ::/0",
+            cids: &[42],
+            want: Fail,
+            moto: Some(|a| Box::pin(group(a, "rdp", "tcp", 3389, 3389, "::/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" {
+  name = "rdp"
+  ingress {
+    protocol         = "tcp"
+    from_port        = 3389
+    to_port          = 3389
+    ipv6_cidr_blocks = ["::/0"]
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: rdp
+      SecurityGroupIngress:
+        - { IpProtocol: tcp, FromPort: 3389, ToPort: 3389, CidrIpv6: "::/0" }"#,
+            ),
+        },
+        Case {
+            name: "security group open to the world on every protocol",
+            cids: &[41, 42, 44],
+            want: Fail,
+            moto: Some(|a| Box::pin(group(a, "all", "-1", -1, -1, "0.0.0.0/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" {
+  name = "all"
+  ingress {
+    protocol    = "-1"
+    from_port   = 0
+    to_port     = 0
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: all
+      SecurityGroupIngress:
+        - { IpProtocol: "-1", CidrIp: 0.0.0.0/0 }"#,
+            ),
+        },
+        // --- EBS, EC2 instances ---------------------------------------------
+        Case {
+            name: "encrypted volume",
+            cids: &[24],
+            want: Pass,
+            moto: Some(|a| Box::pin(volume(a, true))),
+            terraform: r#"
+resource "aws_ebs_volume" "this" {
+  availability_zone = "us-east-1a"
+  size              = 8
+  encrypted         = true
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Volume:
+    Type: AWS::EC2::Volume
+    Properties: { AvailabilityZone: us-east-1a, Size: 8, Encrypted: true }"#,
+            ),
+        },
+        Case {
+            name: "unencrypted volume",
+            cids: &[24],
+            want: Fail,
+            moto: Some(|a| Box::pin(volume(a, false))),
+            terraform: r#"
+resource "aws_ebs_volume" "this" {
+  availability_zone = "us-east-1a"
+  size              = 8
+  encrypted         = false
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Volume:
+    Type: AWS::EC2::Volume
+    Properties: { AvailabilityZone: us-east-1a, Size: 8, Encrypted: false }"#,
+            ),
+        },
+        Case {
+            name: "instance requiring IMDSv2",
+            cids: &[43],
+            want: Pass,
+            moto: Some(|a| Box::pin(instance(a, true))),
+            terraform: r#"
+resource "aws_instance" "this" {
+  ami           = "ami-12c6146b"
+  instance_type = "t3.micro"
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "required"
+  }
+}"#,
+            // An instance's metadata options are set through a launch template.
+            cloudformation: Some(
+                r#"
+Resources:
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: imdsv2
+      LaunchTemplateData:
+        MetadataOptions: { HttpEndpoint: enabled, HttpTokens: required }
+  Instance:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: ami-12c6146b
+      InstanceType: t3.micro
+      LaunchTemplate:
+        LaunchTemplateName: imdsv2
+        Version: "1""#,
+            ),
+        },
+        Case {
+            name: "instance allowing IMDSv1",
+            cids: &[43],
+            want: Fail,
+            moto: Some(|a| Box::pin(instance(a, false))),
+            terraform: r#"
+resource "aws_instance" "this" {
+  ami           = "ami-12c6146b"
+  instance_type = "t3.micro"
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "optional"
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: imdsv1
+      LaunchTemplateData:
+        MetadataOptions: { HttpEndpoint: enabled, HttpTokens: optional }
+  Instance:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: ami-12c6146b
+      InstanceType: t3.micro
+      LaunchTemplate:
+        LaunchTemplateName: imdsv1
+        Version: "1""#,
+            ),
+        },
+        // --- VPC ---------------------------------------------------------------
+        Case {
+            name: "VPC with a flow log",
+            cids: &[36],
+            want: Pass,
+            moto: Some(|a| Box::pin(vpc(a, true))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.80.0.0/16" }
+resource "aws_flow_log" "this" {
+  vpc_id               = aws_vpc.this.id
+  traffic_type         = "ALL"
+  log_destination_type = "s3"
+  log_destination      = "arn:aws:s3:::flow-logs"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.80.0.0/16 }
+  FlowLog:
+    Type: AWS::EC2::FlowLog
+    Properties:
+      ResourceId: !Ref Vpc
+      ResourceType: VPC
+      TrafficType: ALL
+      LogDestinationType: s3
+      LogDestination: arn:aws:s3:::flow-logs"#,
+            ),
+        },
+        Case {
+            name: "VPC without a flow log",
+            cids: &[36],
+            want: Fail,
+            moto: Some(|a| Box::pin(vpc(a, false))),
+            terraform: r#"resource "aws_vpc" "this" { cidr_block = "10.80.0.0/16" }"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.80.0.0/16 }"#,
+            ),
+        },
+        Case {
+            name: "private subnet",
+            cids: &[47],
+            want: Pass,
+            moto: Some(|a| Box::pin(subnet(a, false))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
+resource "aws_subnet" "this" {
+  vpc_id                  = aws_vpc.this.id
+  cidr_block              = "10.81.1.0/24"
+  map_public_ip_on_launch = false
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.81.0.0/16 }
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: false }"#,
+            ),
+        },
+        Case {
+            name: "subnet mapping public IPs at launch",
+            cids: &[47],
+            want: Fail,
+            moto: Some(|a| Box::pin(subnet(a, true))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
+resource "aws_subnet" "this" {
+  vpc_id                  = aws_vpc.this.id
+  cidr_block              = "10.81.1.0/24"
+  map_public_ip_on_launch = true
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.81.0.0/16 }
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: true }"#,
+            ),
+        },
+        // --- RDS ---------------------------------------------------------------
+        Case {
+            name: "encrypted, private, Multi-AZ database keeping 7 days of backups",
+            cids: &[53, 51, 25, 26],
+            want: Pass,
+            moto: Some(|a| Box::pin(database(a, true))),
+            terraform: r#"
+resource "aws_db_instance" "this" {
+  identifier              = "strong"
+  engine                  = "postgres"
+  instance_class          = "db.t3.micro"
+  allocated_storage       = 20
+  username                = "vigil"
+  password                = "not-a-real-password"
+  storage_encrypted       = true
+  publicly_accessible     = false
+  multi_az                = true
+  backup_retention_period = 7
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Db:
+    Type: AWS::RDS::DBInstance
+    Properties:
+      DBInstanceIdentifier: strong
+      Engine: postgres
+      DBInstanceClass: db.t3.micro
+      AllocatedStorage: "20"
+      MasterUsername: vigil
+      MasterUserPassword: not-a-real-password
+      StorageEncrypted: true
+      PubliclyAccessible: false
+      MultiAZ: true
+      BackupRetentionPeriod: 7"#,
+            ),
+        },
+        Case {
+            name: "unencrypted, public, single-AZ database keeping 1 day of backups",
+            cids: &[53, 51, 25, 26],
+            want: Fail,
+            moto: Some(|a| Box::pin(database(a, false))),
+            terraform: r#"
+resource "aws_db_instance" "this" {
+  identifier              = "weak"
+  engine                  = "postgres"
+  instance_class          = "db.t3.micro"
+  allocated_storage       = 20
+  username                = "vigil"
+  password                = "not-a-real-password"
+  storage_encrypted       = false
+  publicly_accessible     = true
+  multi_az                = false
+  backup_retention_period = 1
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Db:
+    Type: AWS::RDS::DBInstance
+    Properties:
+      DBInstanceIdentifier: weak
+      Engine: postgres
+      DBInstanceClass: db.t3.micro
+      AllocatedStorage: "20"
+      MasterUsername: vigil
+      MasterUserPassword: not-a-real-password
+      StorageEncrypted: false
+      PubliclyAccessible: true
+      MultiAZ: false
+      BackupRetentionPeriod: 1"#,
+            ),
+        },
+        // --- IAM (no CloudFormation resource type) ----------------------------
+        Case {
+            name: "strict password policy",
+            cids: &[11, 15, 16, 18, 19],
+            want: Pass,
+            moto: Some(|a| Box::pin(password_policy(a, true))),
+            terraform: r#"
+resource "aws_iam_account_password_policy" "this" {
+  minimum_password_length      = 14
+  require_uppercase_characters = true
+  require_lowercase_characters = true
+  require_symbols              = true
+  require_numbers              = true
+}"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "lax password policy",
+            cids: &[11, 15, 16, 18, 19],
+            want: Fail,
+            moto: Some(|a| Box::pin(password_policy(a, false))),
+            terraform: r#"
+resource "aws_iam_account_password_policy" "this" {
+  minimum_password_length      = 8
+  require_uppercase_characters = false
+  require_lowercase_characters = false
+  require_symbols              = false
+  require_numbers              = false
+}"#,
+            cloudformation: None,
+        },
+        // --- KMS -------------------------------------------------------------
+        Case {
+            name: "key with rotation",
+            cids: &[33],
+            want: Pass,
+            moto: Some(|a| Box::pin(key(a, true))),
+            terraform: r#"resource "aws_kms_key" "this" { enable_key_rotation = true }"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties: { EnableKeyRotation: true }"#,
+            ),
+        },
+        Case {
+            name: "key without rotation",
+            cids: &[33],
+            want: Fail,
+            moto: Some(|a| Box::pin(key(a, false))),
+            terraform: r#"resource "aws_kms_key" "this" { enable_key_rotation = false }"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties: { EnableKeyRotation: false }"#,
+            ),
+        },
+        // --- CloudTrail ------------------------------------------------------
+        Case {
+            name: "multi-region trail validating its log files",
+            cids: &[27, 28],
+            want: Pass,
+            moto: Some(|a| Box::pin(trail(a, true))),
+            terraform: r#"
+resource "aws_cloudtrail" "this" {
+  name                       = "audit"
+  s3_bucket_name             = "trail-logs"
+  is_multi_region_trail      = true
+  enable_log_file_validation = true
+  enable_logging             = true
+  event_selector {
+    read_write_type           = "All"
+    include_management_events = true
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      TrailName: audit
+      S3BucketName: trail-logs
+      IsLogging: true
+      IsMultiRegionTrail: true
+      EnableLogFileValidation: true
+      EventSelectors:
+        - { ReadWriteType: All, IncludeManagementEvents: true }"#,
+            ),
+        },
+        Case {
+            name: "single-region trail without log file validation",
+            cids: &[27, 28],
+            want: Fail,
+            moto: Some(|a| Box::pin(trail(a, false))),
+            terraform: r#"
+resource "aws_cloudtrail" "this" {
+  name                       = "local"
+  s3_bucket_name             = "trail-logs"
+  is_multi_region_trail      = false
+  enable_log_file_validation = false
+  enable_logging             = true
+  event_selector {
+    read_write_type           = "All"
+    include_management_events = true
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      TrailName: local
+      S3BucketName: trail-logs
+      IsLogging: true
+      IsMultiRegionTrail: false
+      EnableLogFileValidation: false
+      EventSelectors:
+        - { ReadWriteType: All, IncludeManagementEvents: true }"#,
+            ),
+        },
+        // --- ELBv2 -------------------------------------------------------------
+        Case {
+            name: "load balancer with deletion protection",
+            cids: &[66],
+            want: Pass,
+            moto: Some(|a| Box::pin(load_balancer(a, true))),
+            terraform: r#"
+resource "aws_lb" "this" {
+  name                       = "protected"
+  subnets                    = ["subnet-0a", "subnet-0b"]
+  enable_deletion_protection = true
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: protected
+      Subnets: [subnet-0a, subnet-0b]
+      LoadBalancerAttributes:
+        - { Key: deletion_protection.enabled, Value: "true" }"#,
+            ),
+        },
+        Case {
+            name: "load balancer without deletion protection",
+            cids: &[66],
+            want: Fail,
+            moto: Some(|a| Box::pin(load_balancer(a, false))),
+            terraform: r#"
+resource "aws_lb" "this" {
+  name    = "unprotected"
+  subnets = ["subnet-0a", "subnet-0b"]
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: unprotected
+      Subnets: [subnet-0a, subnet-0b]"#,
+            ),
+        },
+        // --- Lambda ------------------------------------------------------------
+        Case {
+            name: "function on a supported runtime",
+            cids: &[63],
+            want: Pass,
+            moto: Some(|a| Box::pin(function(a, true))),
+            terraform: r#"
+resource "aws_lambda_function" "this" {
+  function_name = "current"
+  role          = "arn:aws:iam::123456789012:role/fn"
+  handler       = "app.handler"
+  runtime       = "python3.12"
+  filename      = "app.zip"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: current
+      Role: arn:aws:iam::123456789012:role/fn
+      Handler: app.handler
+      Runtime: python3.12
+      Code: { ZipFile: "def handler(e, c): pass" }"#,
+            ),
+        },
+        Case {
+            name: "function on a deprecated runtime",
+            cids: &[63],
+            want: Fail,
+            moto: Some(|a| Box::pin(function(a, false))),
+            terraform: r#"
+resource "aws_lambda_function" "this" {
+  function_name = "outdated"
+  role          = "arn:aws:iam::123456789012:role/fn"
+  handler       = "app.handler"
+  runtime       = "python3.8"
+  filename      = "app.zip"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: outdated
+      Role: arn:aws:iam::123456789012:role/fn
+      Handler: app.handler
+      Runtime: python3.8
+      Code: { ZipFile: "def handler(e, c): pass" }"#,
+            ),
+        },
+    ]
+}
+
+// --- moto seeding steps ------------------------------------------------------
+
+async fn bucket_versioned(a: Account) -> String {
+    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
+    let name = bucket_plain(a.clone()).await;
+    a.s3()
+        .put_bucket_versioning()
+        .bucket(&name)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+async fn bucket_plain(a: Account) -> String {
+    create_bucket(&a, "versioning", None).await
+}
+
+async fn create_bucket(
+    a: &Account,
+    base: &str,
+    acl: Option<aws_sdk_s3::types::BucketCannedAcl>,
+) -> String {
+    let name = a.name(base);
+    a.s3()
+        .create_bucket()
+        .bucket(&name)
+        .set_acl(acl)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+async fn bucket_acl(a: Account, public: bool) -> String {
+    use aws_sdk_s3::types::BucketCannedAcl;
+    let acl = if public {
+        BucketCannedAcl::PublicRead
+    } else {
+        BucketCannedAcl::Private
+    };
+    create_bucket(&a, "acl", Some(acl)).await
+}
+
+async fn bucket_block(a: Account, restrict: bool) -> String {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    let name = create_bucket(&a, "block", None).await;
+    a.s3()
+        .put_public_access_block()
+        .bucket(&name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(restrict)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+/// A fresh VPC's id.
+async fn new_vpc(a: &Account, cidr: &str) -> String {
+    id(a.ec2()
+        .create_vpc()
+        .cidr_block(cidr)
+        .send()
+        .await
+        .unwrap()
+        .vpc
+        .and_then(|v| v.vpc_id))
+}
+
+async fn group(a: Account, name: &str, protocol: &str, from: i32, to: i32, cidr: &str) -> String {
+    use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range};
+    let vpc = new_vpc(&a, "10.90.0.0/16").await;
+    let ec2 = a.ec2();
+    let gid = id(ec2
+        .create_security_group()
+        .group_name(name)
+        .description(name)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id);
+    let mut perm = IpPermission::builder().ip_protocol(protocol);
+    if from >= 0 {
+        perm = perm.from_port(from).to_port(to);
+    }
+    perm = if cidr.contains(':') {
+        perm.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(cidr).build())
+    } else {
+        perm.ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+    };
+    ec2.authorize_security_group_ingress()
+        .group_id(&gid)
+        .ip_permissions(perm.build())
+        .send()
+        .await
+        .unwrap();
+    format!("security-group/{gid}")
+}
+
+async fn volume(a: Account, encrypted: bool) -> String {
+    let v = id(a
+        .ec2()
+        .create_volume()
+        .availability_zone("us-east-1a")
+        .size(8)
+        .encrypted(encrypted)
+        .send()
+        .await
+        .unwrap()
+        .volume_id);
+    format!("volume/{v}")
+}
+
+async fn instance(a: Account, imdsv2: bool) -> String {
+    use aws_sdk_ec2::types as t;
+    let tokens = if imdsv2 {
+        t::HttpTokensState::Required
+    } else {
+        t::HttpTokensState::Optional
+    };
+    let run = a
+        .ec2()
+        .run_instances()
+        .image_id("ami-12c6146b")
+        .instance_type(t::InstanceType::T3Micro)
+        .min_count(1)
+        .max_count(1)
+        .metadata_options(
+            t::InstanceMetadataOptionsRequest::builder()
+                .http_tokens(tokens)
+                .http_endpoint(t::InstanceMetadataEndpointState::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    format!("instance/{}", id(run.instances()[0].instance_id()))
+}
+
+async fn vpc(a: Account, logged: bool) -> String {
+    use aws_sdk_ec2::types as t;
+    let vpc = new_vpc(&a, "10.80.0.0/16").await;
+    if logged {
+        let bucket = create_bucket(&a, "flow-logs", None).await;
+        a.ec2()
+            .create_flow_logs()
+            .resource_ids(&vpc)
+            .resource_type(t::FlowLogsResourceType::Vpc)
+            .traffic_type(t::TrafficType::All)
+            .log_destination_type(t::LogDestinationType::S3)
+            .log_destination(format!("arn:aws:s3:::{bucket}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    format!("vpc/{vpc}")
+}
+
+async fn subnet(a: Account, public: bool) -> String {
+    use aws_sdk_ec2::types::AttributeBooleanValue;
+    let vpc = new_vpc(&a, "10.81.0.0/16").await;
+    let ec2 = a.ec2();
+    let subnet = id(ec2
+        .create_subnet()
+        .vpc_id(vpc)
+        .cidr_block("10.81.1.0/24")
+        .send()
+        .await
+        .unwrap()
+        .subnet
+        .and_then(|s| s.subnet_id));
+    ec2.modify_subnet_attribute()
+        .subnet_id(&subnet)
+        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+        .send()
+        .await
+        .unwrap();
+    format!("subnet/{subnet}")
+}
+
+async fn database(a: Account, strong: bool) -> String {
+    let name = if strong { "strong" } else { "weak" };
+    aws_sdk_rds::Client::new(&a.sdk)
+        .create_db_instance()
+        .db_instance_identifier(name)
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("vigil")
+        .master_user_password("not-a-real-password")
+        .allocated_storage(20)
+        .storage_encrypted(strong)
+        .publicly_accessible(!strong)
+        .multi_az(strong)
+        .backup_retention_period(if strong { 7 } else { 1 })
+        .send()
+        .await
+        .unwrap();
+    format!("db:{name}")
+}
+
+async fn password_policy(a: Account, strict: bool) -> String {
+    aws_sdk_iam::Client::new(&a.sdk)
+        .update_account_password_policy()
+        .minimum_password_length(if strict { 14 } else { 8 })
+        .require_uppercase_characters(strict)
+        .require_lowercase_characters(strict)
+        .require_symbols(strict)
+        .require_numbers(strict)
+        .send()
+        .await
+        .unwrap();
+    "account-password-policy".into()
+}
+
+async fn key(a: Account, rotate: bool) -> String {
+    let kms = aws_sdk_kms::Client::new(&a.sdk);
+    let k = id(kms
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .map(|m| m.key_id));
+    if rotate {
+        kms.enable_key_rotation().key_id(&k).send().await.unwrap();
+    }
+    format!("key/{k}")
+}
+
+async fn trail(a: Account, strict: bool) -> String {
+    use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+    let name = if strict { "audit" } else { "local" };
+    let bucket = create_bucket(&a, name, None).await;
+    let ct = aws_sdk_cloudtrail::Client::new(&a.sdk);
+    ct.create_trail()
+        .name(name)
+        .s3_bucket_name(bucket)
+        .is_multi_region_trail(strict)
+        .enable_log_file_validation(strict)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(name).send().await.unwrap();
+    ct.put_event_selectors()
+        .trail_name(name)
+        .event_selectors(
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    format!("trail/{name}")
+}
+
+async fn load_balancer(a: Account, protected: bool) -> String {
+    use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
+    let name = if protected {
+        "protected"
+    } else {
+        "unprotected"
+    };
+    let (_, [sub_a, sub_b], sg) = network(&a.sdk, "10.61").await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&a.sdk);
+    let arn = id(elb
+        .create_load_balancer()
+        .name(name)
+        .subnets(sub_a)
+        .subnets(sub_b)
+        .security_groups(sg)
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .load_balancer_arn());
+    if protected {
+        elb.modify_load_balancer_attributes()
+            .load_balancer_arn(&arn)
+            .attributes(
+                LoadBalancerAttribute::builder()
+                    .key("deletion_protection.enabled")
+                    .value("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    format!(":loadbalancer/app/{name}/")
+}
+
+async fn function(a: Account, current: bool) -> String {
+    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    let (name, runtime) = if current {
+        ("current", Runtime::Python312)
+    } else {
+        ("outdated", Runtime::Python38)
+    };
+    let role = id(aws_sdk_iam::Client::new(&a.sdk)
+        .create_role()
+        .role_name(format!("fn-{name}"))
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .role
+        .map(|r| r.arn));
+    aws_sdk_lambda::Client::new(&a.sdk)
+        .create_function()
+        .function_name(name)
+        .runtime(runtime)
+        .role(role)
+        .handler("app.handler")
+        .code(
+            FunctionCode::builder()
+                .zip_file(aws_sdk_lambda::primitives::Blob::new(EMPTY_ZIP.to_vec()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    format!(":function:{name}")
+}
+
+fn id<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+// --- judging -------------------------------------------------------------------
+
+/// Every verdict of the catalogue on `resources`: (resource id, CID, result).
+type Judged = Vec<(String, u32, EvalResult)>;
+
+fn judge(engine: &vigil_engine::Engine, resources: &[Resource]) -> Judged {
+    engine
+        .evaluate(resources, &|_| {})
+        .into_iter()
+        .map(|e| (resources[e.resource].id.clone(), e.cid, e.result))
+        .collect()
+}
+
+/// The verdict of control `cid` on the resource whose id contains `key`
+/// (any resource when `None`), or why there is not exactly one.
+fn verdict(judged: &Judged, cid: u32, key: Option<&str>) -> Result<EvalResult, String> {
+    let found: Vec<_> = judged
+        .iter()
+        .filter(|(id, c, _)| *c == cid && key.is_none_or(|k| id.contains(k)))
+        .collect();
+    match found.as_slice() {
+        [(_, _, r)] => Ok(*r),
+        [] => Err("no result".into()),
+        many => Err(format!("{} results: {many:?}", many.len())),
+    }
+}
+
+/// A live scan of one seeded account: its verdicts and, per case index, the
+/// key its seeding step returned.
+struct Live {
+    judged: Judged,
+    keys: Vec<(usize, String)>,
+}
+
+/// Seeds the cases wanting `want` into a fresh account and scans it.
+async fn seed_and_scan(
+    url: &str,
+    engine: &vigil_engine::Engine,
+    cases: &[Case],
+    want: EvalResult,
+) -> Live {
+    let opts = options(url);
+    let sdk = vigil_aws::sdk_config(&opts).await.unwrap();
+    let account = Account {
+        sdk: regional(&sdk, "us-east-1"),
+        id: account_of(&opts),
+    };
+    let mut keys = Vec::new();
+    for (i, case) in cases.iter().enumerate() {
+        if let (true, Some(seed)) = (case.want == want, case.moto) {
+            keys.push((i, seed(account.clone()).await));
+        }
+    }
+    let scan = vigil_aws::collect(&opts, &|_| {}).await.unwrap();
+    Live {
+        judged: judge(engine, &scan.resources),
+        keys,
+    }
+}
+
+fn show(v: &Result<EvalResult, String>) -> String {
+    match v {
+        Ok(r) => r.to_string(),
+        Err(why) => why.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_control_gives_the_same_verdict_on_terraform_cloudformation_and_live_resources() {
+    let cases = cases();
+    let engine = Catalog::builtin()
+        .unwrap()
+        .compile(chrono::Utc::now())
+        .unwrap();
+    let live = match moto() {
+        Some(url) => {
+            let (pass, fail) = tokio::join!(
+                seed_and_scan(&url, &engine, &cases, Pass),
+                seed_and_scan(&url, &engine, &cases, Fail)
+            );
+            Some([pass, fail])
+        }
+        None => {
+            eprintln!("live column skipped: only Terraform and CloudFormation are compared");
+            None
+        }
+    };
+
+    let mut mismatches = Vec::new();
+    let mut compared = 0;
+    for (i, case) in cases.iter().enumerate() {
+        let (tf, tf_errors) = vigil_iac::terraform_resources(
+            &[("main.tf".to_string(), case.terraform.to_string())],
+            &Default::default(),
+        );
+        assert!(tf_errors.is_empty(), "{}: {tf_errors:?}", case.name);
+        let tf = judge(&engine, &tf);
+        let cfn = case.cloudformation.map(|text| {
+            let (rs, errors) = vigil_iac::cloudformation::cloudformation_resources(&[(
+                "template.yaml".to_string(),
+                text.to_string(),
+            )]);
+            assert!(errors.is_empty(), "{}: {errors:?}", case.name);
+            judge(&engine, &rs)
+        });
+        let seeded = live.as_ref().and_then(|scans| {
+            let scan = &scans[usize::from(case.want != Pass)];
+            let key = scan.keys.iter().find(|(c, _)| *c == i)?;
+            Some((&scan.judged, key.1.as_str()))
+        });
+        for &cid in case.cids {
+            let mut columns = vec![("terraform", verdict(&tf, cid, None))];
+            if let Some(cfn) = &cfn {
+                columns.push(("cloudformation", verdict(cfn, cid, None)));
+            }
+            if let Some((judged, key)) = seeded {
+                columns.push(("moto", verdict(judged, cid, Some(key))));
+            }
+            compared += 1;
+            if columns.iter().any(|(_, v)| v.as_ref() != Ok(&case.want)) {
+                let got: Vec<_> = columns
+                    .iter()
+                    .map(|(source, v)| format!("{source} {}", show(v)))
+                    .collect();
+                mismatches.push(format!(
+                    "CID {cid} on {}: want {}, got {}",
+                    case.name,
+                    case.want,
+                    got.join(", ")
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {compared} verdicts differ:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
