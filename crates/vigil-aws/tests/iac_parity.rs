@@ -30,6 +30,7 @@ use vigil_model::{EvalResult, Resource};
 mod common;
 use common::{account_of, moto, network, options, regional, s3, EMPTY_ZIP};
 
+use aws_sdk_s3::types::{BucketCannedAcl as Acl, BucketVersioningStatus as Status};
 use EvalResult::{Fail, Pass};
 
 /// An account being seeded: its SDK configuration (us-east-1) and id.
@@ -77,7 +78,7 @@ fn cases() -> Vec<Case> {
             name: "versioned bucket",
             cids: &[48],
             want: Pass,
-            moto: Some(|a| Box::pin(bucket_versioned(a))),
+            moto: Some(|a| Box::pin(bucket_versioning(a, "versioned", Some(Status::Enabled)))),
             terraform: r#"
 resource "aws_s3_bucket" "this" { bucket = "versioned" }
 resource "aws_s3_bucket_versioning" "this" {
@@ -97,7 +98,7 @@ Resources:
             name: "never-versioned bucket",
             cids: &[48],
             want: Fail,
-            moto: Some(|a| Box::pin(bucket_plain(a))),
+            moto: Some(|a| Box::pin(bucket_versioning(a, "unversioned", None))),
             terraform: r#"resource "aws_s3_bucket" "this" { bucket = "plain" }"#,
             cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }"),
         },
@@ -105,7 +106,7 @@ Resources:
             name: "bucket with a private ACL",
             cids: &[45],
             want: Pass,
-            moto: Some(|a| Box::pin(bucket_acl(a, false))),
+            moto: Some(|a| Box::pin(bucket_acl(a, "private", Acl::Private))),
             terraform: r#"
 resource "aws_s3_bucket" "this" { bucket = "private" }
 resource "aws_s3_bucket_acl" "this" {
@@ -124,7 +125,7 @@ Resources:
             name: "bucket with a public-read ACL",
             cids: &[45],
             want: Fail,
-            moto: Some(|a| Box::pin(bucket_acl(a, true))),
+            moto: Some(|a| Box::pin(bucket_acl(a, "public-read", Acl::PublicRead))),
             terraform: r#"
 resource "aws_s3_bucket" "this" { bucket = "public" }
 resource "aws_s3_bucket_acl" "this" {
@@ -191,6 +192,45 @@ Resources:
         IgnorePublicAcls: true
         BlockPublicPolicy: true
         RestrictPublicBuckets: false"#,
+            ),
+        },
+        Case {
+            name: "bucket with versioning suspended",
+            cids: &[48],
+            want: Fail,
+            moto: Some(|a| Box::pin(bucket_versioning(a, "suspended", Some(Status::Suspended)))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "suspended" }
+resource "aws_s3_bucket_versioning" "this" {
+  bucket = aws_s3_bucket.this.bucket
+  versioning_configuration { status = "Suspended" }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      VersioningConfiguration: { Status: Suspended }"#,
+            ),
+        },
+        Case {
+            name: "bucket with an authenticated-read ACL",
+            cids: &[45],
+            want: Fail,
+            moto: Some(|a| Box::pin(bucket_acl(a, "authenticated-read", Acl::AuthenticatedRead))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "authenticated-read" }
+resource "aws_s3_bucket_acl" "this" {
+  bucket = aws_s3_bucket.this.id
+  acl    = "authenticated-read"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: { AccessControl: AuthenticatedRead }"#,
             ),
         },
         // --- EC2 security groups --------------------------------------------
@@ -298,6 +338,93 @@ Resources:
         - { IpProtocol: "-1", CidrIp: 0.0.0.0/0 }"#,
             ),
         },
+        Case {
+            name: "security group with SSH open to a private range only",
+            cids: &[41, 42, 44],
+            want: Pass,
+            moto: Some(|a| Box::pin(group(a, "internal", "tcp", 22, 22, "10.0.0.0/8"))),
+            terraform: r#"
+resource "aws_security_group" "this" {
+  name = "internal"
+  ingress {
+    protocol    = "tcp"
+    from_port   = 22
+    to_port     = 22
+    cidr_blocks = ["10.0.0.0/8"]
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: internal
+      SecurityGroupIngress:
+        - { IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 10.0.0.0/8 }"#,
+            ),
+        },
+        Case {
+            name: "security group whose SSH rule is a separate resource",
+            cids: &[41],
+            want: Fail,
+            moto: Some(|a| Box::pin(group(a, "ssh-rule", "tcp", 22, 22, "0.0.0.0/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" { name = "ssh-rule" }
+resource "aws_vpc_security_group_ingress_rule" "ssh" {
+  security_group_id = aws_security_group.this.id
+  ip_protocol       = "tcp"
+  from_port         = 22
+  to_port           = 22
+  cidr_ipv4         = "0.0.0.0/0"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties: { GroupDescription: ssh-rule }
+  Ssh:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !GetAtt Group.GroupId
+      IpProtocol: tcp
+      FromPort: 22
+      ToPort: 22
+      CidrIp: 0.0.0.0/0"#,
+            ),
+        },
+        Case {
+            name: "security group whose separate rule opens a port range covering 3389",
+            cids: &[42],
+            want: Fail,
+            moto: Some(|a| Box::pin(group(a, "range", "tcp", 3000, 4000, "0.0.0.0/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" { name = "range" }
+resource "aws_security_group_rule" "range" {
+  type              = "ingress"
+  security_group_id = aws_security_group.this.id
+  protocol          = "tcp"
+  from_port         = 3000
+  to_port           = 4000
+  cidr_blocks       = ["0.0.0.0/0"]
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties: { GroupDescription: range }
+  Range:
+    Type: AWS::EC2::SecurityGroupIngress
+    Properties:
+      GroupId: !Ref Group
+      IpProtocol: tcp
+      FromPort: 3000
+      ToPort: 4000
+      CidrIp: 0.0.0.0/0"#,
+            ),
+        },
         // --- EBS, EC2 instances ---------------------------------------------
         Case {
             name: "encrypted volume",
@@ -341,7 +468,7 @@ Resources:
             name: "instance requiring IMDSv2",
             cids: &[43],
             want: Pass,
-            moto: Some(|a| Box::pin(instance(a, true))),
+            moto: Some(|a| Box::pin(instance(a, "required", "enabled"))),
             terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
@@ -375,7 +502,7 @@ Resources:
             name: "instance allowing IMDSv1",
             cids: &[43],
             want: Fail,
-            moto: Some(|a| Box::pin(instance(a, false))),
+            moto: Some(|a| Box::pin(instance(a, "optional", "enabled"))),
             terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
@@ -402,6 +529,39 @@ Resources:
       LaunchTemplate:
         LaunchTemplateName: imdsv1
         Version: "1""#,
+            ),
+        },
+        Case {
+            name: "instance with the metadata endpoint disabled",
+            cids: &[43],
+            want: Pass,
+            moto: Some(|a| Box::pin(instance(a, "optional", "disabled"))),
+            terraform: r#"
+resource "aws_instance" "this" {
+  ami           = "ami-12c6146b"
+  instance_type = "t3.micro"
+  metadata_options {
+    http_endpoint = "disabled"
+    http_tokens   = "optional"
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: no-imds
+      LaunchTemplateData:
+        MetadataOptions: { HttpEndpoint: disabled, HttpTokens: optional }
+  Instance:
+    Type: AWS::EC2::Instance
+    Properties:
+      ImageId: ami-12c6146b
+      InstanceType: t3.micro
+      LaunchTemplate:
+        LaunchTemplateId: !Ref Template
+        Version: !GetAtt Template.LatestVersionNumber"#,
             ),
         },
         // --- VPC ---------------------------------------------------------------
@@ -452,7 +612,7 @@ Resources:
             name: "private subnet",
             cids: &[47],
             want: Pass,
-            moto: Some(|a| Box::pin(subnet(a, false))),
+            moto: Some(|a| Box::pin(subnet(a, Some(false)))),
             terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
 resource "aws_subnet" "this" {
@@ -475,7 +635,7 @@ Resources:
             name: "subnet mapping public IPs at launch",
             cids: &[47],
             want: Fail,
-            moto: Some(|a| Box::pin(subnet(a, true))),
+            moto: Some(|a| Box::pin(subnet(a, Some(true)))),
             terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
 resource "aws_subnet" "this" {
@@ -494,12 +654,34 @@ Resources:
     Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: true }"#,
             ),
         },
+        Case {
+            name: "subnet leaving MapPublicIpOnLaunch at its default",
+            cids: &[47],
+            want: Pass,
+            moto: Some(|a| Box::pin(subnet(a, None))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
+resource "aws_subnet" "this" {
+  vpc_id     = aws_vpc.this.id
+  cidr_block = "10.81.1.0/24"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.81.0.0/16 }
+  Subnet:
+    Type: AWS::EC2::Subnet
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24 }"#,
+            ),
+        },
         // --- RDS ---------------------------------------------------------------
         Case {
             name: "encrypted, private, Multi-AZ database keeping 7 days of backups",
             cids: &[53, 51, 25, 26],
             want: Pass,
-            moto: Some(|a| Box::pin(database(a, true))),
+            moto: Some(|a| Box::pin(database(a, Db::Strong))),
             terraform: r#"
 resource "aws_db_instance" "this" {
   identifier              = "strong"
@@ -535,7 +717,7 @@ Resources:
             name: "unencrypted, public, single-AZ database keeping 1 day of backups",
             cids: &[53, 51, 25, 26],
             want: Fail,
-            moto: Some(|a| Box::pin(database(a, false))),
+            moto: Some(|a| Box::pin(database(a, Db::Weak))),
             terraform: r#"
 resource "aws_db_instance" "this" {
   identifier              = "weak"
@@ -565,6 +747,34 @@ Resources:
       PubliclyAccessible: true
       MultiAZ: false
       BackupRetentionPeriod: 1"#,
+            ),
+        },
+        Case {
+            name: "database created with the API's defaults",
+            cids: &[53, 25, 26],
+            want: Fail,
+            moto: Some(|a| Box::pin(database(a, Db::Defaults))),
+            terraform: r#"
+resource "aws_db_instance" "this" {
+  identifier        = "defaults"
+  engine            = "postgres"
+  instance_class    = "db.t3.micro"
+  allocated_storage = 20
+  username          = "vigil"
+  password          = "not-a-real-password"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Db:
+    Type: AWS::RDS::DBInstance
+    Properties:
+      DBInstanceIdentifier: defaults
+      Engine: postgres
+      DBInstanceClass: db.t3.micro
+      AllocatedStorage: "20"
+      MasterUsername: vigil
+      MasterUserPassword: not-a-real-password"#,
             ),
         },
         // --- IAM (no CloudFormation resource type) ----------------------------
@@ -627,12 +837,20 @@ Resources:
     Properties: { EnableKeyRotation: false }"#,
             ),
         },
+        Case {
+            name: "key leaving rotation at its default",
+            cids: &[33],
+            want: Fail,
+            moto: Some(|a| Box::pin(key(a, false))),
+            terraform: r#"resource "aws_kms_key" "this" {}"#,
+            cloudformation: Some("Resources: { Key: { Type: AWS::KMS::Key } }"),
+        },
         // --- CloudTrail ------------------------------------------------------
         Case {
             name: "multi-region trail validating its log files",
             cids: &[27, 28],
             want: Pass,
-            moto: Some(|a| Box::pin(trail(a, true))),
+            moto: Some(|a| Box::pin(trail(a, "audit", true, true))),
             terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "audit"
@@ -664,7 +882,7 @@ Resources:
             name: "single-region trail without log file validation",
             cids: &[27, 28],
             want: Fail,
-            moto: Some(|a| Box::pin(trail(a, false))),
+            moto: Some(|a| Box::pin(trail(a, "local", false, true))),
             terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "local"
@@ -690,6 +908,30 @@ Resources:
       EnableLogFileValidation: false
       EventSelectors:
         - { ReadWriteType: All, IncludeManagementEvents: true }"#,
+            ),
+        },
+        Case {
+            name: "multi-region trail with the default event selectors",
+            cids: &[27, 28],
+            want: Pass,
+            moto: Some(|a| Box::pin(trail(a, "default-events", true, false))),
+            terraform: r#"
+resource "aws_cloudtrail" "this" {
+  name                       = "default-events"
+  s3_bucket_name             = "trail-logs"
+  is_multi_region_trail      = true
+  enable_log_file_validation = true
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      S3BucketName: trail-logs
+      IsLogging: true
+      IsMultiRegionTrail: true
+      EnableLogFileValidation: true"#,
             ),
         },
         // --- ELBv2 -------------------------------------------------------------
@@ -794,25 +1036,25 @@ Resources:
 
 // --- moto seeding steps ------------------------------------------------------
 
-async fn bucket_versioned(a: Account) -> String {
-    use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
-    let name = bucket_plain(a.clone()).await;
-    a.s3()
-        .put_bucket_versioning()
-        .bucket(&name)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+/// A bucket named after `base` whose versioning is set to `status` (never
+/// set when `None`).
+async fn bucket_versioning(
+    a: Account,
+    base: &str,
+    status: Option<aws_sdk_s3::types::BucketVersioningStatus>,
+) -> String {
+    use aws_sdk_s3::types::VersioningConfiguration;
+    let name = create_bucket(&a, base, None).await;
+    if let Some(status) = status {
+        a.s3()
+            .put_bucket_versioning()
+            .bucket(&name)
+            .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+            .send()
+            .await
+            .unwrap();
+    }
     name
-}
-
-async fn bucket_plain(a: Account) -> String {
-    create_bucket(&a, "versioning", None).await
 }
 
 async fn create_bucket(
@@ -831,14 +1073,8 @@ async fn create_bucket(
     name
 }
 
-async fn bucket_acl(a: Account, public: bool) -> String {
-    use aws_sdk_s3::types::BucketCannedAcl;
-    let acl = if public {
-        BucketCannedAcl::PublicRead
-    } else {
-        BucketCannedAcl::Private
-    };
-    create_bucket(&a, "acl", Some(acl)).await
+async fn bucket_acl(a: Account, base: &str, acl: aws_sdk_s3::types::BucketCannedAcl) -> String {
+    create_bucket(&a, base, Some(acl)).await
 }
 
 async fn bucket_block(a: Account, restrict: bool) -> String {
@@ -918,13 +1154,10 @@ async fn volume(a: Account, encrypted: bool) -> String {
     format!("volume/{v}")
 }
 
-async fn instance(a: Account, imdsv2: bool) -> String {
+async fn instance(a: Account, tokens: &str, endpoint: &str) -> String {
     use aws_sdk_ec2::types as t;
-    let tokens = if imdsv2 {
-        t::HttpTokensState::Required
-    } else {
-        t::HttpTokensState::Optional
-    };
+    let tokens = t::HttpTokensState::from(tokens);
+    let endpoint = t::InstanceMetadataEndpointState::from(endpoint);
     let run = a
         .ec2()
         .run_instances()
@@ -935,7 +1168,7 @@ async fn instance(a: Account, imdsv2: bool) -> String {
         .metadata_options(
             t::InstanceMetadataOptionsRequest::builder()
                 .http_tokens(tokens)
-                .http_endpoint(t::InstanceMetadataEndpointState::Enabled)
+                .http_endpoint(endpoint)
                 .build(),
         )
         .send()
@@ -963,7 +1196,9 @@ async fn vpc(a: Account, logged: bool) -> String {
     format!("vpc/{vpc}")
 }
 
-async fn subnet(a: Account, public: bool) -> String {
+/// A subnet whose `MapPublicIpOnLaunch` is set to `public` (left at its
+/// default when `None`).
+async fn subnet(a: Account, public: Option<bool>) -> String {
     use aws_sdk_ec2::types::AttributeBooleanValue;
     let vpc = new_vpc(&a, "10.81.0.0/16").await;
     let ec2 = a.ec2();
@@ -976,32 +1211,51 @@ async fn subnet(a: Account, public: bool) -> String {
         .unwrap()
         .subnet
         .and_then(|s| s.subnet_id));
-    ec2.modify_subnet_attribute()
-        .subnet_id(&subnet)
-        .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
-        .send()
-        .await
-        .unwrap();
+    if let Some(public) = public {
+        ec2.modify_subnet_attribute()
+            .subnet_id(&subnet)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(public).build())
+            .send()
+            .await
+            .unwrap();
+    }
     format!("subnet/{subnet}")
 }
 
-async fn database(a: Account, strong: bool) -> String {
-    let name = if strong { "strong" } else { "weak" };
-    aws_sdk_rds::Client::new(&a.sdk)
+/// How a database is created.
+#[derive(Clone, Copy)]
+enum Db {
+    /// Encrypted, private, Multi-AZ, 7 days of backups.
+    Strong,
+    /// Unencrypted, public, single-AZ, 1 day of backups.
+    Weak,
+    /// Only what CreateDBInstance requires.
+    Defaults,
+}
+
+async fn database(a: Account, db: Db) -> String {
+    let name = match db {
+        Db::Strong => "strong",
+        Db::Weak => "weak",
+        Db::Defaults => "defaults",
+    };
+    let mut create = aws_sdk_rds::Client::new(&a.sdk)
         .create_db_instance()
         .db_instance_identifier(name)
         .db_instance_class("db.t3.micro")
         .engine("postgres")
         .master_username("vigil")
         .master_user_password("not-a-real-password")
-        .allocated_storage(20)
-        .storage_encrypted(strong)
-        .publicly_accessible(!strong)
-        .multi_az(strong)
-        .backup_retention_period(if strong { 7 } else { 1 })
-        .send()
-        .await
-        .unwrap();
+        .allocated_storage(20);
+    if let Db::Strong | Db::Weak = db {
+        let strong = matches!(db, Db::Strong);
+        create = create
+            .storage_encrypted(strong)
+            .publicly_accessible(!strong)
+            .multi_az(strong)
+            .backup_retention_period(if strong { 7 } else { 1 });
+    }
+    create.send().await.unwrap();
     format!("db:{name}")
 }
 
@@ -1034,9 +1288,9 @@ async fn key(a: Account, rotate: bool) -> String {
     format!("key/{k}")
 }
 
-async fn trail(a: Account, strict: bool) -> String {
+/// A logging trail; its event selectors are put only when `selectors`.
+async fn trail(a: Account, name: &str, strict: bool, selectors: bool) -> String {
     use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
-    let name = if strict { "audit" } else { "local" };
     let bucket = create_bucket(&a, name, None).await;
     let ct = aws_sdk_cloudtrail::Client::new(&a.sdk);
     ct.create_trail()
@@ -1048,17 +1302,19 @@ async fn trail(a: Account, strict: bool) -> String {
         .await
         .unwrap();
     ct.start_logging().name(name).send().await.unwrap();
-    ct.put_event_selectors()
-        .trail_name(name)
-        .event_selectors(
-            EventSelector::builder()
-                .read_write_type(ReadWriteType::All)
-                .include_management_events(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    if selectors {
+        ct.put_event_selectors()
+            .trail_name(name)
+            .event_selectors(
+                EventSelector::builder()
+                    .read_write_type(ReadWriteType::All)
+                    .include_management_events(true)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
     format!("trail/{name}")
 }
 
