@@ -845,6 +845,62 @@ Resources:
             terraform: r#"resource "aws_kms_key" "this" {}"#,
             cloudformation: Some("Resources: { Key: { Type: AWS::KMS::Key } }"),
         },
+        Case {
+            name: "key whose policy trusts its account only",
+            cids: &[35],
+            want: Pass,
+            moto: Some(|a| Box::pin(key_policy(a, false))),
+            terraform: r#"
+resource "aws_kms_key" "this" {
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { AWS = "arn:aws:iam::123456789012:root" }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: { AWS: arn:aws:iam::123456789012:root }
+            Action: kms:*
+            Resource: "*""#,
+            ),
+        },
+        Case {
+            name: "key whose policy trusts anyone",
+            cids: &[35],
+            want: Fail,
+            moto: Some(|a| Box::pin(key_policy(a, true))),
+            terraform: r#"
+resource "aws_kms_key" "this" {
+  policy = <<-EOT
+    {"Version": "2012-10-17",
+     "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}
+  EOT
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+    Properties:
+      KeyPolicy:
+        Version: "2012-10-17"
+        Statement:
+          - { Effect: Allow, Principal: { AWS: "*" }, Action: "kms:*", Resource: "*" }"#,
+            ),
+        },
         // --- CloudTrail ------------------------------------------------------
         Case {
             name: "multi-region trail validating its log files",
@@ -934,12 +990,55 @@ Resources:
       EnableLogFileValidation: true"#,
             ),
         },
+        Case {
+            name: "trail encrypted with a KMS key",
+            cids: &[29],
+            want: Pass,
+            moto: Some(|a| Box::pin(trail_encryption(a, true))),
+            terraform: r#"
+resource "aws_kms_key" "trail" {}
+resource "aws_cloudtrail" "this" {
+  name           = "sealed"
+  s3_bucket_name = "trail-logs"
+  kms_key_id     = aws_kms_key.trail.arn
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      S3BucketName: trail-logs
+      IsLogging: true
+      KMSKeyId: !GetAtt Key.Arn"#,
+            ),
+        },
+        Case {
+            name: "trail without KMS encryption",
+            cids: &[29],
+            want: Fail,
+            moto: Some(|a| Box::pin(trail_encryption(a, false))),
+            terraform: r#"
+resource "aws_cloudtrail" "this" {
+  name           = "clear"
+  s3_bucket_name = "trail-logs"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties: { S3BucketName: trail-logs, IsLogging: true }"#,
+            ),
+        },
         // --- ELBv2 -------------------------------------------------------------
         Case {
             name: "load balancer with deletion protection",
             cids: &[66],
             want: Pass,
-            moto: Some(|a| Box::pin(load_balancer(a, true))),
+            moto: Some(|a| Box::pin(load_balancer(a, "protected", &[("deletion_protection.enabled", "true")]))),
             terraform: r#"
 resource "aws_lb" "this" {
   name                       = "protected"
@@ -962,7 +1061,7 @@ Resources:
             name: "load balancer without deletion protection",
             cids: &[66],
             want: Fail,
-            moto: Some(|a| Box::pin(load_balancer(a, false))),
+            moto: Some(|a| Box::pin(load_balancer(a, "unprotected", &[]))),
             terraform: r#"
 resource "aws_lb" "this" {
   name    = "unprotected"
@@ -976,6 +1075,81 @@ Resources:
     Properties:
       Name: unprotected
       Subnets: [subnet-0a, subnet-0b]"#,
+            ),
+        },
+        Case {
+            name: "load balancer logging access, dropping invalid headers, strictest desync mitigation",
+            cids: &[67, 68, 69],
+            want: Pass,
+            moto: Some(|a| {
+                Box::pin(load_balancer(
+                    a,
+                    "hardened",
+                    &[
+                        ("access_logs.s3.enabled", "true"),
+                        ("access_logs.s3.bucket", "alb-logs"),
+                        ("routing.http.drop_invalid_header_fields.enabled", "true"),
+                        ("routing.http.desync_mitigation_mode", "strictest"),
+                    ],
+                ))
+            }),
+            terraform: r#"
+resource "aws_lb" "this" {
+  name                       = "hardened"
+  subnets                    = ["subnet-0a", "subnet-0b"]
+  drop_invalid_header_fields = true
+  desync_mitigation_mode     = "strictest"
+  access_logs {
+    bucket  = "alb-logs"
+    enabled = true
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: hardened
+      Subnets: [subnet-0a, subnet-0b]
+      LoadBalancerAttributes:
+        - { Key: access_logs.s3.enabled, Value: "true" }
+        - { Key: access_logs.s3.bucket, Value: alb-logs }
+        - { Key: routing.http.drop_invalid_header_fields.enabled, Value: "true" }
+        - { Key: routing.http.desync_mitigation_mode, Value: strictest }"#,
+            ),
+        },
+        Case {
+            name: "load balancer without access logs, keeping invalid headers, monitoring desync only",
+            cids: &[67, 68, 69],
+            want: Fail,
+            moto: Some(|a| {
+                Box::pin(load_balancer(
+                    a,
+                    "monitored",
+                    // moto reports the header attribute only once it is set.
+                    &[
+                        ("routing.http.drop_invalid_header_fields.enabled", "false"),
+                        ("routing.http.desync_mitigation_mode", "monitor"),
+                    ],
+                ))
+            }),
+            terraform: r#"
+resource "aws_lb" "this" {
+  name                   = "monitored"
+  subnets                = ["subnet-0a", "subnet-0b"]
+  desync_mitigation_mode = "monitor"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: monitored
+      Subnets: [subnet-0a, subnet-0b]
+      LoadBalancerAttributes:
+        - { Key: routing.http.desync_mitigation_mode, Value: monitor }"#,
             ),
         },
         // --- Lambda ------------------------------------------------------------
@@ -1029,6 +1203,237 @@ Resources:
       Handler: app.handler
       Runtime: python3.8
       Code: { ZipFile: "def handler(e, c): pass" }"#,
+            ),
+        },
+        Case {
+            name: "function invocable by S3 only, behind an IAM-authenticated URL",
+            cids: &[61, 62],
+            want: Pass,
+            moto: Some(|a| Box::pin(exposure(a, false))),
+            terraform: r#"
+resource "aws_lambda_function" "this" {
+  function_name = "guarded"
+  role          = "arn:aws:iam::123456789012:role/fn"
+  handler       = "app.handler"
+  runtime       = "python3.12"
+  filename      = "app.zip"
+}
+resource "aws_lambda_permission" "s3" {
+  statement_id  = "invoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "s3.amazonaws.com"
+  source_arn    = "arn:aws:s3:::uploads"
+}
+resource "aws_lambda_function_url" "this" {
+  function_name      = aws_lambda_function.this.function_name
+  authorization_type = "AWS_IAM"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: guarded
+      Role: arn:aws:iam::123456789012:role/fn
+      Handler: app.handler
+      Runtime: python3.12
+      Code: { ZipFile: "def handler(e, c): pass" }
+  Invoke:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !Ref Fn
+      Action: lambda:InvokeFunction
+      Principal: s3.amazonaws.com
+      SourceArn: arn:aws:s3:::uploads
+  Url:
+    Type: AWS::Lambda::Url
+    Properties: { TargetFunctionArn: !GetAtt Fn.Arn, AuthType: AWS_IAM }"#,
+            ),
+        },
+        Case {
+            name: "function invocable by anyone, behind a URL without authentication",
+            cids: &[61, 62],
+            want: Fail,
+            moto: Some(|a| Box::pin(exposure(a, true))),
+            terraform: r#"
+resource "aws_lambda_function" "this" {
+  function_name = "exposed"
+  role          = "arn:aws:iam::123456789012:role/fn"
+  handler       = "app.handler"
+  runtime       = "python3.12"
+  filename      = "app.zip"
+}
+resource "aws_lambda_permission" "anyone" {
+  statement_id  = "invoke"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.this.function_name
+  principal     = "*"
+}
+resource "aws_lambda_function_url" "this" {
+  function_name      = aws_lambda_function.this.function_name
+  authorization_type = "NONE"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: exposed
+      Role: arn:aws:iam::123456789012:role/fn
+      Handler: app.handler
+      Runtime: python3.12
+      Code: { ZipFile: "def handler(e, c): pass" }
+  Invoke:
+    Type: AWS::Lambda::Permission
+    Properties:
+      FunctionName: !GetAtt Fn.Arn
+      Action: lambda:InvokeFunction
+      Principal: "*"
+  Url:
+    Type: AWS::Lambda::Url
+    Properties: { TargetFunctionArn: !Ref Fn, AuthType: NONE }"#,
+            ),
+        },
+        // --- Network ACLs ----------------------------------------------------
+        Case {
+            name: "network ACL with only the implicit denies",
+            cids: &[37],
+            want: Pass,
+            moto: Some(|a| Box::pin(network_acl(a, false))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.82.0.0/16" }
+resource "aws_network_acl" "this" { vpc_id = aws_vpc.this.id }"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.82.0.0/16 }
+  Acl:
+    Type: AWS::EC2::NetworkAcl
+    Properties: { VpcId: !Ref Vpc }"#,
+            ),
+        },
+        Case {
+            name: "network ACL allowing SSH from anywhere",
+            cids: &[37],
+            want: Fail,
+            moto: Some(|a| Box::pin(network_acl(a, true))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.82.0.0/16" }
+resource "aws_network_acl" "this" {
+  vpc_id = aws_vpc.this.id
+  ingress {
+    rule_no    = 100
+    protocol   = "tcp"
+    action     = "allow"
+    cidr_block = "0.0.0.0/0"
+    from_port  = 22
+    to_port    = 22
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: 10.82.0.0/16 }
+  Acl:
+    Type: AWS::EC2::NetworkAcl
+    Properties: { VpcId: !Ref Vpc }
+  Ssh:
+    Type: AWS::EC2::NetworkAclEntry
+    Properties:
+      NetworkAclId: !Ref Acl
+      RuleNumber: 100
+      Protocol: 6
+      RuleAction: allow
+      Egress: false
+      CidrBlock: 0.0.0.0/0
+      PortRange: { From: 22, To: 22 }"#,
+            ),
+        },
+        // --- EKS -------------------------------------------------------------
+        Case {
+            name: "private EKS cluster, fully logged, secrets encrypted",
+            cids: &[50, 58, 59],
+            want: Pass,
+            moto: Some(|a| Box::pin(cluster(a, true))),
+            terraform: r#"
+resource "aws_kms_key" "eks" {}
+resource "aws_eks_cluster" "this" {
+  name                      = "sealed"
+  role_arn                  = "arn:aws:iam::123456789012:role/eks"
+  enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+  vpc_config {
+    subnet_ids              = ["subnet-0a", "subnet-0b"]
+    endpoint_public_access  = false
+    endpoint_private_access = true
+  }
+  encryption_config {
+    resources = ["secrets"]
+    provider { key_arn = aws_kms_key.eks.arn }
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Key:
+    Type: AWS::KMS::Key
+  Cluster:
+    Type: AWS::EKS::Cluster
+    Properties:
+      Name: sealed
+      RoleArn: arn:aws:iam::123456789012:role/eks
+      ResourcesVpcConfig:
+        SubnetIds: [subnet-0a, subnet-0b]
+        EndpointPublicAccess: false
+        EndpointPrivateAccess: true
+      Logging:
+        ClusterLogging:
+          EnabledTypes:
+            - Type: api
+            - Type: audit
+            - Type: authenticator
+            - Type: controllerManager
+            - Type: scheduler
+      EncryptionConfig:
+        - Resources: [secrets]
+          Provider: { KeyArn: !GetAtt Key.Arn }"#,
+            ),
+        },
+        Case {
+            name: "public EKS cluster logging the API only, secrets unencrypted",
+            cids: &[50, 58, 59],
+            want: Fail,
+            moto: Some(|a| Box::pin(cluster(a, false))),
+            terraform: r#"
+resource "aws_eks_cluster" "this" {
+  name                      = "open"
+  role_arn                  = "arn:aws:iam::123456789012:role/eks"
+  enabled_cluster_log_types = ["api"]
+  vpc_config {
+    subnet_ids              = ["subnet-0a", "subnet-0b"]
+    endpoint_private_access = true
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Cluster:
+    Type: AWS::EKS::Cluster
+    Properties:
+      Name: open
+      RoleArn: arn:aws:iam::123456789012:role/eks
+      ResourcesVpcConfig:
+        SubnetIds: [subnet-0a, subnet-0b]
+        EndpointPrivateAccess: true
+      Logging:
+        ClusterLogging:
+          EnabledTypes: [{ Type: api }]"#,
             ),
         },
     ]
@@ -1318,13 +1723,9 @@ async fn trail(a: Account, name: &str, strict: bool, selectors: bool) -> String 
     format!("trail/{name}")
 }
 
-async fn load_balancer(a: Account, protected: bool) -> String {
+/// An application load balancer with the attributes `attributes` set.
+async fn load_balancer(a: Account, name: &str, attributes: &[(&str, &str)]) -> String {
     use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
-    let name = if protected {
-        "protected"
-    } else {
-        "unprotected"
-    };
     let (_, [sub_a, sub_b], sg) = network(&a.sdk, "10.61").await;
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&a.sdk);
     let arn = id(elb
@@ -1338,29 +1739,35 @@ async fn load_balancer(a: Account, protected: bool) -> String {
         .unwrap()
         .load_balancers()[0]
         .load_balancer_arn());
-    if protected {
-        elb.modify_load_balancer_attributes()
-            .load_balancer_arn(&arn)
-            .attributes(
-                LoadBalancerAttribute::builder()
-                    .key("deletion_protection.enabled")
-                    .value("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+    if !attributes.is_empty() {
+        let mut modify = elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(&arn);
+        for (k, v) in attributes {
+            modify = modify.attributes(LoadBalancerAttribute::builder().key(*k).value(*v).build());
+        }
+        modify.send().await.unwrap();
     }
     format!(":loadbalancer/app/{name}/")
 }
 
 async fn function(a: Account, current: bool) -> String {
-    use aws_sdk_lambda::types::{FunctionCode, Runtime};
+    use aws_sdk_lambda::types::Runtime;
     let (name, runtime) = if current {
         ("current", Runtime::Python312)
     } else {
         ("outdated", Runtime::Python38)
     };
+    create_function(&a, name, runtime).await
+}
+
+/// A zip-packaged function with a role of its own.
+async fn create_function(
+    a: &Account,
+    name: &str,
+    runtime: aws_sdk_lambda::types::Runtime,
+) -> String {
+    use aws_sdk_lambda::types::FunctionCode;
     let role = id(aws_sdk_iam::Client::new(&a.sdk)
         .create_role()
         .role_name(format!("fn-{name}"))
@@ -1385,6 +1792,171 @@ async fn function(a: Account, current: bool) -> String {
         .await
         .unwrap();
     format!(":function:{name}")
+}
+
+/// A function invocable by S3 from one bucket behind an IAM-authenticated
+/// URL, or (`public`) by anyone behind a URL without authentication.
+async fn exposure(a: Account, public: bool) -> String {
+    use aws_sdk_lambda::types::{FunctionUrlAuthType, Runtime};
+    let name = if public { "exposed" } else { "guarded" };
+    let key = create_function(&a, name, Runtime::Python312).await;
+    let lambda = aws_sdk_lambda::Client::new(&a.sdk);
+    let mut permission = lambda
+        .add_permission()
+        .function_name(name)
+        .statement_id("invoke")
+        .action("lambda:InvokeFunction");
+    permission = if public {
+        permission.principal("*")
+    } else {
+        permission
+            .principal("s3.amazonaws.com")
+            .source_arn("arn:aws:s3:::uploads")
+    };
+    permission.send().await.unwrap();
+    lambda
+        .create_function_url_config()
+        .function_name(name)
+        .auth_type(if public {
+            FunctionUrlAuthType::None
+        } else {
+            FunctionUrlAuthType::AwsIam
+        })
+        .send()
+        .await
+        .unwrap();
+    key
+}
+
+/// A key whose policy lets its account (or, `public`, anyone) decrypt.
+async fn key_policy(a: Account, public: bool) -> String {
+    let principal = if public {
+        "*".to_string()
+    } else {
+        format!("arn:aws:iam::{}:root", a.id)
+    };
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    let k = id(aws_sdk_kms::Client::new(&a.sdk)
+        .create_key()
+        .policy(policy)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .map(|m| m.key_id));
+    format!("key/{k}")
+}
+
+/// A trail encrypted with a KMS key of the account, or not.
+async fn trail_encryption(a: Account, encrypted: bool) -> String {
+    let name = if encrypted { "sealed" } else { "clear" };
+    let bucket = create_bucket(&a, name, None).await;
+    let mut create = aws_sdk_cloudtrail::Client::new(&a.sdk)
+        .create_trail()
+        .name(name)
+        .s3_bucket_name(bucket);
+    if encrypted {
+        let arn = aws_sdk_kms::Client::new(&a.sdk)
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .and_then(|m| m.arn);
+        create = create.set_kms_key_id(arn);
+    }
+    create.send().await.unwrap();
+    format!("trail/{name}")
+}
+
+/// A custom network ACL, with (`open`) an entry allowing SSH from anywhere.
+async fn network_acl(a: Account, open: bool) -> String {
+    use aws_sdk_ec2::types::{PortRange, RuleAction};
+    let vpc = new_vpc(&a, "10.82.0.0/16").await;
+    let ec2 = a.ec2();
+    let acl = id(ec2
+        .create_network_acl()
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .network_acl
+        .and_then(|n| n.network_acl_id));
+    if open {
+        ec2.create_network_acl_entry()
+            .network_acl_id(&acl)
+            .rule_number(100)
+            .protocol("6")
+            .rule_action(RuleAction::Allow)
+            .egress(false)
+            .cidr_block("0.0.0.0/0")
+            .port_range(PortRange::builder().from(22).to(22).build())
+            .send()
+            .await
+            .unwrap();
+    }
+    format!("network-acl/{acl}")
+}
+
+/// An EKS cluster: private, fully logged and encrypted, or (`!strict`)
+/// public to the internet, logging the API only, unencrypted.
+async fn cluster(a: Account, strict: bool) -> String {
+    use aws_sdk_eks::types as t;
+    let name = if strict { "sealed" } else { "open" };
+    let (_, [sub_a, sub_b], sg) = network(&a.sdk, "10.62").await;
+    let logs = if strict {
+        vec![
+            t::LogType::Api,
+            t::LogType::Audit,
+            t::LogType::Authenticator,
+            t::LogType::ControllerManager,
+            t::LogType::Scheduler,
+        ]
+    } else {
+        vec![t::LogType::Api]
+    };
+    let mut create = aws_sdk_eks::Client::new(&a.sdk)
+        .create_cluster()
+        .name(name)
+        .version("1.29")
+        .role_arn(format!("arn:aws:iam::{}:role/eks", a.id))
+        .resources_vpc_config(
+            t::VpcConfigRequest::builder()
+                .subnet_ids(sub_a)
+                .subnet_ids(sub_b)
+                .security_group_ids(sg)
+                .endpoint_public_access(!strict)
+                .endpoint_private_access(true)
+                .build(),
+        )
+        .logging(
+            t::Logging::builder()
+                .cluster_logging(
+                    t::LogSetup::builder()
+                        .set_types(Some(logs))
+                        .enabled(true)
+                        .build(),
+                )
+                .build(),
+        );
+    if strict {
+        let key = aws_sdk_kms::Client::new(&a.sdk)
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .and_then(|m| m.arn);
+        create = create.encryption_config(
+            t::EncryptionConfig::builder()
+                .provider(t::Provider::builder().set_key_arn(key).build())
+                .build(),
+        );
+    }
+    create.send().await.unwrap();
+    format!(":cluster/{name}")
 }
 
 fn id<T: ToString>(v: Option<T>) -> String {
