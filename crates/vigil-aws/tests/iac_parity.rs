@@ -236,7 +236,7 @@ Resources:
         // --- EC2 security groups --------------------------------------------
         Case {
             name: "security group open to the world on 443 only",
-            cids: &[41, 42, 44],
+            cids: &[38, 39, 41, 42, 44],
             want: Pass,
             moto: Some(|a| Box::pin(group(a, "https", "tcp", 443, 443, "0.0.0.0/0"))),
             terraform: r#"
@@ -262,7 +262,7 @@ Resources:
         },
         Case {
             name: "security group with SSH open to 0.0.0.0/0",
-            cids: &[41],
+            cids: &[38, 41],
             want: Fail,
             moto: Some(|a| Box::pin(group(a, "ssh", "tcp", 22, 22, "0.0.0.0/0"))),
             terraform: r#"
@@ -288,7 +288,7 @@ Resources:
         },
         Case {
             name: "security group with RDP open to ::/0",
-            cids: &[42],
+            cids: &[39, 42],
             want: Fail,
             moto: Some(|a| Box::pin(group(a, "rdp", "tcp", 3389, 3389, "::/0"))),
             terraform: r#"
@@ -314,7 +314,7 @@ Resources:
         },
         Case {
             name: "security group open to the world on every protocol",
-            cids: &[41, 42, 44],
+            cids: &[38, 41, 42, 44],
             want: Fail,
             moto: Some(|a| Box::pin(group(a, "all", "-1", -1, -1, "0.0.0.0/0"))),
             terraform: r#"
@@ -340,7 +340,7 @@ Resources:
         },
         Case {
             name: "security group with SSH open to a private range only",
-            cids: &[41, 42, 44],
+            cids: &[38, 39, 41, 42, 44],
             want: Pass,
             moto: Some(|a| Box::pin(group(a, "internal", "tcp", 22, 22, "10.0.0.0/8"))),
             terraform: r#"
@@ -366,7 +366,7 @@ Resources:
         },
         Case {
             name: "security group whose SSH rule is a separate resource",
-            cids: &[41],
+            cids: &[38, 41],
             want: Fail,
             moto: Some(|a| Box::pin(group(a, "ssh-rule", "tcp", 22, 22, "0.0.0.0/0"))),
             terraform: r#"
@@ -396,7 +396,7 @@ Resources:
         },
         Case {
             name: "security group whose separate rule opens a port range covering 3389",
-            cids: &[42],
+            cids: &[38, 42],
             want: Fail,
             moto: Some(|a| Box::pin(group(a, "range", "tcp", 3000, 4000, "0.0.0.0/0"))),
             terraform: r#"
@@ -780,7 +780,7 @@ Resources:
         // --- IAM (no CloudFormation resource type) ----------------------------
         Case {
             name: "strict password policy",
-            cids: &[11, 15, 16, 18, 19],
+            cids: &[11, 12, 15, 16, 18, 19, 20],
             want: Pass,
             moto: Some(|a| Box::pin(password_policy(a, true))),
             terraform: r#"
@@ -790,12 +790,14 @@ resource "aws_iam_account_password_policy" "this" {
   require_lowercase_characters = true
   require_symbols              = true
   require_numbers              = true
+  password_reuse_prevention    = 24
+  max_password_age             = 90
 }"#,
             cloudformation: None,
         },
         Case {
             name: "lax password policy",
-            cids: &[11, 15, 16, 18, 19],
+            cids: &[11, 12, 15, 16, 18, 19, 20],
             want: Fail,
             moto: Some(|a| Box::pin(password_policy(a, false))),
             terraform: r#"
@@ -1436,6 +1438,182 @@ Resources:
           EnabledTypes: [{ Type: api }]"#,
             ),
         },
+        // --- Account-wide settings without a CloudFormation resource type --
+        Case {
+            name: "default security group without rules",
+            cids: &[40],
+            want: Pass,
+            moto: Some(|a| Box::pin(default_group(a, true))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.83.0.0/16" }
+resource "aws_default_security_group" "this" { vpc_id = aws_vpc.this.id }"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "default security group keeping its self-reference and open egress",
+            cids: &[40],
+            want: Fail,
+            moto: Some(|a| Box::pin(default_group(a, false))),
+            terraform: r#"
+resource "aws_vpc" "this" { cidr_block = "10.83.0.0/16" }
+resource "aws_default_security_group" "this" {
+  vpc_id = aws_vpc.this.id
+  ingress {
+    protocol  = "-1"
+    self      = true
+    from_port = 0
+    to_port   = 0
+  }
+  egress {
+    protocol    = "-1"
+    from_port   = 0
+    to_port     = 0
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "EBS encryption by default on",
+            cids: &[23],
+            want: Pass,
+            moto: Some(|a| Box::pin(ebs_default(a, true))),
+            terraform: r#"
+provider "aws" { region = "us-east-1" }
+resource "aws_ebs_encryption_by_default" "this" { enabled = true }"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "EBS encryption by default off",
+            cids: &[23],
+            want: Fail,
+            moto: Some(|a| Box::pin(ebs_default(a, false))),
+            terraform: r#"
+provider "aws" { region = "us-east-1" }
+resource "aws_ebs_encryption_by_default" "this" { enabled = false }"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "account blocking all public S3 access",
+            cids: &[21],
+            want: Pass,
+            moto: Some(|a| Box::pin(account_block(a, true))),
+            terraform: r#"
+resource "aws_s3_account_public_access_block" "this" {
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = true
+  restrict_public_buckets = true
+}"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "account not restricting public buckets",
+            cids: &[21],
+            want: Fail,
+            moto: Some(|a| Box::pin(account_block(a, false))),
+            terraform: r#"
+resource "aws_s3_account_public_access_block" "this" {
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = true
+  restrict_public_buckets = false
+}"#,
+            cloudformation: None,
+        },
+        // --- Auto Scaling ----------------------------------------------------
+        Case {
+            name: "hardened Auto Scaling group",
+            cids: &[70, 71, 72, 73],
+            want: Pass,
+            moto: Some(|a| Box::pin(scaling_group(a, true))),
+            terraform: r#"
+resource "aws_launch_configuration" "this" {
+  name                        = "hardened"
+  image_id                    = "ami-12c6146b"
+  instance_type               = "t3.micro"
+  associate_public_ip_address = false
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "required"
+  }
+}
+resource "aws_autoscaling_group" "this" {
+  name                 = "hardened"
+  launch_configuration = aws_launch_configuration.this.name
+  min_size             = 0
+  max_size             = 1
+  availability_zones   = ["us-east-1a", "us-east-1b"]
+  target_group_arns    = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"]
+  health_check_type    = "ELB"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Config:
+    Type: AWS::AutoScaling::LaunchConfiguration
+    Properties:
+      ImageId: ami-12c6146b
+      InstanceType: t3.micro
+      AssociatePublicIpAddress: false
+      MetadataOptions: { HttpEndpoint: enabled, HttpTokens: required }
+  Group:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    Properties:
+      LaunchConfigurationName: !Ref Config
+      MinSize: "0"
+      MaxSize: "1"
+      AvailabilityZones: [us-east-1a, us-east-1b]
+      TargetGroupARNs: [arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef]
+      HealthCheckType: ELB"#,
+            ),
+        },
+        Case {
+            name: "lax Auto Scaling group",
+            cids: &[70, 71, 72, 73],
+            want: Fail,
+            moto: Some(|a| Box::pin(scaling_group(a, false))),
+            terraform: r#"
+resource "aws_launch_configuration" "this" {
+  name                        = "loose"
+  image_id                    = "ami-12c6146b"
+  instance_type               = "t3.micro"
+  associate_public_ip_address = true
+  metadata_options {
+    http_endpoint = "enabled"
+    http_tokens   = "optional"
+  }
+}
+resource "aws_autoscaling_group" "this" {
+  name                 = "loose"
+  launch_configuration = aws_launch_configuration.this.name
+  min_size             = 0
+  max_size             = 1
+  availability_zones   = ["us-east-1a"]
+  target_group_arns    = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"]
+  health_check_type    = "EC2"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Config:
+    Type: AWS::AutoScaling::LaunchConfiguration
+    Properties:
+      ImageId: ami-12c6146b
+      InstanceType: t3.micro
+      AssociatePublicIpAddress: true
+      MetadataOptions: { HttpEndpoint: enabled, HttpTokens: optional }
+  Group:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    Properties:
+      LaunchConfigurationName: !Ref Config
+      MinSize: "0"
+      MaxSize: "1"
+      AvailabilityZones: [us-east-1a]
+      TargetGroupARNs: [arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef]
+      HealthCheckType: EC2"#,
+            ),
+        },
     ]
 }
 
@@ -1672,6 +1850,8 @@ async fn password_policy(a: Account, strict: bool) -> String {
         .require_lowercase_characters(strict)
         .require_symbols(strict)
         .require_numbers(strict)
+        .set_password_reuse_prevention(strict.then_some(24))
+        .set_max_password_age(strict.then_some(90))
         .send()
         .await
         .unwrap();
@@ -1957,6 +2137,141 @@ async fn cluster(a: Account, strict: bool) -> String {
     }
     create.send().await.unwrap();
     format!(":cluster/{name}")
+}
+
+/// The default security group of a new VPC, emptied of its rules (`closed`)
+/// or with the rules AWS creates it with.
+async fn default_group(a: Account, closed: bool) -> String {
+    use aws_sdk_ec2::types::Filter;
+    let vpc = new_vpc(&a, "10.83.0.0/16").await;
+    let ec2 = a.ec2();
+    let group = ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(
+            Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .clone();
+    let gid = id(group.group_id());
+    if closed {
+        if !group.ip_permissions().is_empty() {
+            ec2.revoke_security_group_ingress()
+                .group_id(&gid)
+                .set_ip_permissions(Some(group.ip_permissions().to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+        if !group.ip_permissions_egress().is_empty() {
+            ec2.revoke_security_group_egress()
+                .group_id(&gid)
+                .set_ip_permissions(Some(group.ip_permissions_egress().to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    format!("security-group/{gid}")
+}
+
+/// EBS encryption by default in us-east-1, turned on or left off.
+async fn ebs_default(a: Account, enabled: bool) -> String {
+    if enabled {
+        a.ec2()
+            .enable_ebs_encryption_by_default()
+            .send()
+            .await
+            .unwrap();
+    }
+    ":us-east-1:".into()
+}
+
+/// The account's S3 Block Public Access, all four settings on, or all but
+/// `RestrictPublicBuckets`.
+async fn account_block(a: Account, restrict: bool) -> String {
+    use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
+    aws_sdk_s3control::Client::from_conf(
+        aws_sdk_s3control::config::Builder::from(&a.sdk)
+            .interceptor(vigil_aws::moto::DropAccountHostPrefix)
+            .build(),
+    )
+    .put_public_access_block()
+    .account_id(&a.id)
+    .public_access_block_configuration(
+        PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(restrict)
+            .build(),
+    )
+    .send()
+    .await
+    .unwrap();
+    ":account-public-access-block".into()
+}
+
+/// An Auto Scaling group behind a target group with its launch
+/// configuration: hardened (IMDSv2, no public IP, two zones, ELB health
+/// checks) or lax (IMDSv1, public IP, one zone, EC2 health checks).
+async fn scaling_group(a: Account, hardened: bool) -> String {
+    use aws_sdk_autoscaling::types as t;
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+    let name = if hardened { "hardened" } else { "loose" };
+    let vpc = new_vpc(&a, "10.84.0.0/16").await;
+    let tg = id(aws_sdk_elasticloadbalancingv2::Client::new(&a.sdk)
+        .create_target_group()
+        .name(name)
+        .protocol(ProtocolEnum::Http)
+        .port(80)
+        .vpc_id(vpc)
+        .target_type(TargetTypeEnum::Instance)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn());
+    let asg = aws_sdk_autoscaling::Client::new(&a.sdk);
+    asg.create_launch_configuration()
+        .launch_configuration_name(name)
+        .image_id("ami-12c6146b")
+        .instance_type("t3.micro")
+        .associate_public_ip_address(!hardened)
+        .metadata_options(
+            t::InstanceMetadataOptions::builder()
+                .http_tokens(if hardened {
+                    t::InstanceMetadataHttpTokensState::Required
+                } else {
+                    t::InstanceMetadataHttpTokensState::Optional
+                })
+                .http_endpoint(t::InstanceMetadataEndpointState::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut create = asg
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_configuration_name(name)
+        .min_size(0)
+        .max_size(1)
+        .desired_capacity(0)
+        .availability_zones("us-east-1a")
+        .target_group_arns(tg)
+        .health_check_type(if hardened { "ELB" } else { "EC2" });
+    if hardened {
+        create = create.availability_zones("us-east-1b");
+    }
+    create.send().await.unwrap();
+    format!("autoScalingGroupName/{name}")
 }
 
 fn id<T: ToString>(v: Option<T>) -> String {
