@@ -465,14 +465,16 @@ Resources:
             ),
         },
         Case {
-            name: "instance requiring IMDSv2",
-            cids: &[43],
+            name: "instance requiring IMDSv2, with an instance profile",
+            cids: &[43, 49],
             want: Pass,
-            moto: Some(|a| Box::pin(instance(a, "required", "enabled"))),
+            moto: Some(|a| Box::pin(instance(a, "required", "enabled", true))),
             terraform: r#"
+resource "aws_iam_instance_profile" "app" { name = "app" }
 resource "aws_instance" "this" {
-  ami           = "ami-12c6146b"
-  instance_type = "t3.micro"
+  ami                  = "ami-12c6146b"
+  instance_type        = "t3.micro"
+  iam_instance_profile = aws_iam_instance_profile.app.name
   metadata_options {
     http_endpoint = "enabled"
     http_tokens   = "required"
@@ -488,21 +490,25 @@ Resources:
       LaunchTemplateName: imdsv2
       LaunchTemplateData:
         MetadataOptions: { HttpEndpoint: enabled, HttpTokens: required }
+  Profile:
+    Type: AWS::IAM::InstanceProfile
+    Properties: { Roles: [] }
   Instance:
     Type: AWS::EC2::Instance
     Properties:
       ImageId: ami-12c6146b
       InstanceType: t3.micro
+      IamInstanceProfile: !Ref Profile
       LaunchTemplate:
         LaunchTemplateName: imdsv2
         Version: "1""#,
             ),
         },
         Case {
-            name: "instance allowing IMDSv1",
-            cids: &[43],
+            name: "instance allowing IMDSv1, without an instance profile",
+            cids: &[43, 49],
             want: Fail,
-            moto: Some(|a| Box::pin(instance(a, "optional", "enabled"))),
+            moto: Some(|a| Box::pin(instance(a, "optional", "enabled", false))),
             terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
@@ -535,7 +541,7 @@ Resources:
             name: "instance with the metadata endpoint disabled",
             cids: &[43],
             want: Pass,
-            moto: Some(|a| Box::pin(instance(a, "optional", "disabled"))),
+            moto: Some(|a| Box::pin(instance(a, "optional", "disabled", false))),
             terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
@@ -679,7 +685,7 @@ Resources:
         // --- RDS ---------------------------------------------------------------
         Case {
             name: "encrypted, private, Multi-AZ database keeping 7 days of backups",
-            cids: &[53, 51, 25, 26],
+            cids: &[53, 51, 25, 26, 55, 56],
             want: Pass,
             moto: Some(|a| Box::pin(database(a, Db::Strong))),
             terraform: r#"
@@ -694,6 +700,7 @@ resource "aws_db_instance" "this" {
   publicly_accessible     = false
   multi_az                = true
   backup_retention_period = 7
+  port                    = 5433
 }"#,
             cloudformation: Some(
                 r#"
@@ -710,12 +717,13 @@ Resources:
       StorageEncrypted: true
       PubliclyAccessible: false
       MultiAZ: true
-      BackupRetentionPeriod: 7"#,
+      BackupRetentionPeriod: 7
+      Port: "5433""#,
             ),
         },
         Case {
             name: "unencrypted, public, single-AZ database keeping 1 day of backups",
-            cids: &[53, 51, 25, 26],
+            cids: &[53, 51, 25, 26, 55, 56],
             want: Fail,
             moto: Some(|a| Box::pin(database(a, Db::Weak))),
             terraform: r#"
@@ -730,6 +738,8 @@ resource "aws_db_instance" "this" {
   publicly_accessible     = true
   multi_az                = false
   backup_retention_period = 1
+  port                       = 5432
+  auto_minor_version_upgrade = false
 }"#,
             cloudformation: Some(
                 r#"
@@ -746,7 +756,9 @@ Resources:
       StorageEncrypted: false
       PubliclyAccessible: true
       MultiAZ: false
-      BackupRetentionPeriod: 1"#,
+      BackupRetentionPeriod: 1
+      Port: "5432"
+      AutoMinorVersionUpgrade: false"#,
             ),
         },
         Case {
@@ -809,6 +821,41 @@ resource "aws_iam_account_password_policy" "this" {
   require_numbers              = false
 }"#,
             cloudformation: None,
+        },
+        Case {
+            name: "user without policies of its own",
+            cids: &[17],
+            want: Pass,
+            moto: Some(|a| Box::pin(user(a, false))),
+            terraform: r#"resource "aws_iam_user" "this" { name = "grouped" }"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  User:
+    Type: AWS::IAM::User
+    Properties: { UserName: grouped }"#,
+            ),
+        },
+        Case {
+            name: "user with a managed policy attached directly",
+            cids: &[17],
+            want: Fail,
+            moto: Some(|a| Box::pin(user(a, true))),
+            terraform: r#"
+resource "aws_iam_user" "this" { name = "direct" }
+resource "aws_iam_user_policy_attachment" "this" {
+  user       = aws_iam_user.this.name
+  policy_arn = "arn:aws:iam::123456789012:policy/read-only"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  User:
+    Type: AWS::IAM::User
+    Properties:
+      UserName: direct
+      ManagedPolicyArns: [arn:aws:iam::123456789012:policy/read-only]"#,
+            ),
         },
         // --- KMS -------------------------------------------------------------
         Case {
@@ -1737,13 +1784,27 @@ async fn volume(a: Account, encrypted: bool) -> String {
     format!("volume/{v}")
 }
 
-async fn instance(a: Account, tokens: &str, endpoint: &str) -> String {
+/// An instance with these metadata options and, when `profile`, an
+/// instance profile of its own.
+async fn instance(a: Account, tokens: &str, endpoint: &str, profile: bool) -> String {
     use aws_sdk_ec2::types as t;
     let tokens = t::HttpTokensState::from(tokens);
     let endpoint = t::InstanceMetadataEndpointState::from(endpoint);
-    let run = a
-        .ec2()
-        .run_instances()
+    let mut run = a.ec2().run_instances();
+    if profile {
+        let iam = aws_sdk_iam::Client::new(&a.sdk);
+        iam.create_instance_profile()
+            .instance_profile_name("app")
+            .send()
+            .await
+            .unwrap();
+        run = run.iam_instance_profile(
+            t::IamInstanceProfileSpecification::builder()
+                .name("app")
+                .build(),
+        );
+    }
+    let run = run
         .image_id("ami-12c6146b")
         .instance_type(t::InstanceType::T3Micro)
         .min_count(1)
@@ -1808,9 +1869,11 @@ async fn subnet(a: Account, public: Option<bool>) -> String {
 /// How a database is created.
 #[derive(Clone, Copy)]
 enum Db {
-    /// Encrypted, private, Multi-AZ, 7 days of backups.
+    /// Encrypted, private, Multi-AZ, 7 days of backups, minor upgrades, on
+    /// port 5433.
     Strong,
-    /// Unencrypted, public, single-AZ, 1 day of backups.
+    /// Unencrypted, public, single-AZ, 1 day of backups, no minor
+    /// upgrades, on PostgreSQL's default port.
     Weak,
     /// Only what CreateDBInstance requires.
     Defaults,
@@ -1833,6 +1896,8 @@ async fn database(a: Account, db: Db) -> String {
     if let Db::Strong | Db::Weak = db {
         let strong = matches!(db, Db::Strong);
         create = create
+            .port(if strong { 5433 } else { 5432 })
+            .auto_minor_version_upgrade(strong)
             .storage_encrypted(strong)
             .publicly_accessible(!strong)
             .multi_az(strong)
@@ -2272,6 +2337,32 @@ async fn scaling_group(a: Account, hardened: bool) -> String {
     }
     create.send().await.unwrap();
     format!("autoScalingGroupName/{name}")
+}
+
+/// An IAM user, with (`attached`) a managed policy attached directly.
+async fn user(a: Account, attached: bool) -> String {
+    let name = if attached { "direct" } else { "grouped" };
+    let iam = aws_sdk_iam::Client::new(&a.sdk);
+    iam.create_user().user_name(name).send().await.unwrap();
+    if attached {
+        // moto does not load AWS managed policies: a customer managed one.
+        let arn = iam
+            .create_policy()
+            .policy_name("read-only")
+            .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .and_then(|p| p.arn);
+        iam.attach_user_policy()
+            .user_name(name)
+            .set_policy_arn(arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    format!("user/{name}")
 }
 
 fn id<T: ToString>(v: Option<T>) -> String {
