@@ -54,7 +54,8 @@ impl Account {
 }
 
 /// A seeding step: creates the case's resource in the account and returns
-/// a text that occurs in the scanned resource's id and no other's.
+/// a text that occurs in the scanned resource's id and no other's (the
+/// test reports a key matching several resources).
 type Seed = fn(Account) -> Pin<Box<dyn Future<Output = String> + Send>>;
 
 /// One resource, written three ways, and the verdict each controls in `cids`
@@ -231,6 +232,36 @@ Resources:
   Bucket:
     Type: AWS::S3::Bucket
     Properties: { AccessControl: AuthenticatedRead }"#,
+            ),
+        },
+        Case {
+            name: "bucket versioned through the legacy inline argument",
+            cids: &[48],
+            want: Pass,
+            moto: Some(|a| Box::pin(bucket_versioning(a, "inline-versioned", Some(Status::Enabled)))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" {
+  bucket = "inline-versioned"
+  versioning { enabled = true }
+}"#,
+            cloudformation: None,
+        },
+        Case {
+            name: "bucket with a public-read-write ACL through the legacy inline argument",
+            cids: &[45],
+            want: Fail,
+            moto: Some(|a| Box::pin(bucket_acl(a, "inline-public", Acl::PublicReadWrite))),
+            terraform: r#"
+resource "aws_s3_bucket" "this" {
+  bucket = "inline-public"
+  acl    = "public-read-write"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties: { AccessControl: PublicReadWrite }"#,
             ),
         },
         // --- EC2 security groups --------------------------------------------
@@ -423,6 +454,32 @@ Resources:
       FromPort: 3000
       ToPort: 4000
       CidrIp: 0.0.0.0/0"#,
+            ),
+        },
+        Case {
+            name: "security group opening every TCP port to 0.0.0.0/0",
+            cids: &[38, 41, 42, 44],
+            want: Fail,
+            moto: Some(|a| Box::pin(group(a, "tcp-all", "tcp", 0, 65535, "0.0.0.0/0"))),
+            terraform: r#"
+resource "aws_security_group" "this" {
+  name = "tcp-all"
+  ingress {
+    protocol    = "tcp"
+    from_port   = 0
+    to_port     = 65535
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Group:
+    Type: AWS::EC2::SecurityGroup
+    Properties:
+      GroupDescription: tcp-all
+      SecurityGroupIngress:
+        - { IpProtocol: tcp, FromPort: 0, ToPort: 65535, CidrIp: 0.0.0.0/0 }"#,
             ),
         },
         // --- EBS, EC2 instances ---------------------------------------------
@@ -955,7 +1012,7 @@ Resources:
             name: "multi-region trail validating its log files",
             cids: &[27, 28],
             want: Pass,
-            moto: Some(|a| Box::pin(trail(a, "audit", true, true))),
+            moto: Some(|a| Box::pin(trail(a, "audit", true, Events::Management))),
             terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "audit"
@@ -984,10 +1041,47 @@ Resources:
             ),
         },
         Case {
-            name: "single-region trail without log file validation",
-            cids: &[27, 28],
+            name: "trail recording S3 object events of every bucket",
+            cids: &[27, 28, 30, 31],
+            want: Pass,
+            moto: Some(|a| Box::pin(trail(a, "data", true, Events::ManagementAndS3Objects))),
+            terraform: r#"
+resource "aws_cloudtrail" "this" {
+  name                       = "data"
+  s3_bucket_name             = "trail-logs"
+  is_multi_region_trail      = true
+  enable_log_file_validation = true
+  event_selector {
+    read_write_type           = "All"
+    include_management_events = true
+    data_resource {
+      type   = "AWS::S3::Object"
+      values = ["arn:aws:s3"]
+    }
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      S3BucketName: trail-logs
+      IsLogging: true
+      IsMultiRegionTrail: true
+      EnableLogFileValidation: true
+      EventSelectors:
+        - ReadWriteType: All
+          IncludeManagementEvents: true
+          DataResources:
+            - { Type: "AWS::S3::Object", Values: ["arn:aws:s3"] }"#,
+            ),
+        },
+        Case {
+            name: "single-region trail without log file validation or data events",
+            cids: &[27, 28, 30, 31],
             want: Fail,
-            moto: Some(|a| Box::pin(trail(a, "local", false, true))),
+            moto: Some(|a| Box::pin(trail(a, "local", false, Events::Management))),
             terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "local"
@@ -1019,7 +1113,7 @@ Resources:
             name: "multi-region trail with the default event selectors",
             cids: &[27, 28],
             want: Pass,
-            moto: Some(|a| Box::pin(trail(a, "default-events", true, false))),
+            moto: Some(|a| Box::pin(trail(a, "default-events", true, Events::Default))),
             terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "default-events"
@@ -1684,7 +1778,7 @@ async fn bucket_versioning(
             .await
             .unwrap();
     }
-    name
+    format!(":::{name}")
 }
 
 async fn create_bucket(
@@ -1704,7 +1798,7 @@ async fn create_bucket(
 }
 
 async fn bucket_acl(a: Account, base: &str, acl: aws_sdk_s3::types::BucketCannedAcl) -> String {
-    create_bucket(&a, base, Some(acl)).await
+    format!(":::{}", create_bucket(&a, base, Some(acl)).await)
 }
 
 async fn bucket_block(a: Account, restrict: bool) -> String {
@@ -1724,7 +1818,7 @@ async fn bucket_block(a: Account, restrict: bool) -> String {
         .send()
         .await
         .unwrap();
-    name
+    format!(":::{name}")
 }
 
 /// A fresh VPC's id.
@@ -1938,9 +2032,21 @@ async fn key(a: Account, rotate: bool) -> String {
     format!("key/{k}")
 }
 
-/// A logging trail; its event selectors are put only when `selectors`.
-async fn trail(a: Account, name: &str, strict: bool, selectors: bool) -> String {
-    use aws_sdk_cloudtrail::types::{EventSelector, ReadWriteType};
+/// The event selectors a trail gets.
+#[derive(Clone, Copy, PartialEq)]
+enum Events {
+    /// None put: the trail keeps the ones it is created with.
+    Default,
+    /// All management events.
+    Management,
+    /// All management events and S3 object events of every bucket.
+    ManagementAndS3Objects,
+}
+
+/// A logging trail, multi-region and validating its log files when
+/// `strict`.
+async fn trail(a: Account, name: &str, strict: bool, events: Events) -> String {
+    use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
     let bucket = create_bucket(&a, name, None).await;
     let ct = aws_sdk_cloudtrail::Client::new(&a.sdk);
     ct.create_trail()
@@ -1952,15 +2058,21 @@ async fn trail(a: Account, name: &str, strict: bool, selectors: bool) -> String 
         .await
         .unwrap();
     ct.start_logging().name(name).send().await.unwrap();
-    if selectors {
+    if events != Events::Default {
+        let mut selector = EventSelector::builder()
+            .read_write_type(ReadWriteType::All)
+            .include_management_events(true);
+        if events == Events::ManagementAndS3Objects {
+            selector = selector.data_resources(
+                DataResource::builder()
+                    .r#type("AWS::S3::Object")
+                    .values("arn:aws:s3")
+                    .build(),
+            );
+        }
         ct.put_event_selectors()
             .trail_name(name)
-            .event_selectors(
-                EventSelector::builder()
-                    .read_write_type(ReadWriteType::All)
-                    .include_management_events(true)
-                    .build(),
-            )
+            .event_selectors(selector.build())
             .send()
             .await
             .unwrap();
