@@ -1078,8 +1078,32 @@ Resources:
             ),
         },
         Case {
-            name: "single-region trail without log file validation or data events",
-            cids: &[27, 28, 30, 31],
+            name: "trail delivering to CloudWatch Logs",
+            cids: &[32],
+            want: Pass,
+            moto: Some(|a| Box::pin(streamed_trail(a))),
+            terraform: r#"
+resource "aws_cloudtrail" "this" {
+  name                       = "streamed"
+  s3_bucket_name             = "trail-logs"
+  cloud_watch_logs_group_arn = "arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail:*"
+  cloud_watch_logs_role_arn  = "arn:aws:iam::123456789012:role/cloudtrail-to-logs"
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      S3BucketName: trail-logs
+      IsLogging: true
+      CloudWatchLogsLogGroupArn: arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail:*
+      CloudWatchLogsRoleArn: arn:aws:iam::123456789012:role/cloudtrail-to-logs"#,
+            ),
+        },
+        Case {
+            name: "single-region trail without log file validation, data events or CloudWatch Logs",
+            cids: &[27, 28, 30, 31, 32],
             want: Fail,
             moto: Some(|a| Box::pin(trail(a, "local", false, Events::Management))),
             terraform: r#"
@@ -1502,7 +1526,7 @@ Resources:
         // --- EKS -------------------------------------------------------------
         Case {
             name: "private EKS cluster, fully logged, secrets encrypted",
-            cids: &[50, 58, 59],
+            cids: &[50, 57, 58, 59],
             want: Pass,
             moto: Some(|a| Box::pin(cluster(a, true))),
             terraform: r#"
@@ -1550,7 +1574,7 @@ Resources:
         },
         Case {
             name: "public EKS cluster logging the API only, secrets unencrypted",
-            cids: &[50, 58, 59],
+            cids: &[50, 57, 58, 59],
             want: Fail,
             moto: Some(|a| Box::pin(cluster(a, false))),
             terraform: r#"
@@ -2080,6 +2104,24 @@ async fn trail(a: Account, name: &str, strict: bool, events: Events) -> String {
     format!("trail/{name}")
 }
 
+/// A trail delivering to a CloudWatch Logs group.
+async fn streamed_trail(a: Account) -> String {
+    let bucket = create_bucket(&a, "streamed", None).await;
+    aws_sdk_cloudtrail::Client::new(&a.sdk)
+        .create_trail()
+        .name("streamed")
+        .s3_bucket_name(bucket)
+        .cloud_watch_logs_log_group_arn(format!(
+            "arn:aws:logs:us-east-1:{}:log-group:cloudtrail:*",
+            a.id
+        ))
+        .cloud_watch_logs_role_arn(format!("arn:aws:iam::{}:role/cloudtrail-to-logs", a.id))
+        .send()
+        .await
+        .unwrap();
+    "trail/streamed".into()
+}
+
 /// An application load balancer with the attributes `attributes` set.
 async fn load_balancer(a: Account, name: &str, attributes: &[(&str, &str)]) -> String {
     use aws_sdk_elasticloadbalancingv2::types::LoadBalancerAttribute;
@@ -2286,6 +2328,8 @@ async fn cluster(a: Account, strict: bool) -> String {
                 .security_group_ids(sg)
                 .endpoint_public_access(!strict)
                 .endpoint_private_access(true)
+                // AWS's default; moto reports no CIDRs unless given.
+                .public_access_cidrs("0.0.0.0/0")
                 .build(),
         )
         .logging(
