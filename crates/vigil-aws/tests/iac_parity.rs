@@ -1319,6 +1319,130 @@ Resources:
         - { Key: routing.http.desync_mitigation_mode, Value: monitor }"#,
             ),
         },
+        Case {
+            name: "load balancer serving HTTPS on TLS 1.3, HTTP redirecting to it",
+            cids: &[64, 65],
+            want: Pass,
+            moto: Some(|a| Box::pin(listeners(a, true))),
+            terraform: r#"
+resource "aws_lb" "this" {
+  name    = "redirecting"
+  subnets = ["subnet-0a", "subnet-0b"]
+}
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "HTTPS"
+  port              = 443
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = "arn:aws:iam::123456789012:server-certificate/web"
+  default_action {
+    type             = "forward"
+    target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+  }
+}
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "HTTP"
+  port              = 80
+  default_action {
+    type = "redirect"
+    redirect {
+      protocol    = "HTTPS"
+      port        = "443"
+      status_code = "HTTP_301"
+    }
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: redirecting
+      Subnets: [subnet-0a, subnet-0b]
+  Https:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Protocol: HTTPS
+      Port: 443
+      SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06
+      Certificates: [{ CertificateArn: "arn:aws:iam::123456789012:server-certificate/web" }]
+      DefaultActions:
+        - Type: forward
+          TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef
+  Http:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Protocol: HTTP
+      Port: 80
+      DefaultActions:
+        - Type: redirect
+          RedirectConfig: { Protocol: HTTPS, Port: "443", StatusCode: HTTP_301 }"#,
+            ),
+        },
+        Case {
+            name: "load balancer serving HTTPS on the 2016 policy, HTTP forwarding",
+            cids: &[64, 65],
+            want: Fail,
+            moto: Some(|a| Box::pin(listeners(a, false))),
+            terraform: r#"
+resource "aws_lb" "this" {
+  name    = "forwarding"
+  subnets = ["subnet-0a", "subnet-0b"]
+}
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "HTTPS"
+  port              = 443
+  ssl_policy        = "ELBSecurityPolicy-2016-08"
+  certificate_arn   = "arn:aws:iam::123456789012:server-certificate/web"
+  default_action {
+    type             = "forward"
+    target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+  }
+}
+resource "aws_lb_listener" "http" {
+  load_balancer_arn = aws_lb.this.arn
+  protocol          = "HTTP"
+  port              = 80
+  default_action {
+    type             = "forward"
+    target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
+  }
+}"#,
+            cloudformation: Some(
+                r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: forwarding
+      Subnets: [subnet-0a, subnet-0b]
+  Https:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Protocol: HTTPS
+      Port: 443
+      SslPolicy: ELBSecurityPolicy-2016-08
+      Certificates: [{ CertificateArn: "arn:aws:iam::123456789012:server-certificate/web" }]
+      DefaultActions:
+        - Type: forward
+          TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef
+  Http:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Protocol: HTTP
+      Port: 80
+      DefaultActions:
+        - Type: forward
+          TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"#,
+            ),
+        },
         // --- Lambda ------------------------------------------------------------
         Case {
             name: "function on a supported runtime",
@@ -2148,6 +2272,88 @@ async fn load_balancer(a: Account, name: &str, attributes: &[(&str, &str)]) -> S
         modify.send().await.unwrap();
     }
     format!(":loadbalancer/app/{name}/")
+}
+
+/// A load balancer with two listeners: HTTPS on a TLS 1.3 policy and HTTP
+/// redirecting to it (`secure`), or HTTPS on the 2016 policy and HTTP
+/// forwarding to a target group.
+async fn listeners(a: Account, secure: bool) -> String {
+    use aws_sdk_elasticloadbalancingv2::types as t;
+    let name = if secure { "redirecting" } else { "forwarding" };
+    let key = load_balancer(a.clone(), name, &[]).await;
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&a.sdk);
+    let lb = elb
+        .describe_load_balancers()
+        .names(name)
+        .send()
+        .await
+        .unwrap()
+        .load_balancers()[0]
+        .clone();
+    let cert = aws_sdk_iam::Client::new(&a.sdk)
+        .upload_server_certificate()
+        .server_certificate_name(name)
+        .certificate_body("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----")
+        .private_key("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----")
+        .send()
+        .await
+        .unwrap()
+        .server_certificate_metadata
+        .map(|m| m.arn);
+    let tg = id(elb
+        .create_target_group()
+        .name(name)
+        .protocol(t::ProtocolEnum::Http)
+        .port(80)
+        .set_vpc_id(lb.vpc_id().map(str::to_string))
+        .target_type(t::TargetTypeEnum::Instance)
+        .send()
+        .await
+        .unwrap()
+        .target_groups()[0]
+        .target_group_arn());
+    let forward = t::Action::builder()
+        .r#type(t::ActionTypeEnum::Forward)
+        .target_group_arn(tg)
+        .build();
+    let policy = if secure {
+        "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    } else {
+        "ELBSecurityPolicy-2016-08"
+    };
+    elb.create_listener()
+        .set_load_balancer_arn(lb.load_balancer_arn().map(str::to_string))
+        .protocol(t::ProtocolEnum::Https)
+        .port(443)
+        .ssl_policy(policy)
+        .certificates(t::Certificate::builder().set_certificate_arn(cert).build())
+        .default_actions(forward.clone())
+        .send()
+        .await
+        .unwrap();
+    let http = if secure {
+        t::Action::builder()
+            .r#type(t::ActionTypeEnum::Redirect)
+            .redirect_config(
+                t::RedirectActionConfig::builder()
+                    .protocol("HTTPS")
+                    .port("443")
+                    .status_code(t::RedirectActionStatusCodeEnum::Http301)
+                    .build(),
+            )
+            .build()
+    } else {
+        forward
+    };
+    elb.create_listener()
+        .set_load_balancer_arn(lb.load_balancer_arn().map(str::to_string))
+        .protocol(t::ProtocolEnum::Http)
+        .port(80)
+        .default_actions(http)
+        .send()
+        .await
+        .unwrap();
+    key
 }
 
 async fn function(a: Account, current: bool) -> String {
