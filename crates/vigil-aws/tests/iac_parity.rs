@@ -11,11 +11,20 @@
 //! can differ), each account is scanned once, and every verdict must equal the
 //! case's.
 //!
-//! Left out, as moto cannot express them: a bucket's default Block Public
-//! Access (moto creates buckets without one, AWS with all four settings on,
-//! so the cases set it explicitly) and MFA Delete 22 (needs a root MFA
-//! token). The password policy has no CloudFormation resource type, so its
-//! cases have no template.
+//! Left out, as moto cannot express them: MFA Delete 22 (needs a root MFA
+//! token) and the root account controls 6-9. Left out as IaC does not
+//! declare them: credential ages and MFA devices (1-5, 10, 13, 14), keys
+//! pending deletion 34, snapshots 52/54. CloudFormation has no resource type
+//! for the password policy, the default security group, EBS encryption by
+//! default or the account's Block Public Access: those cases have no
+//! template.
+//!
+//! moto differs from AWS where a setting is left at its default, so its
+//! seeding states AWS's default explicitly where the IaC texts omit it: a
+//! bucket's Block Public Access (moto creates buckets without one, AWS with
+//! all four settings on), an ALB's
+//! `drop_invalid_header_fields` (reported only once set) and an EKS
+//! cluster's public access CIDRs (none reported unless given).
 //!
 //! `VIGIL_TEST_MOTO_URL` names the moto server (`scripts/test` starts one);
 //! without it the Terraform and CloudFormation verdicts are still checked
@@ -145,7 +154,7 @@ Resources:
             name: "bucket blocking all public access",
             cids: &[60],
             want: Pass,
-            moto: Some(|a| Box::pin(bucket_block(a, true))),
+            moto: Some(|a| Box::pin(bucket_block(a, "blocked", true))),
             terraform: r#"
 resource "aws_s3_bucket" "this" { bucket = "blocked" }
 resource "aws_s3_bucket_public_access_block" "this" {
@@ -169,10 +178,19 @@ Resources:
             ),
         },
         Case {
+            name: "bucket leaving Block Public Access at its default",
+            cids: &[60],
+            want: Pass,
+            // S3 turns all four settings on for new buckets; moto does not.
+            moto: Some(|a| Box::pin(bucket_block(a, "default-block", true))),
+            terraform: r#"resource "aws_s3_bucket" "this" { bucket = "default-block" }"#,
+            cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }"),
+        },
+        Case {
             name: "bucket not restricting public buckets",
             cids: &[60],
             want: Fail,
-            moto: Some(|a| Box::pin(bucket_block(a, false))),
+            moto: Some(|a| Box::pin(bucket_block(a, "half-blocked", false))),
             terraform: r#"
 resource "aws_s3_bucket" "this" { bucket = "half-blocked" }
 resource "aws_s3_bucket_public_access_block" "this" {
@@ -1949,9 +1967,9 @@ async fn bucket_acl(a: Account, base: &str, acl: aws_sdk_s3::types::BucketCanned
     format!(":::{}", create_bucket(&a, base, Some(acl)).await)
 }
 
-async fn bucket_block(a: Account, restrict: bool) -> String {
+async fn bucket_block(a: Account, base: &str, restrict: bool) -> String {
     use aws_sdk_s3::types::PublicAccessBlockConfiguration;
-    let name = create_bucket(&a, "block", None).await;
+    let name = create_bucket(&a, base, None).await;
     a.s3()
         .put_public_access_block()
         .bucket(&name)
