@@ -147,7 +147,7 @@ pub async fn collect(ctx: Arc<Ctx>) -> Part {
                 set(
                     &mut policy,
                     "password_reuse_prevention",
-                    p.password_reuse_prevention(),
+                    unset_if_zero(p.password_reuse_prevention()),
                 );
                 set(
                     &mut policy,
@@ -161,7 +161,11 @@ pub async fn collect(ctx: Arc<Ctx>) -> Part {
                 );
                 set(&mut policy, "require_symbols", p.require_symbols());
                 set(&mut policy, "require_numbers", p.require_numbers());
-                set(&mut policy, "max_password_age", p.max_password_age());
+                set(
+                    &mut policy,
+                    "max_password_age",
+                    unset_if_zero(p.max_password_age()),
+                );
             }
         }
         // Without a policy AWS applies its defaults: 8 characters, no reuse
@@ -190,4 +194,23 @@ pub async fn collect(ctx: Arc<Ctx>) -> Part {
     }
     part.resources.push(policy);
     part
+}
+
+/// A password policy's reuse prevention or maximum age, `None` when 0: IAM
+/// documents 0 as "not set" for both (reuse allowed, passwords never
+/// expire), so a reported 0 must not read as a 0-day limit.
+fn unset_if_zero(v: Option<i32>) -> Option<i32> {
+    v.filter(|&n| n != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unset_if_zero;
+
+    #[test]
+    fn a_zero_reuse_prevention_or_age_is_unset() {
+        assert_eq!(unset_if_zero(Some(0)), None);
+        assert_eq!(unset_if_zero(None), None);
+        assert_eq!(unset_if_zero(Some(90)), Some(90));
+    }
 }
