@@ -16,6 +16,7 @@ const TERRAFORM_ONLY: &[&str] = &[
     "aws.iam.password_policy",
     "aws.ec2.ebs_encryption_default",
     "aws.s3.account_public_access_block",
+    "aws.terraform.provider",
 ];
 
 /// Controls whose resource exists in CloudFormation but whose subject does

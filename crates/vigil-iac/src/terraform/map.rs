@@ -18,6 +18,7 @@ pub(crate) mod elbv2;
 mod iam;
 mod kms;
 pub(crate) mod lambda;
+mod provider;
 mod rds;
 mod s3;
 pub(crate) mod vpc;
@@ -64,6 +65,7 @@ const MAPPERS: &[Mapper] = &[
     elbv2::map,
     lambda::map,
     autoscaling::map,
+    provider::map,
 ];
 
 fn map_one(d: &TfResource, ix: &Index<'_>) -> Option<Resource> {
