@@ -115,7 +115,8 @@ pub struct Catalog {
     pub policies: Vec<Policy>,
 }
 
-/// A fixture whose resources did not give the result it expects.
+/// A fixture whose resources did not give the result it expects; `resource`
+/// is `-` for a failure of the fixture file as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixtureFailure {
     pub cid: u32,
@@ -128,6 +129,15 @@ pub struct FixtureFailure {
 
 impl std::fmt::Display for FixtureFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A failure of the file as a whole (no fixture, unreadable, no
+        // resource of the type): what is wrong, not a result.
+        if self.resource == "-" && self.got.is_none() {
+            return write!(
+                f,
+                "{}: CID {}: expected {}: {}",
+                self.file, self.cid, self.expected, self.message
+            );
+        }
         write!(
             f,
             "{}: CID {} on `{}`: expected {}, got {}",

@@ -211,6 +211,7 @@ pub(crate) fn set_user_data_secrets(r: &mut Resource, ud: Result<Option<UserData
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     const KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -330,5 +331,115 @@ mod tests {
             .contains("hunter2"));
         set_environment_secrets(&mut r, Some(&Val::unknown("var.env")));
         assert!(r.uncollected["environment_secrets"].contains("var.env"));
+    }
+
+    /// The mappers: instances take their own user data, else their launch
+    /// template's; Lambda variables by name; CloudFormation the same.
+    #[test]
+    fn mappers_record_user_data_and_environment_secrets_by_kind_and_name() {
+        use crate::terraform::map::ec2::tests::{one, resources};
+        let b64 = base64::engine::general_purpose::STANDARD.encode(format!("KEY={KEY_ID}\n"));
+        let rs = resources(&format!(
+            r#"
+variable "ud" {{}}
+resource "aws_launch_template" "lt" {{
+  user_data = "{b64}"
+}}
+resource "aws_instance" "from_template" {{
+  launch_template {{
+    id = aws_launch_template.lt.id
+  }}
+}}
+resource "aws_instance" "own_wins" {{
+  user_data = "echo hello"
+  launch_template {{
+    id = aws_launch_template.lt.id
+  }}
+}}
+resource "aws_instance" "unknown" {{
+  user_data = var.ud
+}}
+resource "aws_instance" "none" {{}}
+resource "aws_lambda_function" "f" {{
+  function_name = "f"
+  environment {{
+    variables = {{
+      API_TOKEN = "abc"
+      REGION    = "eu-west-1"
+    }}
+  }}
+}}
+resource "aws_lambda_function" "g" {{
+  function_name = "g"
+}}
+"#
+        ));
+        let secrets = |id: &str, key: &str| one(&rs, id).attributes.get(key).cloned();
+        let kinds = |id| secrets(id, "user_data_secrets");
+        assert_eq!(
+            kinds("aws_instance.from_template"),
+            Some(json!([ACCESS_KEY_ID]))
+        );
+        assert_eq!(kinds("aws_instance.own_wins"), Some(json!([])));
+        assert_eq!(kinds("aws_instance.none"), Some(json!([])));
+        assert_eq!(kinds("aws_instance.unknown"), None);
+        assert!(
+            one(&rs, "aws_instance.unknown").uncollected["user_data_secrets"].contains("var.ud")
+        );
+        assert_eq!(
+            secrets("aws_lambda_function.f", "environment_secrets"),
+            Some(json!(["API_TOKEN"]))
+        );
+        assert_eq!(
+            secrets("aws_lambda_function.g", "environment_secrets"),
+            Some(json!([]))
+        );
+
+        let template = format!(
+            r#"AWSTemplateFormatVersion: "2010-09-09"
+Resources:
+  Template:
+    Type: AWS::EC2::LaunchTemplate
+    Properties:
+      LaunchTemplateName: base
+      LaunchTemplateData:
+        UserData:
+          Fn::Base64: "-----BEGIN OPENSSH PRIVATE KEY-----"
+  FromTemplate:
+    Type: AWS::EC2::Instance
+    Properties:
+      LaunchTemplate:
+        LaunchTemplateName: base
+  Own:
+    Type: AWS::EC2::Instance
+    Properties:
+      UserData:
+        Fn::Base64: !Sub "export AWS_ACCESS_KEY_ID={KEY_ID} REGION=${{AWS::Region}}"
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      Environment:
+        Variables:
+          DB_PASSWORD: !Ref AWS::NoValue
+          SIGNING_SECRET: s3cr3t
+"#
+        );
+        let (rs, errors) =
+            crate::cloudformation::cloudformation_resources(&[("t.yaml".into(), template)]);
+        assert!(errors.is_empty(), "{errors:?}");
+        let secrets = |id: &str, key: &str| one(&rs, id).attributes.get(key).cloned();
+        assert_eq!(
+            secrets("FromTemplate", "user_data_secrets"),
+            Some(json!([PRIVATE_KEY]))
+        );
+        // Unknown as a whole (the region), yet the key is in its text.
+        assert_eq!(
+            secrets("Own", "user_data_secrets"),
+            Some(json!([ACCESS_KEY_ID]))
+        );
+        assert_eq!(
+            secrets("Fn", "environment_secrets"),
+            Some(json!(["SIGNING_SECRET"]))
+        );
     }
 }
