@@ -363,3 +363,31 @@ fn iac_fixtures_are_carried_and_judged_by_the_pass_all_fail_any_rule() {
     let err = user_catalog(&[("c/y/fail.tf", "")]).unwrap_err();
     assert!(err.to_string().contains("no control.toml"), "{err}");
 }
+
+/// A run-time-only control never sees IaC resources: an IaC fixture for it
+/// can never hold, and says so instead of reporting a verdict.
+#[test]
+fn an_iac_fixture_of_a_run_time_control_is_a_failure_naming_the_execution_type() {
+    let run_only = CUSTOM.replace("execution_type = \"both\"", "execution_type = \"run\"");
+    let catalog = user_catalog(&[
+        ("c/x/control.toml", &run_only),
+        ("c/x/pass.tf", "resource \"aws_s3_bucket\" \"b\" {}"),
+    ])
+    .unwrap();
+    let control = &catalog.controls[0];
+    let mut owned = bucket(&[("owner", "x")]);
+    owned.origin = Origin::Iac {
+        file: "c/x/pass.tf".into(),
+        line: 1,
+        end_line: 1,
+    };
+    let failures = control
+        .judge_iac_fixture(&control.iac_fixtures[0], &[owned], now())
+        .unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].to_string().contains("has execution type run"),
+        "{}",
+        failures[0]
+    );
+}
