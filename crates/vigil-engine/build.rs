@@ -1,5 +1,6 @@
 //! Embeds the catalogue under `catalog/` at the workspace root into the
-//! binary, so that `vigil` needs no files beside it.
+//! binary, so that `vigil` needs no files beside it: controls, policies and
+//! fixtures (`.json`, and the IaC fixtures `.tf` and `.cfn.yaml`).
 //!
 //! Every path this script gives cargo is relative to the package root, never
 //! absolute: cargo shares build-script results between clones of the
@@ -30,7 +31,11 @@ fn walk(manifest: &Path, rel: &str, out: &mut Vec<String>) {
         let child = format!("{rel}/{name}");
         if dir {
             walk(manifest, &child, out);
-        } else if name.ends_with(".toml") || name.ends_with(".json") {
+        } else if name.ends_with(".toml")
+            || name.ends_with(".json")
+            || name.ends_with(".tf")
+            || name.ends_with(".cfn.yaml")
+        {
             println!("cargo:rerun-if-changed={child}");
             out.push(child);
         }

@@ -51,7 +51,9 @@ pub fn data_dir(cli: &Cli) -> Result<PathBuf> {
     })
 }
 
-/// Reads every file under `dir` (recursively) as catalogue source.
+/// Reads every catalogue file under `dir` (recursively): `.toml`, `.json`
+/// and the IaC fixtures (`pass.tf`, `fail.tf`, `pass.cfn.yaml`,
+/// `fail.cfn.yaml`).
 fn read_tree(dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         Failure::input(format!(
@@ -67,7 +69,11 @@ fn read_tree(dir: &Path, out: &mut Vec<SourceFile>) -> Result<()> {
         } else if matches!(
             p.extension().and_then(|e| e.to_str()),
             Some("toml" | "json")
-        ) {
+        ) || p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            vigil_engine::IAC_FIXTURE_FILES
+                .iter()
+                .any(|(name, _)| *name == n)
+        }) {
             let text = std::fs::read_to_string(&p)
                 .map_err(|e| Failure::input(format!("cannot read {}: {e}", p.display())))?;
             out.push(SourceFile {

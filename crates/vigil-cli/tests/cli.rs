@@ -247,6 +247,82 @@ fn a_copied_control_with_a_new_parameter_is_evaluated() {
     assert!(stderr(&bad).contains("between 6 and 128"));
 }
 
+/// A copy takes its original's fixtures, JSON and IaC; `vigil controls
+/// test` runs the IaC ones too, and a new parameter that the copied
+/// `pass.tf` no longer meets is a failure naming the file and resource.
+#[test]
+fn a_copied_control_whose_terraform_fixture_fails_exits_4_naming_the_file() {
+    let env = Env::new("copyiac");
+    let out = env.vigil(&[
+        "controls",
+        "copy",
+        "11",
+        "--new-cid",
+        "100011",
+        "--param",
+        "minimum_length=16",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let copied = env.dir.join("data/controls/100011");
+    for f in ["pass.json", "fail.json", "pass.tf", "fail.tf"] {
+        assert!(copied.join(f).is_file(), "{f} not copied: {}", stdout(&out));
+    }
+    let out = env.vigil(&["controls", "test"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains(
+            "100011/pass.tf: CID 100011 on `aws_iam_account_password_policy.strict`: expected PASS, got FAIL"
+        ),
+        "{text}"
+    );
+    // fail.tf (length 8) still fails at 16: no complaint about it.
+    assert!(!text.contains("100011/fail.tf"), "{text}");
+    assert!(text.contains("2 failed"), "{text}");
+}
+
+/// IaC fixtures of a `--controls-dir` control are read with the IaC
+/// adapters: a CloudFormation pass file that fails, and a Terraform file
+/// that cannot be parsed, are failures with the file (and position).
+#[test]
+fn iac_fixtures_of_a_controls_dir_are_tested() {
+    let env = Env::new("iacfixtures");
+    let dir = env.dir.join("mine");
+    let own = dir.join("ec2/100075");
+    let out = env.vigil(&[
+        "controls",
+        "copy",
+        "75",
+        "--new-cid",
+        "100075",
+        "--out",
+        own.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let dir_arg = dir.to_str().unwrap();
+    let out = env.vigil(&["--controls-dir", dir_arg, "controls", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let fail_cfn = std::fs::read_to_string(own.join("fail.cfn.yaml")).unwrap();
+    std::fs::write(own.join("pass.cfn.yaml"), fail_cfn).unwrap();
+    std::fs::write(
+        own.join("fail.tf"),
+        "resource \"aws_instance\" \"x\" {\n  ami = \n}\n",
+    )
+    .unwrap();
+    let out = env.vigil(&["--controls-dir", dir_arg, "controls", "test"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("100075/pass.cfn.yaml: CID 100075 on `Web`: expected PASS, got FAIL"),
+        "{text}"
+    );
+    assert!(
+        text.contains("100075/fail.tf: CID 100075: expected FAIL: the file cannot be read:"),
+        "{text}"
+    );
+    assert!(text.contains("fail.tf:2:9: invalid expression"), "{text}");
+}
+
 #[test]
 fn controls_and_policies_are_listed_and_shown() {
     let env = Env::new("list");

@@ -5,6 +5,10 @@
 //! - `controls/<any>/<folder>/control.toml`: one control;
 //! - `controls/<any>/<folder>/pass.json`, `fail.json`, `skip.json`: fixtures,
 //!   each a JSON array of resources that must give that result;
+//! - `controls/<any>/<folder>/pass.tf`, `fail.tf`, `pass.cfn.yaml`,
+//!   `fail.cfn.yaml`: IaC fixtures ([`IacFixture`]), kept as text: the engine
+//!   does not read IaC, the caller maps them onto resources and judges them
+//!   with [`LoadedControl::judge_iac_fixture`];
 //! - `policies/<name>.toml`: one policy.
 
 use crate::control::{ControlSpec, FIRST_USER_CID};
@@ -37,6 +41,9 @@ pub struct LoadedControl {
     pub text: String,
     pub origin: Provenance,
     pub fixtures: Vec<Fixture>,
+    /// `pass.tf`, `fail.tf`, `pass.cfn.yaml`, `fail.cfn.yaml` beside
+    /// `control.toml`, sorted by file.
+    pub iac_fixtures: Vec<IacFixture>,
 }
 
 /// Resources that must give `expect` under a control.
@@ -45,6 +52,39 @@ pub struct Fixture {
     pub file: String,
     pub expect: EvalResult,
     pub resources: Vec<Resource>,
+    /// The file's text, as read (to copy it).
+    pub text: String,
+}
+
+/// The file names of IaC fixtures and the result each expects.
+pub const IAC_FIXTURE_FILES: [(&str, EvalResult); 4] = [
+    ("pass.tf", EvalResult::Pass),
+    ("fail.tf", EvalResult::Fail),
+    ("pass.cfn.yaml", EvalResult::Pass),
+    ("fail.cfn.yaml", EvalResult::Fail),
+];
+
+/// An IaC fixture: a Terraform file or CloudFormation template whose
+/// resources of the control's type must all PASS (`pass.*`, at least one)
+/// or of which at least one must FAIL (`fail.*`).
+#[derive(Debug, Clone)]
+pub struct IacFixture {
+    pub file: String,
+    pub expect: EvalResult,
+    pub text: String,
+}
+
+impl IacFixture {
+    /// Whether this is a Terraform file (else a CloudFormation template).
+    pub fn is_terraform(&self) -> bool {
+        self.file.ends_with(".tf")
+    }
+
+    /// The fixture's file name (`pass.tf`, …).
+    pub fn name(&self) -> &str {
+        let norm = self.file.rsplit(['/', '\\']).next();
+        norm.unwrap_or(&self.file)
+    }
 }
 
 /// A named set of controls.
@@ -75,7 +115,8 @@ pub struct Catalog {
     pub policies: Vec<Policy>,
 }
 
-/// A fixture whose resources did not give the result it expects.
+/// A fixture whose resources did not give the result it expects; `resource`
+/// is `-` for a failure of the fixture file as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FixtureFailure {
     pub cid: u32,
@@ -88,6 +129,15 @@ pub struct FixtureFailure {
 
 impl std::fmt::Display for FixtureFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A failure of the file as a whole (no fixture, unreadable, no
+        // resource of the type): what is wrong, not a result.
+        if self.resource == "-" && self.got.is_none() {
+            return write!(
+                f,
+                "{}: CID {}: expected {}: {}",
+                self.file, self.cid, self.expected, self.message
+            );
+        }
         write!(
             f,
             "{}: CID {} on `{}`: expected {}, got {}",
@@ -129,6 +179,7 @@ impl Catalog {
     pub fn from_files(files: &[SourceFile], origin: Provenance) -> Result<Catalog, CatalogError> {
         let mut controls = Vec::new();
         let mut fixtures: HashMap<String, Vec<&SourceFile>> = HashMap::new();
+        let mut iac: HashMap<String, Vec<IacFixture>> = HashMap::new();
         let mut policies = Vec::new();
         for f in files {
             let norm = f.path.replace('\\', "/");
@@ -158,6 +209,17 @@ impl Catalog {
                 }
                 "pass.json" | "fail.json" | "skip.json" => {
                     fixtures.entry(dir.to_string()).or_default().push(f);
+                }
+                _ if IAC_FIXTURE_FILES.iter().any(|(n, _)| *n == name) => {
+                    let expect = IAC_FIXTURE_FILES
+                        .iter()
+                        .find(|(n, _)| *n == name)
+                        .map_or(EvalResult::Fail, |(_, e)| *e);
+                    iac.entry(dir.to_string()).or_default().push(IacFixture {
+                        file: f.path.clone(),
+                        expect,
+                        text: f.text.clone(),
+                    });
                 }
                 _ if name.ends_with(".toml") && dir.rsplit('/').next() == Some("policies") => {
                     let mut p: Policy = toml::from_str(&f.text).map_err(|e| {
@@ -189,16 +251,28 @@ impl Catalog {
                     file: file.path.clone(),
                     expect,
                     resources,
+                    text: file.text.clone(),
                 });
             }
             fx.sort_by(|a, b| a.file.cmp(&b.file));
+            let mut iac_fixtures = iac.remove(&dir).unwrap_or_default();
+            iac_fixtures.sort_by(|a, b| a.file.cmp(&b.file));
             loaded.push(LoadedControl {
                 spec,
                 file: f.path.clone(),
                 text: f.text.clone(),
                 origin,
                 fixtures: fx,
+                iac_fixtures,
             });
+        }
+        if let Some((dir, files)) = iac.into_iter().next() {
+            return Err(CatalogError::at(
+                &files[0].file,
+                1,
+                1,
+                format!("IaC fixtures in `{dir}` have no control.toml beside them"),
+            ));
         }
         if let Some((dir, files)) = fixtures.into_iter().next() {
             return Err(CatalogError::at(
@@ -372,6 +446,99 @@ impl Catalog {
     }
 }
 
+impl LoadedControl {
+    /// Judges an IaC fixture of this control from the resources the caller
+    /// read from it (all types; those of the control's type are judged): a
+    /// pass file needs at least one such resource and every one PASS, a
+    /// fail file at least one FAIL. Returns the failures (empty when the
+    /// fixture holds).
+    pub fn judge_iac_fixture(
+        &self,
+        fixture: &IacFixture,
+        resources: &[Resource],
+        now: Timestamp,
+    ) -> Result<Vec<FixtureFailure>, CatalogError> {
+        let cid = self.spec.cid;
+        let failure = |resource: &str, got: Option<EvalResult>, message: String| FixtureFailure {
+            cid,
+            file: fixture.file.clone(),
+            resource: resource.to_string(),
+            expected: fixture.expect,
+            got,
+            message,
+        };
+        if !self.spec.execution_type.at_build_time() {
+            return Ok(vec![failure(
+                "-",
+                None,
+                format!(
+                    "CID {cid} has execution type {}: IaC resources never meet it; make it `both` or remove the IaC fixture",
+                    self.spec.execution_type
+                ),
+            )]);
+        }
+        let ty = self.spec.resource_type.as_str();
+        let own: Vec<Resource> = resources
+            .iter()
+            .filter(|r| r.resource_type == ty)
+            .cloned()
+            .collect();
+        if own.is_empty() {
+            return Ok(vec![failure(
+                "-",
+                None,
+                format!("the file declares no resource of type {ty}"),
+            )]);
+        }
+        let engine = Engine::new(std::slice::from_ref(self), now)?;
+        let results: Vec<(usize, EvalResult, String)> = engine
+            .evaluate(&own, &|_| {})
+            .into_iter()
+            .map(|e| (e.resource, e.result, e.evidence.message.to_string()))
+            .collect();
+        let mut out = Vec::new();
+        if fixture.expect == EvalResult::Pass {
+            for (i, r) in own.iter().enumerate() {
+                match results.iter().find(|(j, _, _)| *j == i) {
+                    Some((_, EvalResult::Pass, _)) => {}
+                    Some((_, got, message)) => {
+                        out.push(failure(&r.id, Some(*got), message.clone()))
+                    }
+                    None => out.push(failure(&r.id, None, String::new())),
+                }
+            }
+        } else if !results.iter().any(|(_, r, _)| *r == EvalResult::Fail) {
+            let got: Vec<String> = results
+                .iter()
+                .map(|(i, r, m)| {
+                    format!(
+                        "{} {r}{}",
+                        own[*i].id,
+                        if m.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({m})")
+                        }
+                    )
+                })
+                .collect();
+            out.push(failure(
+                "-",
+                results.first().map(|(_, r, _)| *r),
+                format!(
+                    "no resource of type {ty} failed: {}",
+                    if got.is_empty() {
+                        "none was evaluated".to_string()
+                    } else {
+                        got.join("; ")
+                    }
+                ),
+            ));
+        }
+        Ok(out)
+    }
+}
+
 /// Writes a user-defined copy of a control: a new CID, optionally a new title
 /// and criticality, and parameter values checked against their declarations.
 /// Returns the text of the new `control.toml`.
@@ -431,6 +598,7 @@ pub fn copy_control(
         text: text.clone(),
         origin: Provenance::User,
         fixtures: Vec::new(),
+        iac_fixtures: Vec::new(),
     };
     crate::engine::CompiledControl::compile(&loaded).map_err(|e| e.to_string())?;
     Ok(text)

@@ -15,7 +15,8 @@ mod error;
 mod fast;
 
 pub use catalog::{
-    copy_control, Catalog, Fixture, FixtureFailure, LoadedControl, Policy, Provenance, SourceFile,
+    copy_control, Catalog, Fixture, FixtureFailure, IacFixture, LoadedControl, Policy, Provenance,
+    SourceFile, IAC_FIXTURE_FILES,
 };
 pub use control::{
     ControlSpec, Logic, MandateMapping, ParamType, ParamValue, Parameter, FIRST_USER_CID,

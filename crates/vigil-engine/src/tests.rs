@@ -307,3 +307,87 @@ fn a_suppressed_control_is_skipped_with_its_reason_and_others_still_judge() {
         "other controls are not suppressed"
     );
 }
+
+/// IaC fixtures ride along as text, with the result their name expects; the
+/// engine judges the resources a caller read from them: every resource of
+/// the type PASS (and at least one) in a pass file, one FAIL in a fail file.
+#[test]
+fn iac_fixtures_are_carried_and_judged_by_the_pass_all_fail_any_rule() {
+    let catalog = user_catalog(&[
+        ("c/x/control.toml", CUSTOM),
+        ("c/x/pass.tf", "resource \"aws_s3_bucket\" \"b\" {}"),
+        ("c/x/fail.cfn.yaml", "Resources: {}"),
+        ("c/x/notes.tf", "ignored"),
+    ])
+    .unwrap();
+    let control = &catalog.controls[0];
+    let names: Vec<(&str, EvalResult)> = control
+        .iac_fixtures
+        .iter()
+        .map(|f| (f.name(), f.expect))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("fail.cfn.yaml", EvalResult::Fail),
+            ("pass.tf", EvalResult::Pass)
+        ]
+    );
+    let (fail, pass) = (&control.iac_fixtures[0], &control.iac_fixtures[1]);
+    assert!(pass.is_terraform() && !fail.is_terraform());
+    let iac = |mut r: Resource| {
+        r.origin = Origin::Iac {
+            file: "main.tf".into(),
+            line: 1,
+            end_line: 1,
+        };
+        r
+    };
+    let owned = iac(bucket(&[("owner", "x")]));
+    let unowned = iac(bucket(&[]));
+    let judge = |f, rs: &[Resource]| control.judge_iac_fixture(f, rs, now()).unwrap();
+    assert!(judge(pass, std::slice::from_ref(&owned)).is_empty());
+    let wrong = judge(pass, &[owned.clone(), unowned.clone()]);
+    assert_eq!(wrong.len(), 1);
+    assert_eq!(wrong[0].got, Some(EvalResult::Fail));
+    assert!(judge(fail, &[owned.clone(), unowned]).is_empty());
+    let wrong = judge(fail, std::slice::from_ref(&owned));
+    assert!(wrong[0]
+        .message
+        .contains("no resource of type aws.s3.bucket failed"));
+    let empty = judge(pass, &[]);
+    assert!(empty[0]
+        .to_string()
+        .contains("declares no resource of type aws.s3.bucket"));
+    // IaC fixtures without a control are an error, as JSON ones are.
+    let err = user_catalog(&[("c/y/fail.tf", "")]).unwrap_err();
+    assert!(err.to_string().contains("no control.toml"), "{err}");
+}
+
+/// A run-time-only control never sees IaC resources: an IaC fixture for it
+/// can never hold, and says so instead of reporting a verdict.
+#[test]
+fn an_iac_fixture_of_a_run_time_control_is_a_failure_naming_the_execution_type() {
+    let run_only = CUSTOM.replace("execution_type = \"both\"", "execution_type = \"run\"");
+    let catalog = user_catalog(&[
+        ("c/x/control.toml", &run_only),
+        ("c/x/pass.tf", "resource \"aws_s3_bucket\" \"b\" {}"),
+    ])
+    .unwrap();
+    let control = &catalog.controls[0];
+    let mut owned = bucket(&[("owner", "x")]);
+    owned.origin = Origin::Iac {
+        file: "c/x/pass.tf".into(),
+        line: 1,
+        end_line: 1,
+    };
+    let failures = control
+        .judge_iac_fixture(&control.iac_fixtures[0], &[owned], now())
+        .unwrap();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].to_string().contains("has execution type run"),
+        "{}",
+        failures[0]
+    );
+}

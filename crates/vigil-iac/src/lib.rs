@@ -27,6 +27,7 @@
 mod aws;
 pub mod cloudformation;
 pub mod functions;
+mod secrets;
 mod semantics;
 pub mod source;
 pub mod terraform;

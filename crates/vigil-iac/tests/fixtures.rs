@@ -3,12 +3,14 @@
 //! `pass.cfn.yaml`/`fail.cfn.yaml` next to the live-AWS `pass.json`/
 //! `fail.json`; the adapters read them and the engine must give PASS for
 //! every resource of the control's type in the pass file and at least one
-//! FAIL in the fail file.
+//! FAIL in the fail file (`LoadedControl::judge_iac_fixture`, the rule
+//! `vigil controls test` applies too). This test also checks that every
+//! build-time control has the files it should.
 
 use std::path::{Path, PathBuf};
-use vigil_engine::Catalog;
+use vigil_engine::{Catalog, IacFixture, IAC_FIXTURE_FILES};
 use vigil_iac::terraform::{eval::evaluate, map::to_resources, TfInputs};
-use vigil_model::{EvalResult, Resource, Timestamp};
+use vigil_model::{Resource, Timestamp};
 
 /// Resource types that exist in Terraform but not in CloudFormation: their
 /// controls have Terraform fixtures only.
@@ -16,6 +18,7 @@ const TERRAFORM_ONLY: &[&str] = &[
     "aws.iam.password_policy",
     "aws.ec2.ebs_encryption_default",
     "aws.s3.account_public_access_block",
+    "aws.terraform.provider",
 ];
 
 /// Controls whose resource exists in CloudFormation but whose subject does
@@ -84,7 +87,6 @@ fn every_build_time_control_judges_its_terraform_and_cloudformation_fixtures() {
             ));
             continue;
         };
-        let engine = vigil_engine::Engine::new(std::slice::from_ref(control), now()).unwrap();
         let ty = control.spec.resource_type.as_str();
         let build_time = control.spec.execution_type.at_build_time();
         let files: &[&str] = if TERRAFORM_ONLY.contains(&ty) || TERRAFORM_ONLY_CIDS.contains(&cid) {
@@ -105,36 +107,19 @@ fn every_build_time_control_judges_its_terraform_and_cloudformation_fixtures() {
                 }
                 continue;
             }
-            if !build_time {
-                wrong.push(format!(
-                    "{}: CID {cid} has execution type run; make it both",
-                    path.display()
-                ));
-                continue;
-            }
-            let resources: Vec<Resource> = read(&path)
-                .into_iter()
-                .filter(|r| r.resource_type == ty)
-                .collect();
-            let results: Vec<(String, EvalResult, String)> = engine
-                .evaluate(&resources, &|_| {})
-                .into_iter()
-                .map(|e| {
-                    (
-                        resources[e.resource].id.clone(),
-                        e.result,
-                        e.evidence.message.to_string(),
-                    )
-                })
-                .collect();
-            let ok = if f.starts_with("pass") {
-                !results.is_empty() && results.iter().all(|(_, r, _)| *r == EvalResult::Pass)
-            } else {
-                results.iter().any(|(_, r, _)| *r == EvalResult::Fail)
+            let fixture = IacFixture {
+                file: path.display().to_string(),
+                expect: IAC_FIXTURE_FILES
+                    .iter()
+                    .find(|(n, _)| n == f)
+                    .map(|(_, e)| *e)
+                    .unwrap(),
+                text: String::new(),
             };
-            if !ok {
-                wrong.push(format!("{}: CID {cid} gave {results:?}", path.display()));
-            }
+            let failures = control
+                .judge_iac_fixture(&fixture, &read(&path), now())
+                .unwrap();
+            wrong.extend(failures.iter().map(ToString::to_string));
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));

@@ -31,7 +31,8 @@ pub enum Cmd {
         cid: u32,
     },
     /// Copy a control into a user-defined control with its own CID,
-    /// parameters, title or criticality.
+    /// parameters, title or criticality; its fixtures (JSON and IaC) are
+    /// copied along.
     Copy {
         /// The CID to copy.
         cid: u32,
@@ -51,9 +52,60 @@ pub enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Evaluate every control on its PASS/FAIL fixtures. Fixtures are
-    /// evaluated as of 2026-11-23T00:00:00Z so that results do not age.
+    /// Evaluate every control on its PASS/FAIL fixtures: the JSON resources
+    /// and the IaC files (pass.tf, fail.tf, pass.cfn.yaml, fail.cfn.yaml).
+    /// Fixtures are evaluated as of 2026-11-23T00:00:00Z so that results do
+    /// not age.
     Test,
+}
+
+/// The file name of a catalogue path.
+fn file_name(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// What one IaC fixture gave: how many resources of the control's type it
+/// declares, and the failures.
+struct JudgedIac {
+    resources: usize,
+    failures: Vec<vigil_engine::FixtureFailure>,
+}
+
+/// Reads an IaC fixture with the IaC adapters (a `.tf` file with no input
+/// variables, or a CloudFormation template) and judges it by the control; a
+/// file that cannot be parsed is a failure naming the position.
+fn test_iac_fixture(
+    control: &vigil_engine::LoadedControl,
+    fixture: &vigil_engine::IacFixture,
+) -> Result<JudgedIac> {
+    let files = [(fixture.file.clone(), fixture.text.clone())];
+    let (resources, errors) = if fixture.is_terraform() {
+        vigil_iac::terraform_resources(&files, &vigil_iac::terraform::TfInputs::default())
+    } else {
+        vigil_iac::cloudformation::cloudformation_resources(&files)
+    };
+    if let Some(e) = errors.first() {
+        return Ok(JudgedIac {
+            resources: 1,
+            failures: vec![vigil_engine::FixtureFailure {
+                cid: control.spec.cid,
+                file: fixture.file.clone(),
+                resource: "-".into(),
+                expected: fixture.expect,
+                got: None,
+                message: format!("the file cannot be read: {e}"),
+            }],
+        });
+    }
+    let ty = control.spec.resource_type.as_str();
+    let count = resources.iter().filter(|r| r.resource_type == ty).count();
+    let failures = control
+        .judge_iac_fixture(fixture, &resources, fixture_time())
+        .map_err(Failure::input)?;
+    Ok(JudgedIac {
+        resources: count.max(1),
+        failures,
+    })
 }
 
 /// The time fixtures are evaluated at.
@@ -236,26 +288,62 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| Failure::input(format!("cannot create {}: {e}", dir.display())))?;
             let file = dir.join("control.toml");
-            std::fs::write(&file, text)
-                .map_err(|e| Failure::input(format!("cannot write {}: {e}", file.display())))?;
+            let write = |path: &std::path::Path, text: &str| {
+                std::fs::write(path, text)
+                    .map_err(|e| Failure::input(format!("cannot write {}: {e}", path.display())))
+            };
+            write(&file, &text)?;
             println!(
                 "wrote CID {new_cid} (copy of CID {cid}) to {}",
                 file.display()
             );
+            // The original's fixtures come along, so that the copy is tested
+            // like the original; they were written for its parameters.
+            let fixtures = original
+                .fixtures
+                .iter()
+                .map(|f| (f.file.as_str(), f.text.as_str()))
+                .chain(
+                    original
+                        .iac_fixtures
+                        .iter()
+                        .map(|f| (f.file.as_str(), f.text.as_str())),
+                );
+            let mut copied = Vec::new();
+            for (path, text) in fixtures {
+                let name = file_name(path);
+                write(&dir.join(name), text)?;
+                copied.push(name);
+            }
+            if !copied.is_empty() {
+                println!(
+                    "copied the fixtures of CID {cid}: {}; they were written for its parameters: adjust them and check with `vigil controls test`",
+                    copied.join(", ")
+                );
+            }
         }
         Cmd::Test => {
-            let failures = catalog.self_test(fixture_time()).map_err(Failure::input)?;
-            for f in &failures {
-                println!("FAIL {f}");
-            }
-            let fixtures: usize = catalog
+            let mut failures = catalog.self_test(fixture_time()).map_err(Failure::input)?;
+            let json: usize = catalog
                 .controls
                 .iter()
                 .flat_map(|c| &c.fixtures)
                 .map(|f| f.resources.len())
                 .sum();
+            let mut iac = 0;
+            for control in &catalog.controls {
+                for fixture in &control.iac_fixtures {
+                    let judged = test_iac_fixture(control, fixture)?;
+                    iac += judged.resources;
+                    failures.extend(judged.failures);
+                }
+            }
+            for f in &failures {
+                println!("FAIL {f}");
+            }
+            let fixtures = json + iac;
             println!(
-                "{} controls, {} fixture resources: {} passed, {} failed",
+                "{} controls, {} fixture resources ({json} JSON, {iac} IaC): {} passed, {} failed",
                 catalog.controls.len(),
                 fixtures,
                 fixtures.saturating_sub(failures.len()),

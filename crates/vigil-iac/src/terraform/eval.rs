@@ -73,6 +73,8 @@ struct Module<'a> {
     outputs: HashMap<&'a str, (usize, &'a Expression)>,
     /// Resource blocks in file order.
     resources: Vec<(usize, &'a Block)>,
+    /// `provider` blocks in file order.
+    providers: Vec<(usize, &'a Block)>,
     resource_index: HashMap<(&'a str, &'a str), usize>,
     calls: Vec<(usize, &'a Block)>,
     call_index: HashMap<&'a str, usize>,
@@ -96,6 +98,7 @@ fn build_modules<'a>(parsed: &'a files::Parsed) -> Vec<Module<'a>> {
                 locals: HashMap::new(),
                 outputs: HashMap::new(),
                 resources: Vec::new(),
+                providers: Vec::new(),
                 resource_index: HashMap::new(),
                 calls: Vec::new(),
                 call_index: HashMap::new(),
@@ -121,6 +124,9 @@ fn build_modules<'a>(parsed: &'a files::Parsed) -> Vec<Module<'a>> {
                             m.resource_index
                                 .insert((label(block, 0), label(block, 1)), m.resources.len());
                             m.resources.push((id, block));
+                        }
+                        "provider" if block.labels.len() == 1 => {
+                            m.providers.push((id, block));
                         }
                         "module" if block.labels.len() == 1 => {
                             m.call_index.insert(label(block, 0), m.calls.len());
@@ -304,7 +310,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Evaluates every resource of `inst` and of its module calls, in file
-    /// order, into `out`.
+    /// order, into `out`; then the module's `provider` blocks, each as a
+    /// `TfResource` of kind `provider.<name>` (see [`PROVIDER_KIND_PREFIX`]).
     fn collect(&self, inst: usize, out: &mut Vec<TfResource>) {
         let module = self.insts.borrow()[inst].module;
         let m = &self.modules[module];
@@ -333,6 +340,27 @@ impl<'a> Ctx<'a> {
                     suppressed: suppressed.clone(),
                 });
             }
+        }
+        for &(file, block) in &m.providers {
+            let name = label(block, 0).to_string();
+            let f = &self.files[file];
+            let (line, end_line) = f.lines_of(block.span());
+            let attrs = Env::new(self, inst, file).body(&block.body, &[]);
+            let alias = attrs.get("alias").and_then(Val::as_str).map(str::to_string);
+            out.push(TfResource {
+                address: match alias {
+                    Some(a) => format!("{prefix}provider.{name}.{a}"),
+                    None => format!("{prefix}provider.{name}"),
+                },
+                kind: format!("{PROVIDER_KIND_PREFIX}{name}"),
+                name,
+                file: f.path.clone(),
+                root: root.clone(),
+                line: line as u32,
+                end_line: end_line as u32,
+                attrs,
+                suppressed: f.suppressions(line, end_line),
+            });
         }
         for ci in 0..m.calls.len() {
             for (_, child) in self.call(inst, ci) {
@@ -642,6 +670,11 @@ enum Given<'b> {
     Val(Val),
     Expr(usize, usize, &'b Expression, Vec<(String, Val)>),
 }
+
+/// The kind of the [`TfResource`] of a `provider "NAME"` block is this
+/// prefix and the name (`provider.aws`); its address is `provider.aws`, or
+/// `provider.aws.ALIAS` with an `alias`, after any module prefix.
+pub const PROVIDER_KIND_PREFIX: &str = "provider.";
 
 /// Arguments and blocks of a resource that are Terraform's, not the
 /// provider's: not part of `TfResource::attrs`.

@@ -15,6 +15,7 @@ pub(crate) mod elbv2;
 mod iam;
 mod kms;
 pub(crate) mod lambda;
+mod provider;
 mod rds;
 mod s3;
 pub(crate) mod vpc;
@@ -63,6 +64,7 @@ const MAPPERS: &[Mapper] = &[
     elbv2::map,
     lambda::map,
     autoscaling::map,
+    provider::map,
 ];
 
 /// The resource a block maps to, with the scalar types of the collectors

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 
 /// One instance of a `resource` block after evaluation: `count` and
 /// `for_each` expanded (one `TfResource` per instance), modules expanded,
-/// `dynamic` blocks expanded into ordinary nested blocks.
+/// `dynamic` blocks expanded into ordinary nested blocks. A `provider`
+/// block is one too, of kind `provider.<name>` (see
+/// [`eval::PROVIDER_KIND_PREFIX`]); plan JSON has none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TfResource {
     /// The resource type, e.g. `aws_s3_bucket`.

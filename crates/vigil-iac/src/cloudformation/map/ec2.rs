@@ -14,6 +14,7 @@
 
 use super::{new_resource, refers_to, set, Index, Satellites};
 use crate::cloudformation::CfnResource;
+use crate::secrets::{set_user_data_secrets, UserData};
 use crate::terraform::map::ec2::ASSIGNED;
 use crate::terraform::map::ec2::{
     permission, port_of, protocol_of, set_metadata_options, set_rules, strings_of, Imds, Rule,
@@ -289,6 +290,18 @@ fn instance(i: &CfnResource, ix: &Index<'_>) -> Resource {
         Err(why) => Err(why.clone()),
     };
     set_metadata_options(&mut r, imds_of(p.get("MetadataOptions")), tpl_imds);
+
+    // `UserData` is base64 (`Fn::Base64` gives base64 text), the
+    // template's `LaunchTemplateData.UserData` too.
+    let user_data = match (p.get("UserData").filter(|v| !v.is_null()), &tpl_data) {
+        (Some(v), _) => Ok(Some(UserData::Base64(v))),
+        (None, Ok(d)) => Ok(d
+            .as_ref()
+            .and_then(|d| d.get("UserData"))
+            .map(UserData::Base64)),
+        (None, Err(why)) => Err(why.clone()),
+    };
+    set_user_data_secrets(&mut r, user_data);
 
     let profile = match (
         p.get("IamInstanceProfile").filter(|v| !v.is_null()),

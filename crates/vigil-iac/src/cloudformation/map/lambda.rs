@@ -50,6 +50,7 @@ fn function(f: &CfnResource, ix: &Index<'_>) -> Resource {
         Some(json!("PassThrough")),
     );
     set(&mut r, "layers", p.get("Layers"), Some(json!([])));
+    crate::secrets::set_environment_secrets(&mut r, p.path("Environment.Variables"));
     match p.path("Environment.Variables") {
         Some(Val::Unknown(u)) => unknown(&mut r, "environment_variables_present", u),
         v => {

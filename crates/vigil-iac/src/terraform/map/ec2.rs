@@ -19,6 +19,7 @@
 
 use super::{new_resource, refers_to, set, unknown, Index, Satellites};
 use crate::aws::loose_bool;
+use crate::secrets::{set_user_data_secrets, UserData};
 use crate::terraform::TfResource;
 use crate::value::{Unknown, Val};
 use serde_json::{json, Value};
@@ -606,6 +607,8 @@ fn instance(d: &TfResource, ix: &Index<'_>) -> Resource {
         .map(|t| t.map(|t| imds_of(&t.attrs)).unwrap_or_default());
     set_metadata_options(&mut r, imds_of(a), tpl_imds);
 
+    set_user_data_secrets(&mut r, user_data(d, &template));
+
     let own_profile = a.get("iam_instance_profile").filter(|v| !v.is_null());
     let profile = match (own_profile, template) {
         (Some(p), _) => profile_ref(p, ix),
@@ -628,6 +631,28 @@ fn instance(d: &TfResource, ix: &Index<'_>) -> Resource {
         }
     }
     r
+}
+
+/// The user data in effect for an instance: its own `user_data` (text) or
+/// `user_data_base64`, else its launch template's `user_data` (base64).
+fn user_data<'a>(
+    d: &'a TfResource,
+    template: &Result<Option<&'a TfResource>, String>,
+) -> Result<Option<UserData<'a>>, String> {
+    let own = |k| d.attrs.get(k).filter(|v| !v.is_null());
+    if let Some(v) = own("user_data") {
+        return Ok(Some(UserData::Plain(v)));
+    }
+    if let Some(v) = own("user_data_base64") {
+        return Ok(Some(UserData::Base64(v)));
+    }
+    match template {
+        Ok(t) => Ok(t
+            .and_then(|t| t.attrs.get("user_data"))
+            .filter(|v| !v.is_null())
+            .map(UserData::Base64)),
+        Err(why) => Err(why.clone()),
+    }
 }
 
 #[cfg(test)]

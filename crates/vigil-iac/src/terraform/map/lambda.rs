@@ -69,6 +69,7 @@ fn function(d: &TfResource, ix: &Index<'_>) -> Resource {
         .blocks("environment")
         .first()
         .and_then(|e| e.get("variables"));
+    crate::secrets::set_environment_secrets(&mut r, env);
     match env {
         Some(Val::Unknown(u)) => unknown(&mut r, "environment_variables_present", u),
         Some(Val::Map(vars)) => {
