@@ -13,6 +13,16 @@ use std::collections::BTreeMap;
 /// `a[].b`: field `b` of each element of list `a`).
 const BOOLEANS: &[(&str, &[&str])] = &[
     (
+        "aws.terraform.provider",
+        &[
+            "access_key_set",
+            "hardcoded_access_key_id",
+            "hardcoded_credentials",
+            "secret_key_set",
+            "token_set",
+        ],
+    ),
+    (
         "aws.autoscaling.group",
         &[
             "capacity_rebalance",
