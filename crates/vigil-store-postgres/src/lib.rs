@@ -409,7 +409,7 @@ impl Store for PgStore {
     }
 
     async fn iac_scan(&self, scan_id: &str) -> Result<Option<IacScanRecord>, StoreError> {
-        let row: Option<IacRow> = sqlx::query_as(&format!(
+        let row: Option<iac::IacColumns> = sqlx::query_as(&format!(
             "SELECT {} FROM iac_scans WHERE scan_id = $1",
             iac::COLUMNS
         ))
@@ -417,35 +417,19 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        row.map(iac_record).transpose()
+        row.map(IacScanRow::read).transpose()
     }
 
     async fn iac_scans(&self) -> Result<Vec<IacScanRecord>, StoreError> {
-        let rows: Vec<IacRow> = sqlx::query_as(&format!(
+        let rows: Vec<iac::IacColumns> = sqlx::query_as(&format!(
             "SELECT {} FROM iac_scans ORDER BY created_at DESC, scan_id",
             iac::LIST_COLUMNS
         ))
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        rows.into_iter().map(iac_record).collect()
+        rows.into_iter().map(IacScanRow::read).collect()
     }
-}
-
-type IacRow = (String, String, i64, String, String, Option<String>);
-
-fn iac_record(
-    (scan_id, name, created_at, status, summary, document): IacRow,
-) -> Result<IacScanRecord, StoreError> {
-    IacScanRow {
-        scan_id,
-        name,
-        created_at,
-        status,
-        summary,
-        document,
-    }
-    .into_record()
 }
 
 /// Records one scan inside the caller's transaction.

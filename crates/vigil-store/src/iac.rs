@@ -22,7 +22,26 @@ pub struct IacScanRow {
     pub document: Option<String>,
 }
 
+/// The columns of `iac_scans` as the backends read them, in [`COLUMNS`]
+/// order.
+pub type IacColumns = (String, String, i64, String, String, Option<String>);
+
 impl IacScanRow {
+    /// The scan of a row read in [`COLUMNS`] (or [`LIST_COLUMNS`]) order.
+    pub fn read(
+        (scan_id, name, created_at, status, summary, document): IacColumns,
+    ) -> Result<IacScanRecord, StoreError> {
+        IacScanRow {
+            scan_id,
+            name,
+            created_at,
+            status,
+            summary,
+            document,
+        }
+        .into_record()
+    }
+
     /// The row to write for a scan; checks the scan first.
     pub fn of(scan: &IacScanRecord) -> Result<IacScanRow, StoreError> {
         scan.validate()?;
