@@ -417,7 +417,10 @@ fn roots_are_evaluated_in_order_each_with_the_modules_it_reaches() {
             ("c/main.tf", &c),
             ("shared/main.tf", CHILD),
             ("a/main.tf", &a),
-            ("a/extra.tf", "resource \"t\" \"a\" {\n  n = module.s.name\n}\n"),
+            (
+                "a/extra.tf",
+                "resource \"t\" \"a\" {\n  n = module.s.name\n}\n",
+            ),
         ],
         &TfInputs::default(),
     );
