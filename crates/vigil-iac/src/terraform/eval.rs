@@ -35,34 +35,158 @@ const MAX_MODULE_DEPTH: usize = 16;
 
 /// Evaluates the resource blocks of a set of `.tf` files (plus `.tfvars`,
 /// `.tfvars.json` and any other files `file()` may read).
+///
+/// Root modules are evaluated one at a time, each with only the modules it
+/// reaches: a module's syntax trees are parsed when a root first needs them
+/// and dropped after the last root that reaches it, so memory follows the
+/// largest module tree rather than the whole scan.
 pub fn evaluate(
     files: &[(String, String)],
     inputs: &TfInputs,
 ) -> (Vec<TfResource>, Vec<ParseError>) {
     let mut errors = Vec::new();
     let parsed = files::parse_all(files, inputs, &mut errors);
-    let modules = build_modules(&parsed);
-    let ctx = Ctx {
-        inputs,
-        files: &parsed.tf,
-        modules,
-        texts: &parsed.texts,
-        insts: RefCell::new(Vec::new()),
-        errors: RefCell::new(Vec::new()),
-        local_stack: RefCell::new(Vec::new()),
-    };
-    let mut out = Vec::new();
-    for root in ctx.root_dirs() {
-        let chain = vec![ctx.modules[root].dir.clone()];
-        let inst = ctx.new_inst(Inst::new(root, String::new(), None, chain));
-        let vars = parsed.root_vars(&ctx, inst);
-        ctx.insts.borrow_mut()[inst].root_vars = vars;
-        ctx.collect(inst, &mut out);
+    let graph = Graph::new(&parsed.tf);
+    let roots = root_dirs(&graph.children);
+    let reach: Vec<Vec<usize>> = roots.iter().map(|&r| graph.reachable(r)).collect();
+    // The last root (by position in `roots`) that needs each directory.
+    let mut last_use = vec![0; graph.dirs.len()];
+    for (rank, dirs) in reach.iter().enumerate() {
+        for &d in dirs {
+            last_use[d] = rank;
+        }
     }
-    errors.extend(ctx.errors.into_inner());
+    // Syntax trees of the directories some later root still needs.
+    let mut trees: HashMap<usize, Vec<SrcFile>> = HashMap::new();
+    let mut out = Vec::new();
+    for (rank, (&root, dirs)) in roots.iter().zip(&reach).enumerate() {
+        for &d in dirs {
+            trees.entry(d).or_insert_with(|| {
+                graph.files[d]
+                    .iter()
+                    .filter_map(|&o| parsed.tf[o].parse(files))
+                    .collect()
+            });
+        }
+        // The files in the order given, as if all were evaluated together.
+        let mut srcs: Vec<(usize, &SrcFile)> = dirs
+            .iter()
+            .flat_map(|d| graph.files[*d].iter().zip(&trees[d]))
+            .map(|(&o, f)| (o, f))
+            .collect();
+        srcs.sort_by_key(|&(o, _)| o);
+        let srcs: Vec<&SrcFile> = srcs.into_iter().map(|(_, f)| f).collect();
+        {
+            let ctx = Ctx {
+                inputs,
+                modules: build_modules(&srcs),
+                files: &srcs,
+                texts: &parsed.texts,
+                insts: RefCell::new(Vec::new()),
+                errors: RefCell::new(Vec::new()),
+                local_stack: RefCell::new(Vec::new()),
+            };
+            let module = ctx
+                .modules
+                .iter()
+                .position(|m| m.dir == graph.dirs[root])
+                .unwrap_or_default();
+            let chain = vec![graph.dirs[root].clone()];
+            let inst = ctx.new_inst(Inst::new(module, String::new(), None, chain));
+            let vars = parsed.root_vars(&ctx, inst);
+            ctx.insts.borrow_mut()[inst].root_vars = vars;
+            ctx.collect(inst, &mut out);
+            errors.extend(ctx.errors.into_inner());
+        }
+        trees.retain(|d, _| last_use[*d] > rank);
+    }
     let mut seen = HashSet::new();
     errors.retain(|e| seen.insert(e.to_string()));
     (out, errors)
+}
+
+/// The module directories of the parsed `.tf` files and their local calls.
+struct Graph {
+    /// Module directories, sorted.
+    dirs: Vec<String>,
+    /// Per directory: its files (indexes into `Parsed::tf`), in order.
+    files: Vec<Vec<usize>>,
+    /// Per directory: the directories its local `module` calls name that
+    /// hold parsed files.
+    children: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    fn new(outlines: &[files::Outline]) -> Self {
+        let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, o) in outlines.iter().enumerate() {
+            by_dir.entry(o.dir.as_str()).or_default().push(i);
+        }
+        let index: HashMap<&str, usize> = by_dir.keys().enumerate().map(|(i, d)| (*d, i)).collect();
+        let children = by_dir
+            .values()
+            .map(|ids| {
+                ids.iter()
+                    .flat_map(|&i| &outlines[i].calls)
+                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .collect()
+            })
+            .collect();
+        Graph {
+            dirs: by_dir.keys().map(|d| d.to_string()).collect(),
+            files: by_dir.into_values().collect(),
+            children,
+        }
+    }
+
+    /// The directories reachable from `root` through local calls, `root`
+    /// included, sorted.
+    fn reachable(&self, root: usize) -> Vec<usize> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![root];
+        while let Some(d) = todo.pop() {
+            if seen.insert(d) {
+                todo.extend(&self.children[d]);
+            }
+        }
+        seen.into_iter().collect()
+    }
+}
+
+/// The module directories evaluated as roots, given each one's local
+/// calls: those no other directory calls, then (for call cycles) any
+/// directory not reached from those.
+fn root_dirs(children: &[Vec<usize>]) -> Vec<usize> {
+    let mut called = HashSet::new();
+    for (i, cs) in children.iter().enumerate() {
+        for &c in cs {
+            if c != i {
+                called.insert(c);
+            }
+        }
+    }
+    let mut roots: Vec<usize> = (0..children.len())
+        .filter(|i| !called.contains(i))
+        .collect();
+    let mut reached: HashSet<usize> = HashSet::new();
+    let mut todo = roots.clone();
+    while let Some(i) = todo.pop() {
+        if reached.insert(i) {
+            todo.extend(&children[i]);
+        }
+    }
+    for i in 0..children.len() {
+        if !reached.contains(&i) {
+            roots.push(i);
+            let mut todo = vec![i];
+            while let Some(j) = todo.pop() {
+                if reached.insert(j) {
+                    todo.extend(&children[j]);
+                }
+            }
+        }
+    }
+    roots
 }
 
 /// The declarations of one module (the `.tf` files of one directory).
@@ -84,9 +208,9 @@ fn label(b: &Block, i: usize) -> &str {
     b.labels.get(i).map_or("", |l| l.as_str())
 }
 
-fn build_modules<'a>(parsed: &'a files::Parsed) -> Vec<Module<'a>> {
+fn build_modules<'a>(files: &[&'a SrcFile]) -> Vec<Module<'a>> {
     let mut by_dir: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, f) in parsed.tf.iter().enumerate() {
+    for (i, f) in files.iter().enumerate() {
         by_dir.entry(dir_of(&f.path)).or_default().push(i);
     }
     by_dir
@@ -104,7 +228,7 @@ fn build_modules<'a>(parsed: &'a files::Parsed) -> Vec<Module<'a>> {
                 call_index: HashMap::new(),
             };
             for id in ids {
-                let body: &Body = &parsed.tf[id].body;
+                let body: &'a Body = &files[id].body;
                 for block in body.blocks() {
                     match block.ident.as_str() {
                         "variable" => {
@@ -226,7 +350,7 @@ impl<'a> Inst<'a> {
 /// The evaluation of one `evaluate` call.
 pub(crate) struct Ctx<'a> {
     inputs: &'a TfInputs,
-    files: &'a [SrcFile],
+    files: &'a [&'a SrcFile],
     modules: Vec<Module<'a>>,
     texts: &'a HashMap<String, String>,
     insts: RefCell<Vec<Inst<'a>>>,
@@ -258,55 +382,6 @@ impl<'a> Ctx<'a> {
             column,
             message,
         });
-    }
-
-    /// The module directories evaluated as roots: those no other directory
-    /// calls, then (for call cycles) any directory not reached from those.
-    fn root_dirs(&self) -> Vec<usize> {
-        let by_dir: HashMap<&str, usize> = self
-            .modules
-            .iter()
-            .enumerate()
-            .map(|(i, m)| (m.dir.as_str(), i))
-            .collect();
-        let children = |i: usize| -> Vec<usize> {
-            let m = &self.modules[i];
-            m.calls
-                .iter()
-                .filter_map(|(_, b)| local_source(&m.dir, b))
-                .filter_map(|d| by_dir.get(d.as_str()).copied())
-                .collect()
-        };
-        let mut called = HashSet::new();
-        for i in 0..self.modules.len() {
-            for c in children(i) {
-                if c != i {
-                    called.insert(c);
-                }
-            }
-        }
-        let mut roots: Vec<usize> = (0..self.modules.len())
-            .filter(|i| !called.contains(i))
-            .collect();
-        let mut reached: HashSet<usize> = HashSet::new();
-        let mut todo = roots.clone();
-        while let Some(i) = todo.pop() {
-            if reached.insert(i) {
-                todo.extend(children(i));
-            }
-        }
-        for i in 0..self.modules.len() {
-            if !reached.contains(&i) {
-                roots.push(i);
-                let mut todo = vec![i];
-                while let Some(j) = todo.pop() {
-                    if reached.insert(j) {
-                        todo.extend(children(j));
-                    }
-                }
-            }
-        }
-        roots
     }
 
     /// Evaluates every resource of `inst` and of its module calls, in file

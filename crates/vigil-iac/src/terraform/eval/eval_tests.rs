@@ -403,6 +403,48 @@ fn local_modules_are_expanded_with_addresses_inputs_and_outputs() {
 }
 
 #[test]
+fn roots_are_evaluated_in_order_each_with_the_modules_it_reaches() {
+    // Roots a, b and c; a and c call the shared module (kept parsed from a
+    // to c, then dropped); b's files come first and out of order.
+    let call = |name: &str| {
+        format!("module \"s\" {{\n  source = \"../shared\"\n  name = \"{name}\"\n}}\n")
+    };
+    let (a, c) = (call("from-a"), call("from-c"));
+    let (rs, errors) = run_with(
+        &[
+            ("b/2.tf", "resource \"t\" \"b2\" {}\n"),
+            ("b/1.tf", "resource \"t\" \"b1\" {}\n"),
+            ("c/main.tf", &c),
+            ("shared/main.tf", CHILD),
+            ("a/main.tf", &a),
+            (
+                "a/extra.tf",
+                "resource \"t\" \"a\" {\n  n = module.s.name\n}\n",
+            ),
+        ],
+        &TfInputs::default(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let seen: Vec<(&str, &str, Val)> = rs
+        .iter()
+        .map(|r| {
+            let v = r.attrs.path("bucket").or(r.attrs.path("n")).cloned();
+            (r.file.as_str(), r.address.as_str(), v.unwrap_or(Val::Null))
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("a/extra.tf", "t.a", s("from-a")),
+            ("shared/main.tf", "module.s.aws_s3_bucket.b", s("from-a")),
+            ("b/2.tf", "t.b2", Val::Null),
+            ("b/1.tf", "t.b1", Val::Null),
+            ("shared/main.tf", "module.s.aws_s3_bucket.b", s("from-c")),
+        ]
+    );
+}
+
+#[test]
 fn non_local_modules_are_unknown_without_resources() {
     let rs = one(
         "module \"r\" {\n  source = \"terraform-aws-modules/s3-bucket/aws\"\n}\n\

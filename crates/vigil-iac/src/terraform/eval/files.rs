@@ -2,7 +2,7 @@
 //! variable files, the texts `file()` may read, and path arithmetic.
 
 use super::expr::Env;
-use super::Ctx;
+use super::{local_source, Ctx};
 use crate::terraform::TfInputs;
 use crate::value::Val;
 use crate::ParseError;
@@ -102,10 +102,33 @@ enum VarFile {
     Json(serde_json::Value),
 }
 
-/// Everything `evaluate` was given, parsed once.
+/// A `.tf` file that parsed, without its syntax tree (which
+/// [`Outline::parse`] gives back when its module is evaluated, so that the
+/// trees of modules no longer needed can be dropped).
+pub(crate) struct Outline {
+    /// Index of the file in the files given to `evaluate`.
+    pub file: usize,
+    /// Its module directory, normalized.
+    pub dir: String,
+    /// The directories its `module` blocks call with a local source.
+    pub calls: Vec<String>,
+}
+
+impl Outline {
+    /// The file parsed again; `None` cannot happen for the text that gave
+    /// this outline (parsing is deterministic).
+    pub fn parse(&self, files: &[(String, String)]) -> Option<SrcFile> {
+        let (path, text) = files.get(self.file)?;
+        let (body, text) = parse_tf(text).ok()?;
+        Some(SrcFile::new(path.clone(), text, body))
+    }
+}
+
+/// Everything `evaluate` was given except the `.tf` syntax trees, parsed
+/// once.
 pub(crate) struct Parsed {
-    /// The `.tf` files that parsed.
-    pub tf: Vec<SrcFile>,
+    /// The `.tf` files that parsed, in the order given.
+    pub tf: Vec<Outline>,
     /// The texts of the other files given (not `.tf`) by normalized path,
     /// for `file()`.
     pub texts: HashMap<String, String>,
@@ -157,6 +180,7 @@ fn parse_var_file(path: &str, text: &str, errors: &mut Vec<ParseError>) -> Optio
 }
 
 /// Parses the `.tf` and variable files; reports those that do not parse.
+/// Of a `.tf` file only its [`Outline`] is kept.
 pub(crate) fn parse_all(
     files: &[(String, String)],
     inputs: &TfInputs,
@@ -173,10 +197,22 @@ pub(crate) fn parse_all(
             parsed.texts.insert(normalize(path), text.clone());
         }
     }
-    for (path, text) in files {
+    for (i, (path, text)) in files.iter().enumerate() {
         if path.ends_with(".tf") {
             match parse_tf(text) {
-                Ok((body, text)) => parsed.tf.push(SrcFile::new(path.clone(), text, body)),
+                Ok((body, _)) => {
+                    let dir = dir_of(path);
+                    let calls = body
+                        .blocks()
+                        .filter(|b| b.ident.as_str() == "module" && b.labels.len() == 1)
+                        .filter_map(|b| local_source(&dir, b))
+                        .collect();
+                    parsed.tf.push(Outline {
+                        file: i,
+                        dir,
+                        calls,
+                    });
+                }
                 Err(e) => errors.push(parse_error(path, &e)),
             }
         } else if is_tfvars(path) {
