@@ -74,7 +74,8 @@ impl From<source::SourceError> for ParseError {
 /// What kind of IaC a file holds, as scan results group them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
-    /// `.tf`, `.tfvars`, `.tfvars.json`.
+    /// `.tf`, `.tfvars`, `.tfvars.json`, and the module cache manifest
+    /// `.terraform/modules/modules.json` `terraform init` writes.
     Terraform,
     /// Terraform plan JSON.
     TerraformPlan,
@@ -98,7 +99,11 @@ impl Kind {
     /// manifests, …), which a scan ignores.
     pub fn of(path: &str, text: &str) -> Option<Kind> {
         let lower = path.to_ascii_lowercase();
-        if lower.ends_with(".tf") || lower.ends_with(".tfvars") || lower.ends_with(".tfvars.json") {
+        if lower.ends_with(".tf")
+            || lower.ends_with(".tfvars")
+            || lower.ends_with(".tfvars.json")
+            || terraform::eval::is_module_manifest(path)
+        {
             Some(Kind::Terraform)
         } else if lower.ends_with(".json") && terraform::plan::is_plan(text) {
             Some(Kind::TerraformPlan)

@@ -7,7 +7,11 @@
 //!
 //! - A directory is walked recursively in name order. Symbolic links to
 //!   directories are not followed; hidden directories (`.git`, `.terraform`, …)
-//!   are skipped.
+//!   are skipped, except the module cache `terraform init` writes,
+//!   `.terraform/modules/`: its `.tf` files and its manifest
+//!   `.terraform/modules/modules.json` are read (not the providers, not the
+//!   other files of the downloaded modules, not the hidden directories in
+//!   it), so that the evaluator can expand registry, git and HTTP modules.
 //! - Only files [`is_scannable`] accepts are read; others are ignored silently
 //!   (a file given by name that is neither scannable nor an archive is
 //!   reported).
@@ -165,6 +169,42 @@ pub fn gather(paths: &[PathBuf], filter: Option<&Regex>, limits: &Limits) -> Gat
     walker.out
 }
 
+/// The directory holding Terraform's module cache, under `.terraform/`.
+const MODULE_CACHE: &str = "modules";
+
+/// The module cache's manifest, at its top.
+const MODULE_MANIFEST: &str = "modules.json";
+
+/// Where a directory being walked lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Area {
+    /// Anywhere but the module cache.
+    Plain,
+    /// In `.terraform/modules/`; `top` for that directory itself.
+    ModuleCache { top: bool },
+}
+
+impl Area {
+    /// The area of a subdirectory (not hidden) of a directory of this area.
+    fn below(self) -> Area {
+        match self {
+            Area::Plain => Area::Plain,
+            Area::ModuleCache { .. } => Area::ModuleCache { top: false },
+        }
+    }
+
+    /// Whether a file named `name` in a directory of this area is read: in
+    /// the module cache only `.tf` files and, at its top, the manifest.
+    fn admits(self, name: &str) -> bool {
+        match self {
+            Area::Plain => true,
+            Area::ModuleCache { top } => {
+                name.to_ascii_lowercase().ends_with(".tf") || (top && name == MODULE_MANIFEST)
+            }
+        }
+    }
+}
+
 struct Walker<'a> {
     filter: Option<&'a Regex>,
     limits: &'a Limits,
@@ -184,7 +224,7 @@ impl Walker<'_> {
                 display,
                 format!("cannot read: {e}; check the path given to scan"),
             ),
-            Ok(meta) if meta.is_dir() => self.directory(path),
+            Ok(meta) if meta.is_dir() => self.directory(path, Area::Plain),
             Ok(_) => {
                 if archive_kind(&display).is_none() && !is_scannable(&display) {
                     self.out.error(
@@ -202,7 +242,7 @@ impl Walker<'_> {
         }
     }
 
-    fn directory(&mut self, dir: &Path) {
+    fn directory(&mut self, dir: &Path, area: Area) {
         let display = dir.to_string_lossy().into_owned();
         let entries = match fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -235,10 +275,15 @@ impl Walker<'_> {
                     continue;
                 }
             };
+            let name = name.to_string_lossy();
             if file_type.is_dir() {
-                if !name.to_string_lossy().starts_with('.') {
-                    self.directory(&path);
+                if !name.starts_with('.') {
+                    self.directory(&path, area.below());
+                } else if area == Area::Plain && name == ".terraform" {
+                    self.module_cache(&path);
                 }
+            } else if !area.admits(&name) {
+                // Another file of a downloaded module.
             } else if file_type.is_symlink() {
                 // A link to a file is read; a link to a directory is not followed.
                 match fs::metadata(&path) {
@@ -256,6 +301,15 @@ impl Walker<'_> {
             } else if file_type.is_file() {
                 self.file(&path, child_display);
             }
+        }
+    }
+
+    /// The module cache in a `.terraform` directory, when it is a directory
+    /// (a symbolic link is not followed).
+    fn module_cache(&mut self, dot_terraform: &Path) {
+        let modules = dot_terraform.join(MODULE_CACHE);
+        if fs::symlink_metadata(&modules).is_ok_and(|meta| meta.is_dir()) {
+            self.directory(&modules, Area::ModuleCache { top: true });
         }
     }
 
@@ -470,7 +524,7 @@ impl<'a> ArchiveScan<'a> {
             )));
         }
         let relative = normalize(name);
-        if relative.is_empty() || in_hidden_directory(&relative) {
+        if relative.is_empty() || !read_in_archive(&relative) {
             return Ok(None);
         }
         let display = format!("{}!/{relative}", self.display);
@@ -702,11 +756,23 @@ fn normalize(name: &str) -> String {
         .join("/")
 }
 
-/// Whether a normalized entry path lies under a hidden directory (`.git/…`).
-fn in_hidden_directory(relative: &str) -> bool {
-    let mut parts: Vec<&str> = relative.split('/').collect();
-    parts.pop();
-    parts.iter().any(|part| part.starts_with('.'))
+/// Whether a normalized entry path is read by the rules of a directory walk:
+/// not under a hidden directory (`.git/…`), unless under the module cache
+/// `.terraform/modules/` and admitted there.
+fn read_in_archive(relative: &str) -> bool {
+    let mut dirs: Vec<&str> = relative.split('/').collect();
+    let name = dirs.pop().unwrap_or_default();
+    let Some(hidden) = dirs.iter().position(|part| part.starts_with('.')) else {
+        return true;
+    };
+    let in_cache = dirs[hidden] == ".terraform"
+        && dirs.get(hidden + 1) == Some(&MODULE_CACHE)
+        && !dirs[hidden + 2..].iter().any(|part| part.starts_with('.'));
+    in_cache
+        && Area::ModuleCache {
+            top: dirs.len() == hidden + 2,
+        }
+        .admits(name)
 }
 
 fn too_large(len: u64, limits: &Limits) -> String {

@@ -2,8 +2,12 @@
 //! instance, with every argument evaluated as far as it is known at build time.
 //!
 //! Files are grouped into modules by directory. Directories that no other
-//! scanned directory calls as a local module are root modules; each root gets
-//! its `.tfvars`, then [`TfInputs`]. Everything is evaluated lazily and
+//! scanned directory calls as a local module are root modules (except the
+//! directories of Terraform's module cache, `.terraform/modules/`, which are
+//! reached only through module calls); each root gets its `.tfvars`, then
+//! [`TfInputs`]. A module call with a registry, git or HTTP source is
+//! expanded from the root's module cache when `terraform init` downloaded it
+//! there (see `eval/manifest.rs`). Everything is evaluated lazily and
 //! memoized per module instance (variables, locals, resources, module calls,
 //! outputs), so each value is computed once and reference cycles end as an
 //! error instead of a hang. A value that cannot be known before `apply`
@@ -13,6 +17,9 @@
 
 mod expr;
 mod files;
+mod manifest;
+
+pub use manifest::is_module_manifest;
 
 #[cfg(test)]
 mod eval_tests;
@@ -25,6 +32,7 @@ use files::{dir_of, display_dir, join, SrcFile};
 use hcl::edit::expr::Expression;
 use hcl::edit::structure::{Block, Body};
 use hcl::edit::Span;
+use manifest::{in_module_cache, Manifests};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
@@ -46,8 +54,10 @@ pub fn evaluate(
 ) -> (Vec<TfResource>, Vec<ParseError>) {
     let mut errors = Vec::new();
     let parsed = files::parse_all(files, inputs, &mut errors);
-    let graph = Graph::new(&parsed.tf);
-    let roots = root_dirs(&graph.children);
+    let manifests = Manifests::read(files, &mut errors);
+    let graph = Graph::new(&parsed.tf, &manifests);
+    let cached: Vec<bool> = graph.dirs.iter().map(|d| in_module_cache(d)).collect();
+    let roots = root_dirs(&graph.children, &cached);
     let reach: Vec<Vec<usize>> = roots.iter().map(|&r| graph.reachable(r)).collect();
     // The last root (by position in `roots`) that needs each directory.
     let mut last_use = vec![0; graph.dirs.len()];
@@ -79,6 +89,7 @@ pub fn evaluate(
         {
             let ctx = Ctx {
                 inputs,
+                manifests: &manifests,
                 modules: build_modules(&srcs),
                 files: &srcs,
                 texts: &parsed.texts,
@@ -92,7 +103,7 @@ pub fn evaluate(
                 .position(|m| m.dir == graph.dirs[root])
                 .unwrap_or_default();
             let chain = vec![graph.dirs[root].clone()];
-            let inst = ctx.new_inst(Inst::new(module, String::new(), None, chain));
+            let inst = ctx.new_inst(Inst::new(module, String::new(), None, chain, String::new()));
             let vars = parsed.root_vars(&ctx, inst);
             ctx.insts.borrow_mut()[inst].root_vars = vars;
             ctx.collect(inst, &mut out);
@@ -112,23 +123,25 @@ struct Graph {
     /// Per directory: its files (indexes into `Parsed::tf`), in order.
     files: Vec<Vec<usize>>,
     /// Per directory: the directories its local `module` calls name that
-    /// hold parsed files.
+    /// hold parsed files, and for a root with a module cache, the cached
+    /// module directories its manifest lists that hold parsed files.
     children: Vec<Vec<usize>>,
 }
 
 impl Graph {
-    fn new(outlines: &[files::Outline]) -> Self {
+    fn new(outlines: &[files::Outline], manifests: &Manifests) -> Self {
         let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, o) in outlines.iter().enumerate() {
             by_dir.entry(o.dir.as_str()).or_default().push(i);
         }
         let index: HashMap<&str, usize> = by_dir.keys().enumerate().map(|(i, d)| (*d, i)).collect();
         let children = by_dir
-            .values()
-            .map(|ids| {
+            .iter()
+            .map(|(dir, ids)| {
                 ids.iter()
-                    .flat_map(|&i| &outlines[i].calls)
-                    .filter_map(|d| index.get(d.as_str()).copied())
+                    .flat_map(|&i| outlines[i].calls.iter().map(String::as_str))
+                    .chain(manifests.dirs(dir))
+                    .filter_map(|d| index.get(d).copied())
                     .collect()
             })
             .collect();
@@ -155,8 +168,9 @@ impl Graph {
 
 /// The module directories evaluated as roots, given each one's local
 /// calls: those no other directory calls, then (for call cycles) any
-/// directory not reached from those.
-fn root_dirs(children: &[Vec<usize>]) -> Vec<usize> {
+/// directory not reached from those; never a directory of a module cache
+/// (`cached`).
+fn root_dirs(children: &[Vec<usize>], cached: &[bool]) -> Vec<usize> {
     let mut called = HashSet::new();
     for (i, cs) in children.iter().enumerate() {
         for &c in cs {
@@ -166,7 +180,7 @@ fn root_dirs(children: &[Vec<usize>]) -> Vec<usize> {
         }
     }
     let mut roots: Vec<usize> = (0..children.len())
-        .filter(|i| !called.contains(i))
+        .filter(|&i| !called.contains(&i) && !cached[i])
         .collect();
     let mut reached: HashSet<usize> = HashSet::new();
     let mut todo = roots.clone();
@@ -176,7 +190,7 @@ fn root_dirs(children: &[Vec<usize>]) -> Vec<usize> {
         }
     }
     for i in 0..children.len() {
-        if !reached.contains(&i) {
+        if !reached.contains(&i) && !cached[i] {
             roots.push(i);
             let mut todo = vec![i];
             while let Some(j) = todo.pop() {
@@ -318,6 +332,9 @@ struct Inst<'a> {
     module: usize,
     /// `module.a.` / `module.a["k"].module.b.`; empty for a root.
     prefix: String,
+    /// The module key in the root's module cache manifest: `a`, `a.b`
+    /// (call names without instance keys); empty for a root.
+    module_key: String,
     caller: Option<Caller<'a>>,
     /// Directories from the root down to this one (cycle detection).
     chain: Vec<String>,
@@ -331,10 +348,17 @@ struct Inst<'a> {
 }
 
 impl<'a> Inst<'a> {
-    fn new(module: usize, prefix: String, caller: Option<Caller<'a>>, chain: Vec<String>) -> Self {
+    fn new(
+        module: usize,
+        prefix: String,
+        caller: Option<Caller<'a>>,
+        chain: Vec<String>,
+        module_key: String,
+    ) -> Self {
         Inst {
             module,
             prefix,
+            module_key,
             caller,
             chain,
             root_vars: HashMap::new(),
@@ -350,6 +374,7 @@ impl<'a> Inst<'a> {
 /// The evaluation of one `evaluate` call.
 pub(crate) struct Ctx<'a> {
     inputs: &'a TfInputs,
+    manifests: &'a Manifests,
     files: &'a [&'a SrcFile],
     modules: Vec<Module<'a>>,
     texts: &'a HashMap<String, String>,
@@ -531,7 +556,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// The instances of module call `ci` of `inst` (memoized), with their
-    /// child module instances (`None` for a non-local source or a cycle).
+    /// child module instances (`None` for a source neither local nor in the
+    /// module cache, or a cycle).
     fn call(&self, inst: usize, ci: usize) -> Vec<CallInst> {
         match self.insts.borrow()[inst].calls.get(&ci) {
             Some(Slot::Done(v)) => return v.clone(),
@@ -544,9 +570,25 @@ impl<'a> Ctx<'a> {
         let (file, block) = self.module_of(inst).calls[ci];
         let env = Env::new(self, inst, file);
         let dir = self.module_of(inst).dir.clone();
-        let target =
-            local_source(&dir, block).and_then(|d| self.modules.iter().position(|m| m.dir == d));
-        let chain = self.insts.borrow()[inst].chain.clone();
+        let name = label(block, 0);
+        let (chain, module_key) = {
+            let insts = self.insts.borrow();
+            let parent = &insts[inst];
+            let module_key = if parent.module_key.is_empty() {
+                name.to_string()
+            } else {
+                format!("{}.{name}", parent.module_key)
+            };
+            (parent.chain.clone(), module_key)
+        };
+        // A local source names a directory; another is found in the root's
+        // module cache, when `terraform init` downloaded it.
+        let target = local_source(&dir, block)
+            .or_else(|| {
+                let root = chain.first()?;
+                self.manifests.dir(root, &module_key).map(str::to_string)
+            })
+            .and_then(|d| self.modules.iter().position(|m| m.dir == d));
         let target = target.filter(|&t| {
             let tdir = &self.modules[t].dir;
             let offset = block.span().map_or(0, |s| s.start);
@@ -574,7 +616,6 @@ impl<'a> Ctx<'a> {
             }
         });
         let prefix = self.prefix(inst);
-        let name = label(block, 0);
         let result: Vec<CallInst> = self
             .instances(&env, &block.body)
             .into_iter()
@@ -592,6 +633,7 @@ impl<'a> Ctx<'a> {
                             binds,
                         }),
                         chain,
+                        module_key.clone(),
                     ))
                 });
                 (key, child)

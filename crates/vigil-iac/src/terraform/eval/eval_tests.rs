@@ -674,3 +674,184 @@ fn a_malformed_var_is_reported() {
     assert_eq!(errors.len(), 1);
     assert!(errors[0].message.contains("NAME=VALUE"), "{errors:?}");
 }
+
+/// A registry module as `terraform init` caches it, with a nested registry
+/// module (`this`) and a local module of its own (`./modules/sub`).
+const CACHED_BUCKET: &str = "variable \"name\" {}\n\
+     module \"this\" {\n  source = \"cloudposse/label/null\"\n  version = \"0.25.0\"\n  name = var.name\n}\n\
+     module \"sub\" {\n  source = \"./modules/sub\"\n  tag = module.this.id\n}\n\
+     resource \"aws_s3_bucket\" \"default\" {\n  count = 1\n  bucket = module.this.id\n}\n\
+     output \"bucket_id\" {\n  value = aws_s3_bucket.default[0].bucket\n}\n";
+const CACHED_LABEL: &str = "variable \"name\" {}\n\
+     resource \"null_resource\" \"label\" {\n  n = var.name\n}\n\
+     output \"id\" {\n  value = \"acme-${var.name}\"\n}\n";
+const CACHED_SUB: &str = "variable \"tag\" {}\nresource \"t\" \"sub\" {\n  tag = var.tag\n}\n";
+const REGISTRY_ROOT: &str = "module \"bucket\" {\n  source = \"cloudposse/s3-bucket/aws\"\n  version = \"4.2.0\"\n  name = \"logs\"\n}\n\
+     module \"many\" {\n  source = \"cloudposse/s3-bucket/aws\"\n  for_each = { a = \"x\", b = \"y\" }\n  name = each.value\n}\n\
+     resource \"t\" \"r\" {\n  id = module.bucket.bucket_id\n}\n";
+/// The manifest of root `prod/`: `Dir` is relative to the root, `Key` the
+/// path of call names; `many` reuses the copy of `bucket`.
+const REGISTRY_MANIFEST: &str = r#"{"Modules":[
+  {"Key":"","Source":"","Dir":"."},
+  {"Key":"bucket","Source":"registry.terraform.io/cloudposse/s3-bucket/aws","Version":"4.2.0","Dir":".terraform/modules/bucket"},
+  {"Key":"bucket.this","Source":"registry.terraform.io/cloudposse/label/null","Version":"0.25.0","Dir":".terraform/modules/bucket.this"},
+  {"Key":"bucket.sub","Source":"./modules/sub","Dir":".terraform/modules/bucket/modules/sub"},
+  {"Key":"many","Source":"registry.terraform.io/cloudposse/s3-bucket/aws","Version":"4.2.0","Dir":".terraform/modules/bucket"},
+  {"Key":"many.this","Source":"registry.terraform.io/cloudposse/label/null","Version":"0.25.0","Dir":".terraform/modules/bucket.this"}
+]}"#;
+
+/// The module cache files of root `prod/`, without the manifest.
+fn cached_copies() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("prod/.terraform/modules/bucket/main.tf", CACHED_BUCKET),
+        (
+            "prod/.terraform/modules/bucket/modules/sub/main.tf",
+            CACHED_SUB,
+        ),
+        ("prod/.terraform/modules/bucket.this/main.tf", CACHED_LABEL),
+    ]
+}
+
+#[test]
+fn registry_modules_are_evaluated_from_the_module_cache() {
+    let mut files = vec![
+        ("prod/main.tf", REGISTRY_ROOT),
+        ("prod/.terraform/modules/modules.json", REGISTRY_MANIFEST),
+    ];
+    files.extend(cached_copies());
+    let rs = run(&files);
+    let bucket = "module.bucket.aws_s3_bucket.default[0]";
+    assert_eq!(arg(&rs, bucket, "bucket"), s("acme-logs"));
+    assert_eq!(
+        res(&rs, bucket).file,
+        "prod/.terraform/modules/bucket/main.tf"
+    );
+    assert_eq!(
+        arg(&rs, "module.bucket.module.this.null_resource.label", "n"),
+        s("logs")
+    );
+    assert_eq!(
+        res(&rs, "module.bucket.module.this.null_resource.label").file,
+        "prod/.terraform/modules/bucket.this/main.tf"
+    );
+    assert_eq!(
+        arg(&rs, "module.bucket.module.sub.t.sub", "tag"),
+        s("acme-logs")
+    );
+    assert_eq!(arg(&rs, "t.r", "id"), s("acme-logs"));
+    // for_each instances share the key `many` (and `many.this`).
+    assert_eq!(
+        arg(&rs, "module.many[\"a\"].aws_s3_bucket.default[0]", "bucket"),
+        s("acme-x")
+    );
+    assert_eq!(
+        arg(
+            &rs,
+            "module.many[\"b\"].module.this.null_resource.label",
+            "n"
+        ),
+        s("y")
+    );
+    // Everything belongs to the root `prod`: no cached directory is a root.
+    assert_eq!(
+        rs.len(),
+        10,
+        "{:?}",
+        rs.iter().map(|r| &r.address).collect::<Vec<_>>()
+    );
+    assert!(rs.iter().all(|r| r.root == "prod"));
+}
+
+#[test]
+fn without_the_module_cache_registry_modules_stay_unknown() {
+    // No `.terraform` at all: as before.
+    let rs = run(&[("prod/main.tf", REGISTRY_ROOT)]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(arg(&rs, "t.r", "id"), unknown("module.bucket.bucket_id"));
+    // Cached copies without a manifest: unknown, and the copies are not
+    // roots of their own.
+    let mut files = vec![("prod/main.tf", REGISTRY_ROOT)];
+    files.extend(cached_copies());
+    let rs = run(&files);
+    assert_eq!(
+        rs.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
+        vec!["t.r"]
+    );
+    assert_eq!(arg(&rs, "t.r", "id"), unknown("module.bucket.bucket_id"));
+    // A manifest whose entry names a directory that was not scanned.
+    let rs = run(&[
+        ("prod/main.tf", REGISTRY_ROOT),
+        ("prod/.terraform/modules/modules.json", REGISTRY_MANIFEST),
+    ]);
+    assert_eq!(rs.len(), 1);
+    assert_eq!(arg(&rs, "t.r", "id"), unknown("module.bucket.bucket_id"));
+}
+
+#[test]
+fn a_bad_module_manifest_is_reported_and_its_modules_stay_unknown() {
+    for (manifest, line, message) in [
+        (
+            "{\"Modules\": [\n  {\"Key\": \"bucket\",}\n]}",
+            2,
+            "invalid module manifest: ",
+        ),
+        (
+            "[]",
+            1,
+            "invalid module manifest: expected an object with a \"Modules\" list",
+        ),
+    ] {
+        let mut files = vec![
+            ("prod/main.tf", REGISTRY_ROOT),
+            ("prod/.terraform/modules/modules.json", manifest),
+        ];
+        files.extend(cached_copies());
+        let (rs, errors) = run_with(&files, &TfInputs::default());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].file, "prod/.terraform/modules/modules.json");
+        assert_eq!(errors[0].line, line);
+        assert!(errors[0].message.starts_with(message), "{}", errors[0]);
+        assert!(
+            errors[0].message.contains("terraform init"),
+            "{}",
+            errors[0]
+        );
+        assert_eq!(
+            rs.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
+            vec!["t.r"]
+        );
+        assert_eq!(arg(&rs, "t.r", "id"), unknown("module.bucket.bucket_id"));
+    }
+    // An entry without its Dir: that one module stays unknown, the others
+    // are evaluated.
+    let manifest = r#"{"Modules":[
+      {"Key":"bucket","Dir":".terraform/modules/bucket"},
+      {"Key":"bucket.this"}]}"#;
+    let mut files = vec![
+        ("prod/main.tf", REGISTRY_ROOT),
+        ("prod/.terraform/modules/modules.json", manifest),
+    ];
+    files.extend(cached_copies());
+    let (rs, errors) = run_with(&files, &TfInputs::default());
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].message.contains("entry 2"), "{}", errors[0]);
+    assert_eq!(
+        arg(&rs, "module.bucket.aws_s3_bucket.default[0]", "bucket"),
+        unknown("module.bucket.module.this.id")
+    );
+}
+
+#[test]
+fn module_manifest_paths_and_cache_directories() {
+    use super::is_module_manifest;
+    use super::manifest::in_module_cache;
+    assert!(is_module_manifest(".terraform/modules/modules.json"));
+    assert!(is_module_manifest("infra/.terraform/modules/modules.json"));
+    assert!(is_module_manifest("a.zip!/.terraform/modules/modules.json"));
+    assert!(!is_module_manifest("x.terraform/modules/modules.json"));
+    assert!(!is_module_manifest("infra/modules/modules.json"));
+    assert!(in_module_cache("infra/.terraform/modules/b"));
+    assert!(in_module_cache(".terraform/modules/b/modules/x"));
+    assert!(!in_module_cache("infra/modules/b"));
+    assert!(!in_module_cache("infra/.terraform/providers"));
+}
