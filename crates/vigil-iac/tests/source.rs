@@ -140,7 +140,8 @@ fn directory_walk_is_sorted_skips_hidden_directories_and_filters() {
     write(&infra.join("b/variables.tf"), b"variable \"x\" {}\n");
     write(&infra.join("a.yaml"), b"Resources: {}\n");
     write(&infra.join("README.md"), b"# not scanned\n");
-    write(&infra.join(".terraform/modules/m/main.tf"), TF.as_bytes());
+    write(&infra.join(".terraform/providers/p/x.tf"), TF.as_bytes());
+    write(&infra.join(".terraform/x.tf"), TF.as_bytes());
     write(&infra.join(".git/x.tf"), TF.as_bytes());
     write(&infra.join("bad.tf"), b"\xff\xfe not utf-8");
     write(&infra.join("bom.tf"), "\u{feff}locals {}\n".as_bytes());
@@ -556,4 +557,170 @@ fn find(haystack: &[u8], needle: &[u8]) -> usize {
         .windows(needle.len())
         .position(|w| w == needle)
         .expect("zip signature")
+}
+
+#[test]
+fn the_module_cache_is_read_but_not_the_rest_of_terraform_or_hidden_directories() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let infra = dir.path().join("infra");
+    let cache = infra.join(".terraform/modules");
+    write(&infra.join("main.tf"), TF.as_bytes());
+    write(&cache.join("modules.json"), b"{\"Modules\":[]}");
+    write(&cache.join("b/main.tf"), TF.as_bytes());
+    write(&cache.join("b/modules/x/main.tf"), TF.as_bytes());
+    // Not Terraform code: not read from a downloaded module.
+    write(&cache.join("b/README.md"), b"# module\n");
+    write(&cache.join("b/examples/policy.json"), b"{}");
+    write(&cache.join("b/cfn.yaml"), b"Resources: {}\n");
+    write(&cache.join("b/x.tfvars"), b"a = 1\n");
+    write(&cache.join("b/modules.json"), b"{}");
+    write(&cache.join("b/inner.zip"), b"PK");
+    // Hidden directories in the cache, and the rest of `.terraform`.
+    write(&cache.join("b/.git/x.tf"), TF.as_bytes());
+    write(&cache.join("b/.terraform/modules/modules.json"), b"{}");
+    write(&infra.join(".terraform/providers/p/x.tf"), TF.as_bytes());
+    write(&infra.join(".terraform/environment.json"), b"{}");
+    write(&infra.join(".git/x.tf"), TF.as_bytes());
+    write(
+        &infra.join(".hidden/.terraform/modules/m/main.tf"),
+        TF.as_bytes(),
+    );
+
+    let found = gather_one(&infra, &Limits::default());
+    let p = |rel: &str| infra.join(rel).to_string_lossy().into_owned();
+    assert_eq!(
+        paths(&found),
+        vec![
+            p(".terraform/modules/b/main.tf"),
+            p(".terraform/modules/b/modules/x/main.tf"),
+            p(".terraform/modules/modules.json"),
+            p("main.tf"),
+        ]
+    );
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+
+    // A `.terraform/modules` that is a link to a directory is not followed.
+    #[cfg(unix)]
+    {
+        let other = dir.path().join("other");
+        write(&other.join("main.tf"), TF.as_bytes());
+        fs::create_dir_all(other.join(".terraform")).expect("mkdir");
+        std::os::unix::fs::symlink(&cache, other.join(".terraform/modules")).expect("symlink");
+        let found = gather_one(&other, &Limits::default());
+        assert_eq!(
+            paths(&found),
+            vec![other.join("main.tf").to_string_lossy().into_owned()]
+        );
+    }
+
+    // Without `.terraform`, the walk is as before.
+    let plain = dir.path().join("plain");
+    write(&plain.join("main.tf"), TF.as_bytes());
+    write(&plain.join(".git/x.tf"), TF.as_bytes());
+    write(&plain.join("m/modules.json"), b"{}");
+    let found = gather_one(&plain, &Limits::default());
+    assert_eq!(
+        paths(&found),
+        vec![
+            plain.join("m/modules.json").to_string_lossy().into_owned(),
+            plain.join("main.tf").to_string_lossy().into_owned(),
+        ]
+    );
+}
+
+#[test]
+fn archives_follow_the_module_cache_rules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let zip = dir.path().join("iac.zip");
+    write(
+        &zip,
+        &zip_bytes(&[
+            ("main.tf", TF.as_bytes()),
+            (".terraform/modules/modules.json", b"{\"Modules\":[]}"),
+            (".terraform/modules/b/main.tf", TF.as_bytes()),
+            (".terraform/modules/b/policy.json", b"{}"),
+            (".terraform/modules/b/.git/x.tf", TF.as_bytes()),
+            (".terraform/modules/b/modules.json", b"{}"),
+            (".terraform/providers/p.tf", TF.as_bytes()),
+            (".git/x.tf", TF.as_bytes()),
+        ]),
+    );
+    let found = gather_one(&zip, &Limits::default());
+    let z = zip.to_string_lossy();
+    assert_eq!(
+        paths(&found),
+        vec![
+            format!("{z}!/.terraform/modules/b/main.tf"),
+            format!("{z}!/.terraform/modules/modules.json"),
+            format!("{z}!/main.tf"),
+        ]
+    );
+    assert!(found.errors.is_empty(), "{:?}", found.errors);
+}
+
+/// A root calling a registry module that `terraform init` downloaded, read
+/// from disk and scanned end to end.
+#[test]
+fn a_scan_evaluates_the_downloaded_registry_modules() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().join("prod");
+    write(
+        &root.join("main.tf"),
+        b"module \"bucket\" {\n  source = \"cloudposse/s3-bucket/aws\"\n  name = \"logs\"\n}\n",
+    );
+    let cache = root.join(".terraform/modules");
+    write(
+        &cache.join("modules.json"),
+        br#"{"Modules":[{"Key":"","Source":"","Dir":"."},
+            {"Key":"bucket","Source":"registry.terraform.io/cloudposse/s3-bucket/aws","Version":"4.2.0","Dir":".terraform/modules/bucket"},
+            {"Key":"bucket.this","Source":"registry.terraform.io/cloudposse/label/null","Version":"0.25.0","Dir":".terraform/modules/bucket.this"}]}"#,
+    );
+    write(
+        &cache.join("bucket/main.tf"),
+        b"variable \"name\" {}\n\
+          module \"this\" {\n  source = \"cloudposse/label/null\"\n  name = var.name\n}\n\
+          resource \"aws_s3_bucket\" \"default\" {\n  count = 1\n  bucket = module.this.id\n}\n",
+    );
+    write(
+        &cache.join("bucket.this/main.tf"),
+        b"variable \"name\" {}\noutput \"id\" {\n  value = \"acme-${var.name}\"\n}\n",
+    );
+    let scan = |paths: &[PathBuf]| {
+        vigil_iac::scan(
+            gather(paths, None, &Limits::default()),
+            &vigil_iac::terraform::TfInputs::default(),
+        )
+    };
+    let scanned = scan(std::slice::from_ref(&root));
+    assert!(scanned.errors.is_empty(), "{:?}", scanned.errors);
+    let buckets: Vec<_> = scanned
+        .resources
+        .iter()
+        .filter(|r| r.resource_type == "aws.s3.bucket")
+        .collect();
+    assert_eq!(buckets.len(), 1, "{buckets:?}");
+    assert!(
+        buckets[0]
+            .id
+            .ends_with("module.bucket.aws_s3_bucket.default[0]"),
+        "{}",
+        buckets[0].id
+    );
+    assert_eq!(buckets[0].name, "acme-logs");
+    assert!(scanned
+        .files
+        .iter()
+        .any(|(p, _)| p.ends_with(".terraform/modules/modules.json")));
+
+    // A broken manifest: reported by name, the scan goes on without the module.
+    write(&cache.join("modules.json"), b"{not json");
+    let scanned = scan(std::slice::from_ref(&root));
+    assert_eq!(scanned.errors.len(), 1, "{:?}", scanned.errors);
+    assert!(scanned.errors[0]
+        .file
+        .ends_with(".terraform/modules/modules.json"));
+    assert!(scanned
+        .resources
+        .iter()
+        .all(|r| r.resource_type != "aws.s3.bucket"));
 }

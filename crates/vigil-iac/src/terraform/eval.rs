@@ -172,7 +172,9 @@ impl Graph {
 /// (`cached`).
 fn root_dirs(children: &[Vec<usize>], cached: &[bool]) -> Vec<usize> {
     let mut called = HashSet::new();
-    for (i, cs) in children.iter().enumerate() {
+    // A cached module's calls do not count: a relative source that leaves
+    // the cache (an example calling `../../..`) must not hide a root.
+    for (i, cs) in children.iter().enumerate().filter(|&(i, _)| !cached[i]) {
         for &c in cs {
             if c != i {
                 called.insert(c);
@@ -189,8 +191,8 @@ fn root_dirs(children: &[Vec<usize>], cached: &[bool]) -> Vec<usize> {
             todo.extend(&children[i]);
         }
     }
-    for i in 0..children.len() {
-        if !reached.contains(&i) && !cached[i] {
+    for (i, &in_cache) in cached.iter().enumerate() {
+        if !reached.contains(&i) && !in_cache {
             roots.push(i);
             let mut todo = vec![i];
             while let Some(j) = todo.pop() {
@@ -315,7 +317,8 @@ struct ResInst {
 pub(crate) type Shared = Rc<EvalResult>;
 
 /// One instance of a module call: its key and the child module instance
-/// (`None` for a non-local source, a cycle or too deep a nesting).
+/// (`None` for a source neither local nor in the module cache, a cycle or
+/// too deep a nesting).
 type CallInst = (Key, Option<usize>);
 
 /// Who called a module instance, to evaluate its input variables lazily.
@@ -343,7 +346,8 @@ struct Inst<'a> {
     locals: HashMap<String, Slot<Shared>>,
     outputs: HashMap<String, Slot<EvalResult>>,
     resources: HashMap<usize, Slot<Rc<Vec<ResInst>>>>,
-    /// Per call: the instances (`None` child for a non-local source).
+    /// Per call: the instances (`None` child for a source neither
+    /// local nor in the module cache).
     calls: HashMap<usize, Slot<Vec<CallInst>>>,
 }
 

@@ -855,3 +855,18 @@ fn module_manifest_paths_and_cache_directories() {
     assert!(!in_module_cache("infra/modules/b"));
     assert!(!in_module_cache("infra/.terraform/providers"));
 }
+
+#[test]
+fn a_cached_example_calling_out_of_the_cache_does_not_hide_a_root() {
+    let rs = run(&[
+        ("prod/main.tf", "resource \"t\" \"root\" {}\n"),
+        (
+            "prod/.terraform/modules/vpc/examples/x/main.tf",
+            "module \"up\" {\n  source = \"../../../../..\"\n}\nresource \"t\" \"example\" {}\n",
+        ),
+    ]);
+    assert_eq!(
+        rs.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(),
+        vec!["t.root"]
+    );
+}
