@@ -76,96 +76,155 @@ struct Case {
     want: EvalResult,
     /// Seeds moto; `None` where moto cannot express the case.
     moto: Option<Seed>,
+    terraform: String,
+    /// `None` where CloudFormation has no resource type for it.
+    cloudformation: Option<String>,
+}
+
+/// A resource written as a Terraform and a CloudFormation template in which
+/// `{{KEY}}` stands for what differs between the cases made from it
+/// (typically one PASS and one FAIL case).
+#[derive(Clone, Copy)]
+struct Template {
+    cids: &'static [u32],
     terraform: &'static str,
     /// `None` where CloudFormation has no resource type for it.
     cloudformation: Option<&'static str>,
 }
 
+impl Template {
+    /// The same template judged by the controls `cids` instead.
+    fn with_cids(self, cids: &'static [u32]) -> Self {
+        Template { cids, ..self }
+    }
+
+    /// The case whose texts are the templates with each `{{KEY}}` of
+    /// `values` replaced by its text.
+    fn case(
+        &self,
+        want: EvalResult,
+        name: &'static str,
+        moto: Seed,
+        values: &[(&str, &str)],
+    ) -> Case {
+        Case {
+            name,
+            cids: self.cids,
+            want,
+            moto: Some(moto),
+            terraform: fill(self.terraform, values),
+            cloudformation: self.cloudformation.map(|text| fill(text, values)),
+        }
+    }
+}
+
+/// `template` with each `{{KEY}}` of `values` replaced by its text; panics
+/// on a placeholder left unfilled.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let text = values
+        .iter()
+        .fold(template.to_string(), |text, (key, value)| {
+            text.replace(&format!("{{{{{key}}}}}"), value)
+        });
+    assert!(
+        !text.contains("{{"),
+        "a placeholder is left unfilled in {text}"
+    );
+    text
+}
+
 fn cases() -> Vec<Case> {
-    vec![
-        // --- S3 --------------------------------------------------------------
-        Case {
-            name: "versioned bucket",
-            cids: &[48],
-            want: Pass,
-            moto: Some(|a| Box::pin(bucket_versioning(a, "versioned", Some(Status::Enabled)))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "versioned" }
+    let mut cases = Vec::new();
+    // --- S3 --------------------------------------------------------------
+    let s3_bucket_versioning = Template {
+        cids: &[48],
+        terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "{{NAME}}" }
 resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.id
-  versioning_configuration { status = "Enabled" }
+  bucket = aws_s3_bucket.this.{{BUCKET_ATTRIBUTE}}
+  versioning_configuration { status = "{{STATUS}}" }
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
     Properties:
-      VersioningConfiguration: { Status: Enabled }"#,
-            ),
-        },
-        Case {
-            name: "never-versioned bucket",
-            cids: &[48],
-            want: Fail,
-            moto: Some(|a| Box::pin(bucket_versioning(a, "unversioned", None))),
-            terraform: r#"resource "aws_s3_bucket" "this" { bucket = "plain" }"#,
-            cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }"),
-        },
-        Case {
-            name: "bucket with a private ACL",
-            cids: &[45],
-            want: Pass,
-            moto: Some(|a| Box::pin(bucket_acl(a, "private", Acl::Private))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "private" }
+      VersioningConfiguration: { Status: {{STATUS}} }"#,
+        ),
+    };
+
+    cases.push(s3_bucket_versioning.case(
+        Pass,
+        "versioned bucket",
+        |a| Box::pin(bucket_versioning(a, "versioned", Some(Status::Enabled))),
+        &[
+            ("NAME", "versioned"),
+            ("BUCKET_ATTRIBUTE", "id"),
+            ("STATUS", "Enabled"),
+        ],
+    ));
+
+    cases.push(Case {
+        name: "never-versioned bucket",
+        cids: &[48],
+        want: Fail,
+        moto: Some(|a| Box::pin(bucket_versioning(a, "unversioned", None))),
+        terraform: r#"resource "aws_s3_bucket" "this" { bucket = "plain" }"#.into(),
+        cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }".into()),
+    });
+    let s3_bucket_acl = Template {
+        cids: &[45],
+        terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "{{NAME}}" }
 resource "aws_s3_bucket_acl" "this" {
   bucket = aws_s3_bucket.this.id
-  acl    = "private"
+  acl    = "{{ACL}}"
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
-    Properties: { AccessControl: Private }"#,
-            ),
-        },
-        Case {
-            name: "bucket with a public-read ACL",
-            cids: &[45],
-            want: Fail,
-            moto: Some(|a| Box::pin(bucket_acl(a, "public-read", Acl::PublicRead))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "public" }
-resource "aws_s3_bucket_acl" "this" {
-  bucket = aws_s3_bucket.this.id
-  acl    = "public-read"
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties: { AccessControl: PublicRead }"#,
-            ),
-        },
-        Case {
-            name: "bucket blocking all public access",
-            cids: &[60],
-            want: Pass,
-            moto: Some(|a| Box::pin(bucket_block(a, "blocked", true))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "blocked" }
+    Properties: { AccessControl: {{ACCESS_CONTROL}} }"#,
+        ),
+    };
+
+    cases.push(s3_bucket_acl.case(
+        Pass,
+        "bucket with a private ACL",
+        |a| Box::pin(bucket_acl(a, "private", Acl::Private)),
+        &[
+            ("NAME", "private"),
+            ("ACL", "private"),
+            ("ACCESS_CONTROL", "Private"),
+        ],
+    ));
+
+    cases.push(s3_bucket_acl.case(
+        Fail,
+        "bucket with a public-read ACL",
+        |a| Box::pin(bucket_acl(a, "public-read", Acl::PublicRead)),
+        &[
+            ("NAME", "public"),
+            ("ACL", "public-read"),
+            ("ACCESS_CONTROL", "PublicRead"),
+        ],
+    ));
+
+    let s3_bucket_public_access_block = Template {
+        cids: &[60],
+        terraform: r#"
+resource "aws_s3_bucket" "this" { bucket = "{{NAME}}" }
 resource "aws_s3_bucket_public_access_block" "this" {
   bucket                  = aws_s3_bucket.this.id
   block_public_acls       = true
   ignore_public_acls      = true
   block_public_policy     = true
-  restrict_public_buckets = true
+  restrict_public_buckets = {{RESTRICT}}
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
@@ -174,173 +233,150 @@ Resources:
         BlockPublicAcls: true
         IgnorePublicAcls: true
         BlockPublicPolicy: true
-        RestrictPublicBuckets: true"#,
-            ),
-        },
-        Case {
-            name: "bucket leaving Block Public Access at its default",
-            cids: &[60],
-            want: Pass,
-            // S3 turns all four settings on for new buckets; moto does not.
-            moto: Some(|a| Box::pin(bucket_block(a, "default-block", true))),
-            terraform: r#"resource "aws_s3_bucket" "this" { bucket = "default-block" }"#,
-            cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }"),
-        },
-        Case {
-            name: "bucket not restricting public buckets",
-            cids: &[60],
-            want: Fail,
-            moto: Some(|a| Box::pin(bucket_block(a, "half-blocked", false))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "half-blocked" }
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket                  = aws_s3_bucket.this.id
-  block_public_acls       = true
-  ignore_public_acls      = true
-  block_public_policy     = true
-  restrict_public_buckets = false
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties:
-      PublicAccessBlockConfiguration:
-        BlockPublicAcls: true
-        IgnorePublicAcls: true
-        BlockPublicPolicy: true
-        RestrictPublicBuckets: false"#,
-            ),
-        },
-        Case {
-            name: "bucket with versioning suspended",
-            cids: &[48],
-            want: Fail,
-            moto: Some(|a| Box::pin(bucket_versioning(a, "suspended", Some(Status::Suspended)))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "suspended" }
-resource "aws_s3_bucket_versioning" "this" {
-  bucket = aws_s3_bucket.this.bucket
-  versioning_configuration { status = "Suspended" }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties:
-      VersioningConfiguration: { Status: Suspended }"#,
-            ),
-        },
-        Case {
-            name: "bucket with an authenticated-read ACL",
-            cids: &[45],
-            want: Fail,
-            moto: Some(|a| Box::pin(bucket_acl(a, "authenticated-read", Acl::AuthenticatedRead))),
-            terraform: r#"
-resource "aws_s3_bucket" "this" { bucket = "authenticated-read" }
-resource "aws_s3_bucket_acl" "this" {
-  bucket = aws_s3_bucket.this.id
-  acl    = "authenticated-read"
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Bucket:
-    Type: AWS::S3::Bucket
-    Properties: { AccessControl: AuthenticatedRead }"#,
-            ),
-        },
-        Case {
-            name: "bucket versioned through the legacy inline argument",
-            cids: &[48],
-            want: Pass,
-            moto: Some(|a| Box::pin(bucket_versioning(a, "inline-versioned", Some(Status::Enabled)))),
-            terraform: r#"
+        RestrictPublicBuckets: {{RESTRICT}}"#,
+        ),
+    };
+
+    cases.push(s3_bucket_public_access_block.case(
+        Pass,
+        "bucket blocking all public access",
+        |a| Box::pin(bucket_block(a, "blocked", true)),
+        &[("NAME", "blocked"), ("RESTRICT", "true")],
+    ));
+
+    cases.push(Case {
+        name: "bucket leaving Block Public Access at its default",
+        cids: &[60],
+        want: Pass,
+        // S3 turns all four settings on for new buckets; moto does not.
+        moto: Some(|a| Box::pin(bucket_block(a, "default-block", true))),
+        terraform: r#"resource "aws_s3_bucket" "this" { bucket = "default-block" }"#.into(),
+        cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }".into()),
+    });
+    cases.push(s3_bucket_public_access_block.case(
+        Fail,
+        "bucket not restricting public buckets",
+        |a| Box::pin(bucket_block(a, "half-blocked", false)),
+        &[("NAME", "half-blocked"), ("RESTRICT", "false")],
+    ));
+
+    cases.push(s3_bucket_versioning.case(
+        Fail,
+        "bucket with versioning suspended",
+        |a| Box::pin(bucket_versioning(a, "suspended", Some(Status::Suspended))),
+        &[
+            ("NAME", "suspended"),
+            ("BUCKET_ATTRIBUTE", "bucket"),
+            ("STATUS", "Suspended"),
+        ],
+    ));
+
+    cases.push(s3_bucket_acl.case(
+        Fail,
+        "bucket with an authenticated-read ACL",
+        |a| Box::pin(bucket_acl(a, "authenticated-read", Acl::AuthenticatedRead)),
+        &[
+            ("NAME", "authenticated-read"),
+            ("ACL", "authenticated-read"),
+            ("ACCESS_CONTROL", "AuthenticatedRead"),
+        ],
+    ));
+
+    cases.push(Case {
+        name: "bucket versioned through the legacy inline argument",
+        cids: &[48],
+        want: Pass,
+        moto: Some(|a| {
+            Box::pin(bucket_versioning(
+                a,
+                "inline-versioned",
+                Some(Status::Enabled),
+            ))
+        }),
+        terraform: r#"
 resource "aws_s3_bucket" "this" {
   bucket = "inline-versioned"
   versioning { enabled = true }
-}"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "bucket with a public-read-write ACL through the legacy inline argument",
-            cids: &[45],
-            want: Fail,
-            moto: Some(|a| Box::pin(bucket_acl(a, "inline-public", Acl::PublicReadWrite))),
-            terraform: r#"
+}"#
+        .into(),
+        cloudformation: None,
+    });
+    cases.push(Case {
+        name: "bucket with a public-read-write ACL through the legacy inline argument",
+        cids: &[45],
+        want: Fail,
+        moto: Some(|a| Box::pin(bucket_acl(a, "inline-public", Acl::PublicReadWrite))),
+        terraform: r#"
 resource "aws_s3_bucket" "this" {
   bucket = "inline-public"
   acl    = "public-read-write"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Bucket:
     Type: AWS::S3::Bucket
-    Properties: { AccessControl: PublicReadWrite }"#,
-            ),
-        },
-        // --- EC2 security groups --------------------------------------------
-        Case {
-            name: "security group open to the world on 443 only",
-            cids: &[38, 39, 41, 42, 44],
-            want: Pass,
-            moto: Some(|a| Box::pin(group(a, "https", "tcp", 443, 443, "0.0.0.0/0"))),
-            terraform: r#"
+    Properties: { AccessControl: PublicReadWrite }"#
+                .into(),
+        ),
+    });
+    // --- EC2 security groups --------------------------------------------
+    // One inline TCP rule open to one IPv4 range.
+    let tcp_security_group = Template {
+        cids: &[38, 39, 41, 42, 44],
+        terraform: r#"
 resource "aws_security_group" "this" {
-  name = "https"
+  name = "{{NAME}}"
   ingress {
     protocol    = "tcp"
-    from_port   = 443
-    to_port     = 443
-    cidr_blocks = ["0.0.0.0/0"]
+    from_port   = {{FROM}}
+    to_port     = {{TO}}
+    cidr_blocks = ["{{CIDR}}"]
   }
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Group:
     Type: AWS::EC2::SecurityGroup
     Properties:
-      GroupDescription: https
+      GroupDescription: {{NAME}}
       SecurityGroupIngress:
-        - { IpProtocol: tcp, FromPort: 443, ToPort: 443, CidrIp: 0.0.0.0/0 }"#,
-            ),
-        },
-        Case {
-            name: "security group with SSH open to 0.0.0.0/0",
-            cids: &[38, 41],
-            want: Fail,
-            moto: Some(|a| Box::pin(group(a, "ssh", "tcp", 22, 22, "0.0.0.0/0"))),
-            terraform: r#"
-resource "aws_security_group" "this" {
-  name = "ssh"
-  ingress {
-    protocol    = "tcp"
-    from_port   = 22
-    to_port     = 22
-    cidr_blocks = ["0.0.0.0/0"]
-  }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Group:
-    Type: AWS::EC2::SecurityGroup
-    Properties:
-      GroupDescription: ssh
-      SecurityGroupIngress:
-        - { IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 0.0.0.0/0 }"#,
-            ),
-        },
-        Case {
-            name: "security group with RDP open to ::/0",
-            cids: &[39, 42],
-            want: Fail,
-            moto: Some(|a| Box::pin(group(a, "rdp", "tcp", 3389, 3389, "::/0"))),
-            terraform: r#"
+        - { IpProtocol: tcp, FromPort: {{FROM}}, ToPort: {{TO}}, CidrIp: {{CIDR}} }"#,
+        ),
+    };
+
+    cases.push(tcp_security_group.case(
+        Pass,
+        "security group open to the world on 443 only",
+        |a| Box::pin(group(a, "https", "tcp", 443, 443, "0.0.0.0/0")),
+        &[
+            ("NAME", "https"),
+            ("FROM", "443"),
+            ("TO", "443"),
+            ("CIDR", "0.0.0.0/0"),
+        ],
+    ));
+
+    cases.push(tcp_security_group.with_cids(&[38, 41]).case(
+        Fail,
+        "security group with SSH open to 0.0.0.0/0",
+        |a| Box::pin(group(a, "ssh", "tcp", 22, 22, "0.0.0.0/0")),
+        &[
+            ("NAME", "ssh"),
+            ("FROM", "22"),
+            ("TO", "22"),
+            ("CIDR", "0.0.0.0/0"),
+        ],
+    ));
+
+    cases.push(Case {
+        name: "security group with RDP open to ::/0",
+        cids: &[39, 42],
+        want: Fail,
+        moto: Some(|a| Box::pin(group(a, "rdp", "tcp", 3389, 3389, "::/0"))),
+        terraform: r#"
 resource "aws_security_group" "this" {
   name = "rdp"
   ingress {
@@ -349,24 +385,26 @@ resource "aws_security_group" "this" {
     to_port          = 3389
     ipv6_cidr_blocks = ["::/0"]
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Group:
     Type: AWS::EC2::SecurityGroup
     Properties:
       GroupDescription: rdp
       SecurityGroupIngress:
-        - { IpProtocol: tcp, FromPort: 3389, ToPort: 3389, CidrIpv6: "::/0" }"#,
-            ),
-        },
-        Case {
-            name: "security group open to the world on every protocol",
-            cids: &[38, 41, 42, 44],
-            want: Fail,
-            moto: Some(|a| Box::pin(group(a, "all", "-1", -1, -1, "0.0.0.0/0"))),
-            terraform: r#"
+        - { IpProtocol: tcp, FromPort: 3389, ToPort: 3389, CidrIpv6: "::/0" }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "security group open to the world on every protocol",
+        cids: &[38, 41, 42, 44],
+        want: Fail,
+        moto: Some(|a| Box::pin(group(a, "all", "-1", -1, -1, "0.0.0.0/0"))),
+        terraform: r#"
 resource "aws_security_group" "this" {
   name = "all"
   ingress {
@@ -375,50 +413,38 @@ resource "aws_security_group" "this" {
     to_port     = 0
     cidr_blocks = ["0.0.0.0/0"]
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Group:
     Type: AWS::EC2::SecurityGroup
     Properties:
       GroupDescription: all
       SecurityGroupIngress:
-        - { IpProtocol: "-1", CidrIp: 0.0.0.0/0 }"#,
-            ),
-        },
-        Case {
-            name: "security group with SSH open to a private range only",
-            cids: &[38, 39, 41, 42, 44],
-            want: Pass,
-            moto: Some(|a| Box::pin(group(a, "internal", "tcp", 22, 22, "10.0.0.0/8"))),
-            terraform: r#"
-resource "aws_security_group" "this" {
-  name = "internal"
-  ingress {
-    protocol    = "tcp"
-    from_port   = 22
-    to_port     = 22
-    cidr_blocks = ["10.0.0.0/8"]
-  }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Group:
-    Type: AWS::EC2::SecurityGroup
-    Properties:
-      GroupDescription: internal
-      SecurityGroupIngress:
-        - { IpProtocol: tcp, FromPort: 22, ToPort: 22, CidrIp: 10.0.0.0/8 }"#,
-            ),
-        },
-        Case {
-            name: "security group whose SSH rule is a separate resource",
-            cids: &[38, 41],
-            want: Fail,
-            moto: Some(|a| Box::pin(group(a, "ssh-rule", "tcp", 22, 22, "0.0.0.0/0"))),
-            terraform: r#"
+        - { IpProtocol: "-1", CidrIp: 0.0.0.0/0 }"#
+                .into(),
+        ),
+    });
+    cases.push(tcp_security_group.case(
+        Pass,
+        "security group with SSH open to a private range only",
+        |a| Box::pin(group(a, "internal", "tcp", 22, 22, "10.0.0.0/8")),
+        &[
+            ("NAME", "internal"),
+            ("FROM", "22"),
+            ("TO", "22"),
+            ("CIDR", "10.0.0.0/8"),
+        ],
+    ));
+
+    cases.push(Case {
+        name: "security group whose SSH rule is a separate resource",
+        cids: &[38, 41],
+        want: Fail,
+        moto: Some(|a| Box::pin(group(a, "ssh-rule", "tcp", 22, 22, "0.0.0.0/0"))),
+        terraform: r#"
 resource "aws_security_group" "this" { name = "ssh-rule" }
 resource "aws_vpc_security_group_ingress_rule" "ssh" {
   security_group_id = aws_security_group.this.id
@@ -426,9 +452,10 @@ resource "aws_vpc_security_group_ingress_rule" "ssh" {
   from_port         = 22
   to_port           = 22
   cidr_ipv4         = "0.0.0.0/0"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Group:
     Type: AWS::EC2::SecurityGroup
@@ -440,15 +467,16 @@ Resources:
       IpProtocol: tcp
       FromPort: 22
       ToPort: 22
-      CidrIp: 0.0.0.0/0"#,
-            ),
-        },
-        Case {
-            name: "security group whose separate rule opens a port range covering 3389",
-            cids: &[38, 42],
-            want: Fail,
-            moto: Some(|a| Box::pin(group(a, "range", "tcp", 3000, 4000, "0.0.0.0/0"))),
-            terraform: r#"
+      CidrIp: 0.0.0.0/0"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "security group whose separate rule opens a port range covering 3389",
+        cids: &[38, 42],
+        want: Fail,
+        moto: Some(|a| Box::pin(group(a, "range", "tcp", 3000, 4000, "0.0.0.0/0"))),
+        terraform: r#"
 resource "aws_security_group" "this" { name = "range" }
 resource "aws_security_group_rule" "range" {
   type              = "ingress"
@@ -457,9 +485,10 @@ resource "aws_security_group_rule" "range" {
   from_port         = 3000
   to_port           = 4000
   cidr_blocks       = ["0.0.0.0/0"]
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Group:
     Type: AWS::EC2::SecurityGroup
@@ -471,80 +500,60 @@ Resources:
       IpProtocol: tcp
       FromPort: 3000
       ToPort: 4000
-      CidrIp: 0.0.0.0/0"#,
-            ),
-        },
-        Case {
-            name: "security group opening every TCP port to 0.0.0.0/0",
-            cids: &[38, 41, 42, 44],
-            want: Fail,
-            moto: Some(|a| Box::pin(group(a, "tcp-all", "tcp", 0, 65535, "0.0.0.0/0"))),
-            terraform: r#"
-resource "aws_security_group" "this" {
-  name = "tcp-all"
-  ingress {
-    protocol    = "tcp"
-    from_port   = 0
-    to_port     = 65535
-    cidr_blocks = ["0.0.0.0/0"]
-  }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Group:
-    Type: AWS::EC2::SecurityGroup
-    Properties:
-      GroupDescription: tcp-all
-      SecurityGroupIngress:
-        - { IpProtocol: tcp, FromPort: 0, ToPort: 65535, CidrIp: 0.0.0.0/0 }"#,
-            ),
-        },
-        // --- EBS, EC2 instances ---------------------------------------------
-        Case {
-            name: "encrypted volume",
-            cids: &[24],
-            want: Pass,
-            moto: Some(|a| Box::pin(volume(a, true))),
-            terraform: r#"
+      CidrIp: 0.0.0.0/0"#
+                .into(),
+        ),
+    });
+    cases.push(tcp_security_group.with_cids(&[38, 41, 42, 44]).case(
+        Fail,
+        "security group opening every TCP port to 0.0.0.0/0",
+        |a| Box::pin(group(a, "tcp-all", "tcp", 0, 65535, "0.0.0.0/0")),
+        &[
+            ("NAME", "tcp-all"),
+            ("FROM", "0"),
+            ("TO", "65535"),
+            ("CIDR", "0.0.0.0/0"),
+        ],
+    ));
+
+    // --- EBS, EC2 instances ---------------------------------------------
+    let ebs_volume = Template {
+        cids: &[24],
+        terraform: r#"
 resource "aws_ebs_volume" "this" {
   availability_zone = "us-east-1a"
   size              = 8
-  encrypted         = true
+  encrypted         = {{ENCRYPTED}}
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Volume:
     Type: AWS::EC2::Volume
-    Properties: { AvailabilityZone: us-east-1a, Size: 8, Encrypted: true }"#,
-            ),
-        },
-        Case {
-            name: "unencrypted volume",
-            cids: &[24],
-            want: Fail,
-            moto: Some(|a| Box::pin(volume(a, false))),
-            terraform: r#"
-resource "aws_ebs_volume" "this" {
-  availability_zone = "us-east-1a"
-  size              = 8
-  encrypted         = false
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Volume:
-    Type: AWS::EC2::Volume
-    Properties: { AvailabilityZone: us-east-1a, Size: 8, Encrypted: false }"#,
-            ),
-        },
-        Case {
-            name: "instance requiring IMDSv2, with an instance profile",
-            cids: &[43, 49],
-            want: Pass,
-            moto: Some(|a| Box::pin(instance(a, "required", "enabled", true))),
-            terraform: r#"
+    Properties: { AvailabilityZone: us-east-1a, Size: 8, Encrypted: {{ENCRYPTED}} }"#,
+        ),
+    };
+
+    cases.push(ebs_volume.case(
+        Pass,
+        "encrypted volume",
+        |a| Box::pin(volume(a, true)),
+        &[("ENCRYPTED", "true")],
+    ));
+
+    cases.push(ebs_volume.case(
+        Fail,
+        "unencrypted volume",
+        |a| Box::pin(volume(a, false)),
+        &[("ENCRYPTED", "false")],
+    ));
+
+    cases.push(Case {
+        name: "instance requiring IMDSv2, with an instance profile",
+        cids: &[43, 49],
+        want: Pass,
+        moto: Some(|a| Box::pin(instance(a, "required", "enabled", true))),
+        terraform: r#"
 resource "aws_iam_instance_profile" "app" { name = "app" }
 resource "aws_instance" "this" {
   ami                  = "ami-12c6146b"
@@ -554,10 +563,11 @@ resource "aws_instance" "this" {
     http_endpoint = "enabled"
     http_tokens   = "required"
   }
-}"#,
-            // An instance's metadata options are set through a launch template.
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        // An instance's metadata options are set through a launch template.
+        cloudformation: Some(
+            r#"
 Resources:
   Template:
     Type: AWS::EC2::LaunchTemplate
@@ -576,15 +586,16 @@ Resources:
       IamInstanceProfile: !Ref Profile
       LaunchTemplate:
         LaunchTemplateName: imdsv2
-        Version: "1""#,
-            ),
-        },
-        Case {
-            name: "instance allowing IMDSv1, without an instance profile",
-            cids: &[43, 49],
-            want: Fail,
-            moto: Some(|a| Box::pin(instance(a, "optional", "enabled", false))),
-            terraform: r#"
+        Version: "1""#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "instance allowing IMDSv1, without an instance profile",
+        cids: &[43, 49],
+        want: Fail,
+        moto: Some(|a| Box::pin(instance(a, "optional", "enabled", false))),
+        terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
   instance_type = "t3.micro"
@@ -592,9 +603,10 @@ resource "aws_instance" "this" {
     http_endpoint = "enabled"
     http_tokens   = "optional"
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Template:
     Type: AWS::EC2::LaunchTemplate
@@ -609,15 +621,16 @@ Resources:
       InstanceType: t3.micro
       LaunchTemplate:
         LaunchTemplateName: imdsv1
-        Version: "1""#,
-            ),
-        },
-        Case {
-            name: "instance with the metadata endpoint disabled",
-            cids: &[43],
-            want: Pass,
-            moto: Some(|a| Box::pin(instance(a, "optional", "disabled", false))),
-            terraform: r#"
+        Version: "1""#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "instance with the metadata endpoint disabled",
+        cids: &[43],
+        want: Pass,
+        moto: Some(|a| Box::pin(instance(a, "optional", "disabled", false))),
+        terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
   instance_type = "t3.micro"
@@ -625,9 +638,10 @@ resource "aws_instance" "this" {
     http_endpoint = "disabled"
     http_tokens   = "optional"
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Template:
     Type: AWS::EC2::LaunchTemplate
@@ -642,25 +656,27 @@ Resources:
       InstanceType: t3.micro
       LaunchTemplate:
         LaunchTemplateId: !Ref Template
-        Version: !GetAtt Template.LatestVersionNumber"#,
-            ),
-        },
-        // --- VPC ---------------------------------------------------------------
-        Case {
-            name: "VPC with a flow log",
-            cids: &[36],
-            want: Pass,
-            moto: Some(|a| Box::pin(vpc(a, true))),
-            terraform: r#"
+        Version: !GetAtt Template.LatestVersionNumber"#
+                .into(),
+        ),
+    });
+    // --- VPC ---------------------------------------------------------------
+    cases.push(Case {
+        name: "VPC with a flow log",
+        cids: &[36],
+        want: Pass,
+        moto: Some(|a| Box::pin(vpc(a, true))),
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.80.0.0/16" }
 resource "aws_flow_log" "this" {
   vpc_id               = aws_vpc.this.id
   traffic_type         = "ALL"
   log_destination_type = "s3"
   log_destination      = "arn:aws:s3:::flow-logs"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Vpc:
     Type: AWS::EC2::VPC
@@ -672,176 +688,164 @@ Resources:
       ResourceType: VPC
       TrafficType: ALL
       LogDestinationType: s3
-      LogDestination: arn:aws:s3:::flow-logs"#,
-            ),
-        },
-        Case {
-            name: "VPC without a flow log",
-            cids: &[36],
-            want: Fail,
-            moto: Some(|a| Box::pin(vpc(a, false))),
-            terraform: r#"resource "aws_vpc" "this" { cidr_block = "10.80.0.0/16" }"#,
-            cloudformation: Some(
-                r#"
+      LogDestination: arn:aws:s3:::flow-logs"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "VPC without a flow log",
+        cids: &[36],
+        want: Fail,
+        moto: Some(|a| Box::pin(vpc(a, false))),
+        terraform: r#"resource "aws_vpc" "this" { cidr_block = "10.80.0.0/16" }"#.into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Vpc:
     Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.80.0.0/16 }"#,
-            ),
-        },
-        Case {
-            name: "private subnet",
-            cids: &[47],
-            want: Pass,
-            moto: Some(|a| Box::pin(subnet(a, Some(false)))),
-            terraform: r#"
+    Properties: { CidrBlock: 10.80.0.0/16 }"#
+                .into(),
+        ),
+    });
+    let vpc_subnet = Template {
+        cids: &[47],
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
 resource "aws_subnet" "this" {
   vpc_id                  = aws_vpc.this.id
   cidr_block              = "10.81.1.0/24"
-  map_public_ip_on_launch = false
+  map_public_ip_on_launch = {{PUBLIC}}
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Vpc:
     Type: AWS::EC2::VPC
     Properties: { CidrBlock: 10.81.0.0/16 }
   Subnet:
     Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: false }"#,
-            ),
-        },
-        Case {
-            name: "subnet mapping public IPs at launch",
-            cids: &[47],
-            want: Fail,
-            moto: Some(|a| Box::pin(subnet(a, Some(true)))),
-            terraform: r#"
-resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
-resource "aws_subnet" "this" {
-  vpc_id                  = aws_vpc.this.id
-  cidr_block              = "10.81.1.0/24"
-  map_public_ip_on_launch = true
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.81.0.0/16 }
-  Subnet:
-    Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: true }"#,
-            ),
-        },
-        Case {
-            name: "subnet leaving MapPublicIpOnLaunch at its default",
-            cids: &[47],
-            want: Pass,
-            moto: Some(|a| Box::pin(subnet(a, None))),
-            terraform: r#"
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: {{PUBLIC}} }"#,
+        ),
+    };
+
+    cases.push(vpc_subnet.case(
+        Pass,
+        "private subnet",
+        |a| Box::pin(subnet(a, Some(false))),
+        &[("PUBLIC", "false")],
+    ));
+
+    cases.push(vpc_subnet.case(
+        Fail,
+        "subnet mapping public IPs at launch",
+        |a| Box::pin(subnet(a, Some(true))),
+        &[("PUBLIC", "true")],
+    ));
+
+    cases.push(Case {
+        name: "subnet leaving MapPublicIpOnLaunch at its default",
+        cids: &[47],
+        want: Pass,
+        moto: Some(|a| Box::pin(subnet(a, None))),
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.81.0.0/16" }
 resource "aws_subnet" "this" {
   vpc_id     = aws_vpc.this.id
   cidr_block = "10.81.1.0/24"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Vpc:
     Type: AWS::EC2::VPC
     Properties: { CidrBlock: 10.81.0.0/16 }
   Subnet:
     Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24 }"#,
-            ),
-        },
-        // --- RDS ---------------------------------------------------------------
-        Case {
-            name: "encrypted, private, Multi-AZ database keeping 7 days of backups",
-            cids: &[53, 51, 25, 26, 55, 56],
-            want: Pass,
-            moto: Some(|a| Box::pin(database(a, Db::Strong))),
-            terraform: r#"
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24 }"#
+                .into(),
+        ),
+    });
+    // --- RDS ---------------------------------------------------------------
+    // `{{PORT_AND_AFTER}}` is the port and, where set, the minor upgrades.
+    let db_instance = Template {
+        cids: &[53, 51, 25, 26, 55, 56],
+        terraform: r#"
 resource "aws_db_instance" "this" {
-  identifier              = "strong"
+  identifier              = "{{ID}}"
   engine                  = "postgres"
   instance_class          = "db.t3.micro"
   allocated_storage       = 20
   username                = "vigil"
   password                = "not-a-real-password"
-  storage_encrypted       = true
-  publicly_accessible     = false
-  multi_az                = true
-  backup_retention_period = 7
-  port                    = 5433
+  storage_encrypted       = {{ENCRYPTED}}
+  publicly_accessible     = {{PUBLIC}}
+  multi_az                = {{MULTI_AZ}}
+  backup_retention_period = {{BACKUPS}}
+{{PORT_AND_AFTER}}
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Db:
     Type: AWS::RDS::DBInstance
     Properties:
-      DBInstanceIdentifier: strong
+      DBInstanceIdentifier: {{ID}}
       Engine: postgres
       DBInstanceClass: db.t3.micro
       AllocatedStorage: "20"
       MasterUsername: vigil
       MasterUserPassword: not-a-real-password
-      StorageEncrypted: true
-      PubliclyAccessible: false
-      MultiAZ: true
-      BackupRetentionPeriod: 7
-      Port: "5433""#,
+      StorageEncrypted: {{ENCRYPTED}}
+      PubliclyAccessible: {{PUBLIC}}
+      MultiAZ: {{MULTI_AZ}}
+      BackupRetentionPeriod: {{BACKUPS}}
+{{CFN_PORT_AND_AFTER}}"#,
+        ),
+    };
+
+    cases.push(db_instance.case(
+        Pass,
+        "encrypted, private, Multi-AZ database keeping 7 days of backups",
+        |a| Box::pin(database(a, Db::Strong)),
+        &[
+            ("ID", "strong"),
+            ("ENCRYPTED", "true"),
+            ("PUBLIC", "false"),
+            ("MULTI_AZ", "true"),
+            ("BACKUPS", "7"),
+            ("PORT_AND_AFTER", "  port                    = 5433"),
+            ("CFN_PORT_AND_AFTER", r#"      Port: "5433""#),
+        ],
+    ));
+
+    cases.push(db_instance.case(
+        Fail,
+        "unencrypted, public, single-AZ database keeping 1 day of backups",
+        |a| Box::pin(database(a, Db::Weak)),
+        &[
+            ("ID", "weak"),
+            ("ENCRYPTED", "false"),
+            ("PUBLIC", "true"),
+            ("MULTI_AZ", "false"),
+            ("BACKUPS", "1"),
+            (
+                "PORT_AND_AFTER",
+                "  port                       = 5432\n  auto_minor_version_upgrade = false",
             ),
-        },
-        Case {
-            name: "unencrypted, public, single-AZ database keeping 1 day of backups",
-            cids: &[53, 51, 25, 26, 55, 56],
-            want: Fail,
-            moto: Some(|a| Box::pin(database(a, Db::Weak))),
-            terraform: r#"
-resource "aws_db_instance" "this" {
-  identifier              = "weak"
-  engine                  = "postgres"
-  instance_class          = "db.t3.micro"
-  allocated_storage       = 20
-  username                = "vigil"
-  password                = "not-a-real-password"
-  storage_encrypted       = false
-  publicly_accessible     = true
-  multi_az                = false
-  backup_retention_period = 1
-  port                       = 5432
-  auto_minor_version_upgrade = false
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Db:
-    Type: AWS::RDS::DBInstance
-    Properties:
-      DBInstanceIdentifier: weak
-      Engine: postgres
-      DBInstanceClass: db.t3.micro
-      AllocatedStorage: "20"
-      MasterUsername: vigil
-      MasterUserPassword: not-a-real-password
-      StorageEncrypted: false
-      PubliclyAccessible: true
-      MultiAZ: false
-      BackupRetentionPeriod: 1
-      Port: "5432"
-      AutoMinorVersionUpgrade: false"#,
+            (
+                "CFN_PORT_AND_AFTER",
+                "      Port: \"5432\"\n      AutoMinorVersionUpgrade: false",
             ),
-        },
-        Case {
-            name: "database created with the API's defaults",
-            cids: &[53, 25, 26],
-            want: Fail,
-            moto: Some(|a| Box::pin(database(a, Db::Defaults))),
-            terraform: r#"
+        ],
+    ));
+
+    cases.push(Case {
+        name: "database created with the API's defaults",
+        cids: &[53, 25, 26],
+        want: Fail,
+        moto: Some(|a| Box::pin(database(a, Db::Defaults))),
+        terraform: r#"
 resource "aws_db_instance" "this" {
   identifier        = "defaults"
   engine            = "postgres"
@@ -849,9 +853,10 @@ resource "aws_db_instance" "this" {
   allocated_storage = 20
   username          = "vigil"
   password          = "not-a-real-password"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Db:
     Type: AWS::RDS::DBInstance
@@ -861,16 +866,17 @@ Resources:
       DBInstanceClass: db.t3.micro
       AllocatedStorage: "20"
       MasterUsername: vigil
-      MasterUserPassword: not-a-real-password"#,
-            ),
-        },
-        // --- IAM (no CloudFormation resource type) ----------------------------
-        Case {
-            name: "strict password policy",
-            cids: &[11, 12, 15, 16, 18, 19, 20],
-            want: Pass,
-            moto: Some(|a| Box::pin(password_policy(a, true))),
-            terraform: r#"
+      MasterUserPassword: not-a-real-password"#
+                .into(),
+        ),
+    });
+    // --- IAM (no CloudFormation resource type) ----------------------------
+    cases.push(Case {
+        name: "strict password policy",
+        cids: &[11, 12, 15, 16, 18, 19, 20],
+        want: Pass,
+        moto: Some(|a| Box::pin(password_policy(a, true))),
+        terraform: r#"
 resource "aws_iam_account_password_policy" "this" {
   minimum_password_length      = 14
   require_uppercase_characters = true
@@ -879,102 +885,105 @@ resource "aws_iam_account_password_policy" "this" {
   require_numbers              = true
   password_reuse_prevention    = 24
   max_password_age             = 90
-}"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "lax password policy",
-            cids: &[11, 12, 15, 16, 18, 19, 20],
-            want: Fail,
-            moto: Some(|a| Box::pin(password_policy(a, false))),
-            terraform: r#"
+}"#
+        .into(),
+        cloudformation: None,
+    });
+    cases.push(Case {
+        name: "lax password policy",
+        cids: &[11, 12, 15, 16, 18, 19, 20],
+        want: Fail,
+        moto: Some(|a| Box::pin(password_policy(a, false))),
+        terraform: r#"
 resource "aws_iam_account_password_policy" "this" {
   minimum_password_length      = 8
   require_uppercase_characters = false
   require_lowercase_characters = false
   require_symbols              = false
   require_numbers              = false
-}"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "user without policies of its own",
-            cids: &[17],
-            want: Pass,
-            moto: Some(|a| Box::pin(user(a, false))),
-            terraform: r#"resource "aws_iam_user" "this" { name = "grouped" }"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: None,
+    });
+    cases.push(Case {
+        name: "user without policies of its own",
+        cids: &[17],
+        want: Pass,
+        moto: Some(|a| Box::pin(user(a, false))),
+        terraform: r#"resource "aws_iam_user" "this" { name = "grouped" }"#.into(),
+        cloudformation: Some(
+            r#"
 Resources:
   User:
     Type: AWS::IAM::User
-    Properties: { UserName: grouped }"#,
-            ),
-        },
-        Case {
-            name: "user with a managed policy attached directly",
-            cids: &[17],
-            want: Fail,
-            moto: Some(|a| Box::pin(user(a, true))),
-            terraform: r#"
+    Properties: { UserName: grouped }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "user with a managed policy attached directly",
+        cids: &[17],
+        want: Fail,
+        moto: Some(|a| Box::pin(user(a, true))),
+        terraform: r#"
 resource "aws_iam_user" "this" { name = "direct" }
 resource "aws_iam_user_policy_attachment" "this" {
   user       = aws_iam_user.this.name
   policy_arn = "arn:aws:iam::123456789012:policy/read-only"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   User:
     Type: AWS::IAM::User
     Properties:
       UserName: direct
-      ManagedPolicyArns: [arn:aws:iam::123456789012:policy/read-only]"#,
-            ),
-        },
-        // --- KMS -------------------------------------------------------------
-        Case {
-            name: "key with rotation",
-            cids: &[33],
-            want: Pass,
-            moto: Some(|a| Box::pin(key(a, true))),
-            terraform: r#"resource "aws_kms_key" "this" { enable_key_rotation = true }"#,
-            cloudformation: Some(
-                r#"
+      ManagedPolicyArns: [arn:aws:iam::123456789012:policy/read-only]"#
+                .into(),
+        ),
+    });
+    // --- KMS -------------------------------------------------------------
+    let kms_key_rotation = Template {
+        cids: &[33],
+        terraform: r#"resource "aws_kms_key" "this" { enable_key_rotation = {{ROTATE}} }"#,
+        cloudformation: Some(
+            r#"
 Resources:
   Key:
     Type: AWS::KMS::Key
-    Properties: { EnableKeyRotation: true }"#,
-            ),
-        },
-        Case {
-            name: "key without rotation",
-            cids: &[33],
-            want: Fail,
-            moto: Some(|a| Box::pin(key(a, false))),
-            terraform: r#"resource "aws_kms_key" "this" { enable_key_rotation = false }"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Key:
-    Type: AWS::KMS::Key
-    Properties: { EnableKeyRotation: false }"#,
-            ),
-        },
-        Case {
-            name: "key leaving rotation at its default",
-            cids: &[33],
-            want: Fail,
-            moto: Some(|a| Box::pin(key(a, false))),
-            terraform: r#"resource "aws_kms_key" "this" {}"#,
-            cloudformation: Some("Resources: { Key: { Type: AWS::KMS::Key } }"),
-        },
-        Case {
-            name: "key whose policy trusts its account only",
-            cids: &[35],
-            want: Pass,
-            moto: Some(|a| Box::pin(key_policy(a, false))),
-            terraform: r#"
+    Properties: { EnableKeyRotation: {{ROTATE}} }"#,
+        ),
+    };
+
+    cases.push(kms_key_rotation.case(
+        Pass,
+        "key with rotation",
+        |a| Box::pin(key(a, true)),
+        &[("ROTATE", "true")],
+    ));
+
+    cases.push(kms_key_rotation.case(
+        Fail,
+        "key without rotation",
+        |a| Box::pin(key(a, false)),
+        &[("ROTATE", "false")],
+    ));
+
+    cases.push(Case {
+        name: "key leaving rotation at its default",
+        cids: &[33],
+        want: Fail,
+        moto: Some(|a| Box::pin(key(a, false))),
+        terraform: r#"resource "aws_kms_key" "this" {}"#.into(),
+        cloudformation: Some("Resources: { Key: { Type: AWS::KMS::Key } }".into()),
+    });
+    cases.push(Case {
+        name: "key whose policy trusts its account only",
+        cids: &[35],
+        want: Pass,
+        moto: Some(|a| Box::pin(key_policy(a, false))),
+        terraform: r#"
 resource "aws_kms_key" "this" {
   policy = jsonencode({
     Version = "2012-10-17"
@@ -985,9 +994,10 @@ resource "aws_kms_key" "this" {
       Resource  = "*"
     }]
   })
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Key:
     Type: AWS::KMS::Key
@@ -998,10 +1008,11 @@ Resources:
           - Effect: Allow
             Principal: { AWS: arn:aws:iam::123456789012:root }
             Action: kms:*
-            Resource: "*""#,
-            ),
-        },
-        Case {
+            Resource: "*""#
+                .into(),
+        ),
+    });
+    cases.push(Case {
             name: "key whose policy trusts anyone",
             cids: &[35],
             want: Fail,
@@ -1012,7 +1023,7 @@ resource "aws_kms_key" "this" {
     {"Version": "2012-10-17",
      "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "kms:*", "Resource": "*"}]}
   EOT
-}"#,
+}"#.into(),
             cloudformation: Some(
                 r#"
 Resources:
@@ -1022,48 +1033,53 @@ Resources:
       KeyPolicy:
         Version: "2012-10-17"
         Statement:
-          - { Effect: Allow, Principal: { AWS: "*" }, Action: "kms:*", Resource: "*" }"#,
+          - { Effect: Allow, Principal: { AWS: "*" }, Action: "kms:*", Resource: "*" }"#.into()
             ),
-        },
-        // --- CloudTrail ------------------------------------------------------
-        Case {
-            name: "multi-region trail validating its log files",
-            cids: &[27, 28],
-            want: Pass,
-            moto: Some(|a| Box::pin(trail(a, "audit", true, Events::Management))),
-            terraform: r#"
+        });
+    // --- CloudTrail ------------------------------------------------------
+    let cloudtrail = Template {
+        cids: &[27, 28],
+        terraform: r#"
 resource "aws_cloudtrail" "this" {
-  name                       = "audit"
+  name                       = "{{NAME}}"
   s3_bucket_name             = "trail-logs"
-  is_multi_region_trail      = true
-  enable_log_file_validation = true
+  is_multi_region_trail      = {{STRICT}}
+  enable_log_file_validation = {{STRICT}}
   enable_logging             = true
   event_selector {
     read_write_type           = "All"
     include_management_events = true
   }
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Trail:
     Type: AWS::CloudTrail::Trail
     Properties:
-      TrailName: audit
+      TrailName: {{NAME}}
       S3BucketName: trail-logs
       IsLogging: true
-      IsMultiRegionTrail: true
-      EnableLogFileValidation: true
+      IsMultiRegionTrail: {{STRICT}}
+      EnableLogFileValidation: {{STRICT}}
       EventSelectors:
         - { ReadWriteType: All, IncludeManagementEvents: true }"#,
-            ),
-        },
-        Case {
-            name: "trail recording S3 object events of every bucket",
-            cids: &[27, 28, 30, 31],
-            want: Pass,
-            moto: Some(|a| Box::pin(trail(a, "data", true, Events::ManagementAndS3Objects))),
-            terraform: r#"
+        ),
+    };
+
+    cases.push(cloudtrail.case(
+        Pass,
+        "multi-region trail validating its log files",
+        |a| Box::pin(trail(a, "audit", true, Events::Management)),
+        &[("NAME", "audit"), ("STRICT", "true")],
+    ));
+
+    cases.push(Case {
+        name: "trail recording S3 object events of every bucket",
+        cids: &[27, 28, 30, 31],
+        want: Pass,
+        moto: Some(|a| Box::pin(trail(a, "data", true, Events::ManagementAndS3Objects))),
+        terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "data"
   s3_bucket_name             = "trail-logs"
@@ -1077,9 +1093,10 @@ resource "aws_cloudtrail" "this" {
       values = ["arn:aws:s3"]
     }
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Trail:
     Type: AWS::CloudTrail::Trail
@@ -1092,23 +1109,25 @@ Resources:
         - ReadWriteType: All
           IncludeManagementEvents: true
           DataResources:
-            - { Type: "AWS::S3::Object", Values: ["arn:aws:s3"] }"#,
-            ),
-        },
-        Case {
-            name: "trail delivering to CloudWatch Logs",
-            cids: &[32],
-            want: Pass,
-            moto: Some(|a| Box::pin(streamed_trail(a))),
-            terraform: r#"
+            - { Type: "AWS::S3::Object", Values: ["arn:aws:s3"] }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "trail delivering to CloudWatch Logs",
+        cids: &[32],
+        want: Pass,
+        moto: Some(|a| Box::pin(streamed_trail(a))),
+        terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "streamed"
   s3_bucket_name             = "trail-logs"
   cloud_watch_logs_group_arn = "arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail:*"
   cloud_watch_logs_role_arn  = "arn:aws:iam::123456789012:role/cloudtrail-to-logs"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Trail:
     Type: AWS::CloudTrail::Trail
@@ -1116,55 +1135,32 @@ Resources:
       S3BucketName: trail-logs
       IsLogging: true
       CloudWatchLogsLogGroupArn: arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail:*
-      CloudWatchLogsRoleArn: arn:aws:iam::123456789012:role/cloudtrail-to-logs"#,
-            ),
-        },
-        Case {
-            name: "single-region trail without log file validation, data events or CloudWatch Logs",
-            cids: &[27, 28, 30, 31, 32],
-            want: Fail,
-            moto: Some(|a| Box::pin(trail(a, "local", false, Events::Management))),
-            terraform: r#"
-resource "aws_cloudtrail" "this" {
-  name                       = "local"
-  s3_bucket_name             = "trail-logs"
-  is_multi_region_trail      = false
-  enable_log_file_validation = false
-  enable_logging             = true
-  event_selector {
-    read_write_type           = "All"
-    include_management_events = true
-  }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Trail:
-    Type: AWS::CloudTrail::Trail
-    Properties:
-      TrailName: local
-      S3BucketName: trail-logs
-      IsLogging: true
-      IsMultiRegionTrail: false
-      EnableLogFileValidation: false
-      EventSelectors:
-        - { ReadWriteType: All, IncludeManagementEvents: true }"#,
-            ),
-        },
-        Case {
-            name: "multi-region trail with the default event selectors",
-            cids: &[27, 28],
-            want: Pass,
-            moto: Some(|a| Box::pin(trail(a, "default-events", true, Events::Default))),
-            terraform: r#"
+      CloudWatchLogsRoleArn: arn:aws:iam::123456789012:role/cloudtrail-to-logs"#
+                .into(),
+        ),
+    });
+    cases.push(cloudtrail.with_cids(&[27, 28, 30, 31, 32]).case(
+        Fail,
+        "single-region trail without log file validation, data events or CloudWatch Logs",
+        |a| Box::pin(trail(a, "local", false, Events::Management)),
+        &[("NAME", "local"), ("STRICT", "false")],
+    ));
+
+    cases.push(Case {
+        name: "multi-region trail with the default event selectors",
+        cids: &[27, 28],
+        want: Pass,
+        moto: Some(|a| Box::pin(trail(a, "default-events", true, Events::Default))),
+        terraform: r#"
 resource "aws_cloudtrail" "this" {
   name                       = "default-events"
   s3_bucket_name             = "trail-logs"
   is_multi_region_trail      = true
   enable_log_file_validation = true
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Trail:
     Type: AWS::CloudTrail::Trail
@@ -1172,23 +1168,25 @@ Resources:
       S3BucketName: trail-logs
       IsLogging: true
       IsMultiRegionTrail: true
-      EnableLogFileValidation: true"#,
-            ),
-        },
-        Case {
-            name: "trail encrypted with a KMS key",
-            cids: &[29],
-            want: Pass,
-            moto: Some(|a| Box::pin(trail_encryption(a, true))),
-            terraform: r#"
+      EnableLogFileValidation: true"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "trail encrypted with a KMS key",
+        cids: &[29],
+        want: Pass,
+        moto: Some(|a| Box::pin(trail_encryption(a, true))),
+        terraform: r#"
 resource "aws_kms_key" "trail" {}
 resource "aws_cloudtrail" "this" {
   name           = "sealed"
   s3_bucket_name = "trail-logs"
   kms_key_id     = aws_kms_key.trail.arn
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Key:
     Type: AWS::KMS::Key
@@ -1197,41 +1195,51 @@ Resources:
     Properties:
       S3BucketName: trail-logs
       IsLogging: true
-      KMSKeyId: !GetAtt Key.Arn"#,
-            ),
-        },
-        Case {
-            name: "trail without KMS encryption",
-            cids: &[29],
-            want: Fail,
-            moto: Some(|a| Box::pin(trail_encryption(a, false))),
-            terraform: r#"
+      KMSKeyId: !GetAtt Key.Arn"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "trail without KMS encryption",
+        cids: &[29],
+        want: Fail,
+        moto: Some(|a| Box::pin(trail_encryption(a, false))),
+        terraform: r#"
 resource "aws_cloudtrail" "this" {
   name           = "clear"
   s3_bucket_name = "trail-logs"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Trail:
     Type: AWS::CloudTrail::Trail
-    Properties: { S3BucketName: trail-logs, IsLogging: true }"#,
-            ),
-        },
-        // --- ELBv2 -------------------------------------------------------------
-        Case {
-            name: "load balancer with deletion protection",
-            cids: &[66],
-            want: Pass,
-            moto: Some(|a| Box::pin(load_balancer(a, "protected", &[("deletion_protection.enabled", "true")]))),
-            terraform: r#"
+    Properties: { S3BucketName: trail-logs, IsLogging: true }"#
+                .into(),
+        ),
+    });
+    // --- ELBv2 -------------------------------------------------------------
+    cases.push(Case {
+        name: "load balancer with deletion protection",
+        cids: &[66],
+        want: Pass,
+        moto: Some(|a| {
+            Box::pin(load_balancer(
+                a,
+                "protected",
+                &[("deletion_protection.enabled", "true")],
+            ))
+        }),
+        terraform: r#"
 resource "aws_lb" "this" {
   name                       = "protected"
   subnets                    = ["subnet-0a", "subnet-0b"]
   enable_deletion_protection = true
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Lb:
     Type: AWS::ElasticLoadBalancingV2::LoadBalancer
@@ -1239,46 +1247,49 @@ Resources:
       Name: protected
       Subnets: [subnet-0a, subnet-0b]
       LoadBalancerAttributes:
-        - { Key: deletion_protection.enabled, Value: "true" }"#,
-            ),
-        },
-        Case {
-            name: "load balancer without deletion protection",
-            cids: &[66],
-            want: Fail,
-            moto: Some(|a| Box::pin(load_balancer(a, "unprotected", &[]))),
-            terraform: r#"
+        - { Key: deletion_protection.enabled, Value: "true" }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "load balancer without deletion protection",
+        cids: &[66],
+        want: Fail,
+        moto: Some(|a| Box::pin(load_balancer(a, "unprotected", &[]))),
+        terraform: r#"
 resource "aws_lb" "this" {
   name    = "unprotected"
   subnets = ["subnet-0a", "subnet-0b"]
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Lb:
     Type: AWS::ElasticLoadBalancingV2::LoadBalancer
     Properties:
       Name: unprotected
-      Subnets: [subnet-0a, subnet-0b]"#,
-            ),
-        },
-        Case {
-            name: "load balancer logging access, dropping invalid headers, strictest desync mitigation",
-            cids: &[67, 68, 69],
-            want: Pass,
-            moto: Some(|a| {
-                Box::pin(load_balancer(
-                    a,
-                    "hardened",
-                    &[
-                        ("access_logs.s3.enabled", "true"),
-                        ("access_logs.s3.bucket", "alb-logs"),
-                        ("routing.http.drop_invalid_header_fields.enabled", "true"),
-                        ("routing.http.desync_mitigation_mode", "strictest"),
-                    ],
-                ))
-            }),
-            terraform: r#"
+      Subnets: [subnet-0a, subnet-0b]"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "load balancer logging access, dropping invalid headers, strictest desync mitigation",
+        cids: &[67, 68, 69],
+        want: Pass,
+        moto: Some(|a| {
+            Box::pin(load_balancer(
+                a,
+                "hardened",
+                &[
+                    ("access_logs.s3.enabled", "true"),
+                    ("access_logs.s3.bucket", "alb-logs"),
+                    ("routing.http.drop_invalid_header_fields.enabled", "true"),
+                    ("routing.http.desync_mitigation_mode", "strictest"),
+                ],
+            ))
+        }),
+        terraform: r#"
 resource "aws_lb" "this" {
   name                       = "hardened"
   subnets                    = ["subnet-0a", "subnet-0b"]
@@ -1288,9 +1299,10 @@ resource "aws_lb" "this" {
     bucket  = "alb-logs"
     enabled = true
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Lb:
     Type: AWS::ElasticLoadBalancingV2::LoadBalancer
@@ -1301,32 +1313,34 @@ Resources:
         - { Key: access_logs.s3.enabled, Value: "true" }
         - { Key: access_logs.s3.bucket, Value: alb-logs }
         - { Key: routing.http.drop_invalid_header_fields.enabled, Value: "true" }
-        - { Key: routing.http.desync_mitigation_mode, Value: strictest }"#,
-            ),
-        },
-        Case {
-            name: "load balancer without access logs, keeping invalid headers, monitoring desync only",
-            cids: &[67, 68, 69],
-            want: Fail,
-            moto: Some(|a| {
-                Box::pin(load_balancer(
-                    a,
-                    "monitored",
-                    // moto reports the header attribute only once it is set.
-                    &[
-                        ("routing.http.drop_invalid_header_fields.enabled", "false"),
-                        ("routing.http.desync_mitigation_mode", "monitor"),
-                    ],
-                ))
-            }),
-            terraform: r#"
+        - { Key: routing.http.desync_mitigation_mode, Value: strictest }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "load balancer without access logs, keeping invalid headers, monitoring desync only",
+        cids: &[67, 68, 69],
+        want: Fail,
+        moto: Some(|a| {
+            Box::pin(load_balancer(
+                a,
+                "monitored",
+                // moto reports the header attribute only once it is set.
+                &[
+                    ("routing.http.drop_invalid_header_fields.enabled", "false"),
+                    ("routing.http.desync_mitigation_mode", "monitor"),
+                ],
+            ))
+        }),
+        terraform: r#"
 resource "aws_lb" "this" {
   name                   = "monitored"
   subnets                = ["subnet-0a", "subnet-0b"]
   desync_mitigation_mode = "monitor"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Lb:
     Type: AWS::ElasticLoadBalancingV2::LoadBalancer
@@ -1334,24 +1348,23 @@ Resources:
       Name: monitored
       Subnets: [subnet-0a, subnet-0b]
       LoadBalancerAttributes:
-        - { Key: routing.http.desync_mitigation_mode, Value: monitor }"#,
-            ),
-        },
-        Case {
-            name: "load balancer serving HTTPS on TLS 1.3, HTTP redirecting to it",
-            cids: &[64, 65],
-            want: Pass,
-            moto: Some(|a| Box::pin(listeners(a, true))),
-            terraform: r#"
+        - { Key: routing.http.desync_mitigation_mode, Value: monitor }"#
+                .into(),
+        ),
+    });
+    // An HTTPS listener and an HTTP one whose action is `{{HTTP_ACTION}}`.
+    let lb_listeners = Template {
+        cids: &[64, 65],
+        terraform: r#"
 resource "aws_lb" "this" {
-  name    = "redirecting"
+  name    = "{{NAME}}"
   subnets = ["subnet-0a", "subnet-0b"]
 }
 resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.this.arn
   protocol          = "HTTPS"
   port              = 443
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  ssl_policy        = "{{POLICY}}"
   certificate_arn   = "arn:aws:iam::123456789012:server-certificate/web"
   default_action {
     type             = "forward"
@@ -1363,163 +1376,128 @@ resource "aws_lb_listener" "http" {
   protocol          = "HTTP"
   port              = 80
   default_action {
-    type = "redirect"
+{{HTTP_ACTION}}
+  }
+}"#,
+        cloudformation: Some(
+            r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: {{NAME}}
+      Subnets: [subnet-0a, subnet-0b]
+  Https:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Protocol: HTTPS
+      Port: 443
+      SslPolicy: {{POLICY}}
+      Certificates: [{ CertificateArn: "arn:aws:iam::123456789012:server-certificate/web" }]
+      DefaultActions:
+        - Type: forward
+          TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef
+  Http:
+    Type: AWS::ElasticLoadBalancingV2::Listener
+    Properties:
+      LoadBalancerArn: !Ref Lb
+      Protocol: HTTP
+      Port: 80
+      DefaultActions:
+{{CFN_HTTP_ACTION}}"#,
+        ),
+    };
+
+    cases.push(lb_listeners.case(
+        Pass,
+        "load balancer serving HTTPS on TLS 1.3, HTTP redirecting to it",
+        |a| Box::pin(listeners(a, true)),
+        &[
+            ("NAME", "redirecting"),
+            ("POLICY", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+            (
+                "HTTP_ACTION",
+                r#"    type = "redirect"
     redirect {
       protocol    = "HTTPS"
       port        = "443"
       status_code = "HTTP_301"
-    }
-  }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Lb:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties:
-      Name: redirecting
-      Subnets: [subnet-0a, subnet-0b]
-  Https:
-    Type: AWS::ElasticLoadBalancingV2::Listener
-    Properties:
-      LoadBalancerArn: !Ref Lb
-      Protocol: HTTPS
-      Port: 443
-      SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06
-      Certificates: [{ CertificateArn: "arn:aws:iam::123456789012:server-certificate/web" }]
-      DefaultActions:
-        - Type: forward
-          TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef
-  Http:
-    Type: AWS::ElasticLoadBalancingV2::Listener
-    Properties:
-      LoadBalancerArn: !Ref Lb
-      Protocol: HTTP
-      Port: 80
-      DefaultActions:
-        - Type: redirect
+    }"#,
+            ),
+            (
+                "CFN_HTTP_ACTION",
+                r#"        - Type: redirect
           RedirectConfig: { Protocol: HTTPS, Port: "443", StatusCode: HTTP_301 }"#,
             ),
-        },
-        Case {
-            name: "load balancer serving HTTPS on the 2016 policy, HTTP forwarding",
-            cids: &[64, 65],
-            want: Fail,
-            moto: Some(|a| Box::pin(listeners(a, false))),
-            terraform: r#"
-resource "aws_lb" "this" {
-  name    = "forwarding"
-  subnets = ["subnet-0a", "subnet-0b"]
-}
-resource "aws_lb_listener" "https" {
-  load_balancer_arn = aws_lb.this.arn
-  protocol          = "HTTPS"
-  port              = 443
-  ssl_policy        = "ELBSecurityPolicy-2016-08"
-  certificate_arn   = "arn:aws:iam::123456789012:server-certificate/web"
-  default_action {
-    type             = "forward"
-    target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
-  }
-}
-resource "aws_lb_listener" "http" {
-  load_balancer_arn = aws_lb.this.arn
-  protocol          = "HTTP"
-  port              = 80
-  default_action {
-    type             = "forward"
-    target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"
-  }
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Lb:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties:
-      Name: forwarding
-      Subnets: [subnet-0a, subnet-0b]
-  Https:
-    Type: AWS::ElasticLoadBalancingV2::Listener
-    Properties:
-      LoadBalancerArn: !Ref Lb
-      Protocol: HTTPS
-      Port: 443
-      SslPolicy: ELBSecurityPolicy-2016-08
-      Certificates: [{ CertificateArn: "arn:aws:iam::123456789012:server-certificate/web" }]
-      DefaultActions:
-        - Type: forward
-          TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef
-  Http:
-    Type: AWS::ElasticLoadBalancingV2::Listener
-    Properties:
-      LoadBalancerArn: !Ref Lb
-      Protocol: HTTP
-      Port: 80
-      DefaultActions:
-        - Type: forward
+        ],
+    ));
+
+    cases.push(lb_listeners.case(
+    Fail,
+    "load balancer serving HTTPS on the 2016 policy, HTTP forwarding",
+    |a| Box::pin(listeners(a, false)),
+    &[
+        ("NAME", "forwarding"),
+        ("POLICY", "ELBSecurityPolicy-2016-08"),
+        (
+            "HTTP_ACTION",
+            r#"    type             = "forward"
+    target_group_arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef""#,
+        ),
+        (
+            "CFN_HTTP_ACTION",
+            r#"        - Type: forward
           TargetGroupArn: arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"#,
-            ),
-        },
-        // --- Lambda ------------------------------------------------------------
-        Case {
-            name: "function on a supported runtime",
-            cids: &[63],
-            want: Pass,
-            moto: Some(|a| Box::pin(function(a, true))),
-            terraform: r#"
+        ),
+    ],
+));
+
+    // --- Lambda ------------------------------------------------------------
+    let lambda_function = Template {
+        cids: &[63],
+        terraform: r#"
 resource "aws_lambda_function" "this" {
-  function_name = "current"
+  function_name = "{{NAME}}"
   role          = "arn:aws:iam::123456789012:role/fn"
   handler       = "app.handler"
-  runtime       = "python3.12"
+  runtime       = "{{RUNTIME}}"
   filename      = "app.zip"
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Fn:
     Type: AWS::Lambda::Function
     Properties:
-      FunctionName: current
+      FunctionName: {{NAME}}
       Role: arn:aws:iam::123456789012:role/fn
       Handler: app.handler
-      Runtime: python3.12
+      Runtime: {{RUNTIME}}
       Code: { ZipFile: "def handler(e, c): pass" }"#,
-            ),
-        },
-        Case {
-            name: "function on a deprecated runtime",
-            cids: &[63],
-            want: Fail,
-            moto: Some(|a| Box::pin(function(a, false))),
-            terraform: r#"
-resource "aws_lambda_function" "this" {
-  function_name = "outdated"
-  role          = "arn:aws:iam::123456789012:role/fn"
-  handler       = "app.handler"
-  runtime       = "python3.8"
-  filename      = "app.zip"
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      FunctionName: outdated
-      Role: arn:aws:iam::123456789012:role/fn
-      Handler: app.handler
-      Runtime: python3.8
-      Code: { ZipFile: "def handler(e, c): pass" }"#,
-            ),
-        },
-        Case {
-            name: "function invocable by S3 only, behind an IAM-authenticated URL",
-            cids: &[61, 62],
-            want: Pass,
-            moto: Some(|a| Box::pin(exposure(a, false))),
-            terraform: r#"
+        ),
+    };
+
+    cases.push(lambda_function.case(
+        Pass,
+        "function on a supported runtime",
+        |a| Box::pin(function(a, true)),
+        &[("NAME", "current"), ("RUNTIME", "python3.12")],
+    ));
+
+    cases.push(lambda_function.case(
+        Fail,
+        "function on a deprecated runtime",
+        |a| Box::pin(function(a, false)),
+        &[("NAME", "outdated"), ("RUNTIME", "python3.8")],
+    ));
+
+    cases.push(Case {
+        name: "function invocable by S3 only, behind an IAM-authenticated URL",
+        cids: &[61, 62],
+        want: Pass,
+        moto: Some(|a| Box::pin(exposure(a, false))),
+        terraform: r#"
 resource "aws_lambda_function" "this" {
   function_name = "guarded"
   role          = "arn:aws:iam::123456789012:role/fn"
@@ -1537,9 +1515,10 @@ resource "aws_lambda_permission" "s3" {
 resource "aws_lambda_function_url" "this" {
   function_name      = aws_lambda_function.this.function_name
   authorization_type = "AWS_IAM"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Fn:
     Type: AWS::Lambda::Function
@@ -1558,15 +1537,16 @@ Resources:
       SourceArn: arn:aws:s3:::uploads
   Url:
     Type: AWS::Lambda::Url
-    Properties: { TargetFunctionArn: !GetAtt Fn.Arn, AuthType: AWS_IAM }"#,
-            ),
-        },
-        Case {
-            name: "function invocable by anyone, behind a URL without authentication",
-            cids: &[61, 62],
-            want: Fail,
-            moto: Some(|a| Box::pin(exposure(a, true))),
-            terraform: r#"
+    Properties: { TargetFunctionArn: !GetAtt Fn.Arn, AuthType: AWS_IAM }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "function invocable by anyone, behind a URL without authentication",
+        cids: &[61, 62],
+        want: Fail,
+        moto: Some(|a| Box::pin(exposure(a, true))),
+        terraform: r#"
 resource "aws_lambda_function" "this" {
   function_name = "exposed"
   role          = "arn:aws:iam::123456789012:role/fn"
@@ -1583,9 +1563,10 @@ resource "aws_lambda_permission" "anyone" {
 resource "aws_lambda_function_url" "this" {
   function_name      = aws_lambda_function.this.function_name
   authorization_type = "NONE"
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Fn:
     Type: AWS::Lambda::Function
@@ -1603,35 +1584,38 @@ Resources:
       Principal: "*"
   Url:
     Type: AWS::Lambda::Url
-    Properties: { TargetFunctionArn: !Ref Fn, AuthType: NONE }"#,
-            ),
-        },
-        // --- Network ACLs ----------------------------------------------------
-        Case {
-            name: "network ACL with only the implicit denies",
-            cids: &[37],
-            want: Pass,
-            moto: Some(|a| Box::pin(network_acl(a, false))),
-            terraform: r#"
+    Properties: { TargetFunctionArn: !Ref Fn, AuthType: NONE }"#
+                .into(),
+        ),
+    });
+    // --- Network ACLs ----------------------------------------------------
+    cases.push(Case {
+        name: "network ACL with only the implicit denies",
+        cids: &[37],
+        want: Pass,
+        moto: Some(|a| Box::pin(network_acl(a, false))),
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.82.0.0/16" }
-resource "aws_network_acl" "this" { vpc_id = aws_vpc.this.id }"#,
-            cloudformation: Some(
-                r#"
+resource "aws_network_acl" "this" { vpc_id = aws_vpc.this.id }"#
+            .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Vpc:
     Type: AWS::EC2::VPC
     Properties: { CidrBlock: 10.82.0.0/16 }
   Acl:
     Type: AWS::EC2::NetworkAcl
-    Properties: { VpcId: !Ref Vpc }"#,
-            ),
-        },
-        Case {
-            name: "network ACL allowing SSH from anywhere",
-            cids: &[37],
-            want: Fail,
-            moto: Some(|a| Box::pin(network_acl(a, true))),
-            terraform: r#"
+    Properties: { VpcId: !Ref Vpc }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "network ACL allowing SSH from anywhere",
+        cids: &[37],
+        want: Fail,
+        moto: Some(|a| Box::pin(network_acl(a, true))),
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.82.0.0/16" }
 resource "aws_network_acl" "this" {
   vpc_id = aws_vpc.this.id
@@ -1643,9 +1627,10 @@ resource "aws_network_acl" "this" {
     from_port  = 22
     to_port    = 22
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Vpc:
     Type: AWS::EC2::VPC
@@ -1662,16 +1647,17 @@ Resources:
       RuleAction: allow
       Egress: false
       CidrBlock: 0.0.0.0/0
-      PortRange: { From: 22, To: 22 }"#,
-            ),
-        },
-        // --- EKS -------------------------------------------------------------
-        Case {
-            name: "private EKS cluster, fully logged, secrets encrypted",
-            cids: &[50, 57, 58, 59],
-            want: Pass,
-            moto: Some(|a| Box::pin(cluster(a, true))),
-            terraform: r#"
+      PortRange: { From: 22, To: 22 }"#
+                .into(),
+        ),
+    });
+    // --- EKS -------------------------------------------------------------
+    cases.push(Case {
+        name: "private EKS cluster, fully logged, secrets encrypted",
+        cids: &[50, 57, 58, 59],
+        want: Pass,
+        moto: Some(|a| Box::pin(cluster(a, true))),
+        terraform: r#"
 resource "aws_kms_key" "eks" {}
 resource "aws_eks_cluster" "this" {
   name                      = "sealed"
@@ -1686,9 +1672,10 @@ resource "aws_eks_cluster" "this" {
     resources = ["secrets"]
     provider { key_arn = aws_kms_key.eks.arn }
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Key:
     Type: AWS::KMS::Key
@@ -1711,15 +1698,16 @@ Resources:
             - Type: scheduler
       EncryptionConfig:
         - Resources: [secrets]
-          Provider: { KeyArn: !GetAtt Key.Arn }"#,
-            ),
-        },
-        Case {
-            name: "public EKS cluster logging the API only, secrets unencrypted",
-            cids: &[50, 57, 58, 59],
-            want: Fail,
-            moto: Some(|a| Box::pin(cluster(a, false))),
-            terraform: r#"
+          Provider: { KeyArn: !GetAtt Key.Arn }"#
+                .into(),
+        ),
+    });
+    cases.push(Case {
+        name: "public EKS cluster logging the API only, secrets unencrypted",
+        cids: &[50, 57, 58, 59],
+        want: Fail,
+        moto: Some(|a| Box::pin(cluster(a, false))),
+        terraform: r#"
 resource "aws_eks_cluster" "this" {
   name                      = "open"
   role_arn                  = "arn:aws:iam::123456789012:role/eks"
@@ -1728,9 +1716,10 @@ resource "aws_eks_cluster" "this" {
     subnet_ids              = ["subnet-0a", "subnet-0b"]
     endpoint_private_access = true
   }
-}"#,
-            cloudformation: Some(
-                r#"
+}"#
+        .into(),
+        cloudformation: Some(
+            r#"
 Resources:
   Cluster:
     Type: AWS::EKS::Cluster
@@ -1742,26 +1731,28 @@ Resources:
         EndpointPrivateAccess: true
       Logging:
         ClusterLogging:
-          EnabledTypes: [{ Type: api }]"#,
-            ),
-        },
-        // --- Account-wide settings without a CloudFormation resource type --
-        Case {
-            name: "default security group without rules",
-            cids: &[40],
-            want: Pass,
-            moto: Some(|a| Box::pin(default_group(a, true))),
-            terraform: r#"
+          EnabledTypes: [{ Type: api }]"#
+                .into(),
+        ),
+    });
+    // --- Account-wide settings without a CloudFormation resource type --
+    cases.push(Case {
+        name: "default security group without rules",
+        cids: &[40],
+        want: Pass,
+        moto: Some(|a| Box::pin(default_group(a, true))),
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.83.0.0/16" }
-resource "aws_default_security_group" "this" { vpc_id = aws_vpc.this.id }"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "default security group keeping its self-reference and open egress",
-            cids: &[40],
-            want: Fail,
-            moto: Some(|a| Box::pin(default_group(a, false))),
-            terraform: r#"
+resource "aws_default_security_group" "this" { vpc_id = aws_vpc.this.id }"#
+            .into(),
+        cloudformation: None,
+    });
+    cases.push(Case {
+        name: "default security group keeping its self-reference and open egress",
+        cids: &[40],
+        want: Fail,
+        moto: Some(|a| Box::pin(default_group(a, false))),
+        terraform: r#"
 resource "aws_vpc" "this" { cidr_block = "10.83.0.0/16" }
 resource "aws_default_security_group" "this" {
   vpc_id = aws_vpc.this.id
@@ -1777,151 +1768,132 @@ resource "aws_default_security_group" "this" {
     to_port     = 0
     cidr_blocks = ["0.0.0.0/0"]
   }
-}"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "EBS encryption by default on",
-            cids: &[23],
-            want: Pass,
-            moto: Some(|a| Box::pin(ebs_default(a, true))),
-            terraform: r#"
+}"#
+        .into(),
+        cloudformation: None,
+    });
+    let ebs_encryption_by_default = Template {
+        cids: &[23],
+        terraform: r#"
 provider "aws" { region = "us-east-1" }
-resource "aws_ebs_encryption_by_default" "this" { enabled = true }"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "EBS encryption by default off",
-            cids: &[23],
-            want: Fail,
-            moto: Some(|a| Box::pin(ebs_default(a, false))),
-            terraform: r#"
-provider "aws" { region = "us-east-1" }
-resource "aws_ebs_encryption_by_default" "this" { enabled = false }"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "account blocking all public S3 access",
-            cids: &[21],
-            want: Pass,
-            moto: Some(|a| Box::pin(account_block(a, true))),
-            terraform: r#"
+resource "aws_ebs_encryption_by_default" "this" { enabled = {{ENABLED}} }"#,
+        cloudformation: None,
+    };
+
+    cases.push(ebs_encryption_by_default.case(
+        Pass,
+        "EBS encryption by default on",
+        |a| Box::pin(ebs_default(a, true)),
+        &[("ENABLED", "true")],
+    ));
+
+    cases.push(ebs_encryption_by_default.case(
+        Fail,
+        "EBS encryption by default off",
+        |a| Box::pin(ebs_default(a, false)),
+        &[("ENABLED", "false")],
+    ));
+
+    let s3_account_public_access_block = Template {
+        cids: &[21],
+        terraform: r#"
 resource "aws_s3_account_public_access_block" "this" {
   block_public_acls       = true
   ignore_public_acls      = true
   block_public_policy     = true
-  restrict_public_buckets = true
+  restrict_public_buckets = {{RESTRICT}}
 }"#,
-            cloudformation: None,
-        },
-        Case {
-            name: "account not restricting public buckets",
-            cids: &[21],
-            want: Fail,
-            moto: Some(|a| Box::pin(account_block(a, false))),
-            terraform: r#"
-resource "aws_s3_account_public_access_block" "this" {
-  block_public_acls       = true
-  ignore_public_acls      = true
-  block_public_policy     = true
-  restrict_public_buckets = false
-}"#,
-            cloudformation: None,
-        },
-        // --- Auto Scaling ----------------------------------------------------
-        Case {
-            name: "hardened Auto Scaling group",
-            cids: &[70, 71, 72, 73],
-            want: Pass,
-            moto: Some(|a| Box::pin(scaling_group(a, true))),
-            terraform: r#"
+        cloudformation: None,
+    };
+
+    cases.push(s3_account_public_access_block.case(
+        Pass,
+        "account blocking all public S3 access",
+        |a| Box::pin(account_block(a, true)),
+        &[("RESTRICT", "true")],
+    ));
+
+    cases.push(s3_account_public_access_block.case(
+        Fail,
+        "account not restricting public buckets",
+        |a| Box::pin(account_block(a, false)),
+        &[("RESTRICT", "false")],
+    ));
+
+    // --- Auto Scaling ----------------------------------------------------
+    let autoscaling_group = Template {
+        cids: &[70, 71, 72, 73],
+        terraform: r#"
 resource "aws_launch_configuration" "this" {
-  name                        = "hardened"
+  name                        = "{{NAME}}"
   image_id                    = "ami-12c6146b"
   instance_type               = "t3.micro"
-  associate_public_ip_address = false
+  associate_public_ip_address = {{PUBLIC_IP}}
   metadata_options {
     http_endpoint = "enabled"
-    http_tokens   = "required"
+    http_tokens   = "{{TOKENS}}"
   }
 }
 resource "aws_autoscaling_group" "this" {
-  name                 = "hardened"
+  name                 = "{{NAME}}"
   launch_configuration = aws_launch_configuration.this.name
   min_size             = 0
   max_size             = 1
-  availability_zones   = ["us-east-1a", "us-east-1b"]
+  availability_zones   = [{{ZONES}}]
   target_group_arns    = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"]
-  health_check_type    = "ELB"
+  health_check_type    = "{{HEALTH_CHECK}}"
 }"#,
-            cloudformation: Some(
-                r#"
+        cloudformation: Some(
+            r#"
 Resources:
   Config:
     Type: AWS::AutoScaling::LaunchConfiguration
     Properties:
       ImageId: ami-12c6146b
       InstanceType: t3.micro
-      AssociatePublicIpAddress: false
-      MetadataOptions: { HttpEndpoint: enabled, HttpTokens: required }
+      AssociatePublicIpAddress: {{PUBLIC_IP}}
+      MetadataOptions: { HttpEndpoint: enabled, HttpTokens: {{TOKENS}} }
   Group:
     Type: AWS::AutoScaling::AutoScalingGroup
     Properties:
       LaunchConfigurationName: !Ref Config
       MinSize: "0"
       MaxSize: "1"
-      AvailabilityZones: [us-east-1a, us-east-1b]
+      AvailabilityZones: [{{CFN_ZONES}}]
       TargetGroupARNs: [arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef]
-      HealthCheckType: ELB"#,
-            ),
-        },
-        Case {
-            name: "lax Auto Scaling group",
-            cids: &[70, 71, 72, 73],
-            want: Fail,
-            moto: Some(|a| Box::pin(scaling_group(a, false))),
-            terraform: r#"
-resource "aws_launch_configuration" "this" {
-  name                        = "loose"
-  image_id                    = "ami-12c6146b"
-  instance_type               = "t3.micro"
-  associate_public_ip_address = true
-  metadata_options {
-    http_endpoint = "enabled"
-    http_tokens   = "optional"
-  }
-}
-resource "aws_autoscaling_group" "this" {
-  name                 = "loose"
-  launch_configuration = aws_launch_configuration.this.name
-  min_size             = 0
-  max_size             = 1
-  availability_zones   = ["us-east-1a"]
-  target_group_arns    = ["arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef"]
-  health_check_type    = "EC2"
-}"#,
-            cloudformation: Some(
-                r#"
-Resources:
-  Config:
-    Type: AWS::AutoScaling::LaunchConfiguration
-    Properties:
-      ImageId: ami-12c6146b
-      InstanceType: t3.micro
-      AssociatePublicIpAddress: true
-      MetadataOptions: { HttpEndpoint: enabled, HttpTokens: optional }
-  Group:
-    Type: AWS::AutoScaling::AutoScalingGroup
-    Properties:
-      LaunchConfigurationName: !Ref Config
-      MinSize: "0"
-      MaxSize: "1"
-      AvailabilityZones: [us-east-1a]
-      TargetGroupARNs: [arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef]
-      HealthCheckType: EC2"#,
-            ),
-        },
-    ]
+      HealthCheckType: {{HEALTH_CHECK}}"#,
+        ),
+    };
+
+    cases.push(autoscaling_group.case(
+        Pass,
+        "hardened Auto Scaling group",
+        |a| Box::pin(scaling_group(a, true)),
+        &[
+            ("NAME", "hardened"),
+            ("PUBLIC_IP", "false"),
+            ("TOKENS", "required"),
+            ("ZONES", r#""us-east-1a", "us-east-1b""#),
+            ("CFN_ZONES", "us-east-1a, us-east-1b"),
+            ("HEALTH_CHECK", "ELB"),
+        ],
+    ));
+
+    cases.push(autoscaling_group.case(
+        Fail,
+        "lax Auto Scaling group",
+        |a| Box::pin(scaling_group(a, false)),
+        &[
+            ("NAME", "loose"),
+            ("PUBLIC_IP", "true"),
+            ("TOKENS", "optional"),
+            ("ZONES", r#""us-east-1a""#),
+            ("CFN_ZONES", "us-east-1a"),
+            ("HEALTH_CHECK", "EC2"),
+        ],
+    ));
+
+    cases
 }
 
 // --- moto seeding steps ------------------------------------------------------
@@ -2841,15 +2813,15 @@ async fn each_control_gives_the_same_verdict_on_terraform_cloudformation_and_liv
     let mut compared = 0;
     for (i, case) in cases.iter().enumerate() {
         let (tf, tf_errors) = vigil_iac::terraform_resources(
-            &[("main.tf".to_string(), case.terraform.to_string())],
+            &[("main.tf".to_string(), case.terraform.clone())],
             &Default::default(),
         );
         assert!(tf_errors.is_empty(), "{}: {tf_errors:?}", case.name);
         let tf = judge(&engine, &tf);
-        let cfn = case.cloudformation.map(|text| {
+        let cfn = case.cloudformation.as_ref().map(|text| {
             let (rs, errors) = vigil_iac::cloudformation::cloudformation_resources(&[(
                 "template.yaml".to_string(),
-                text.to_string(),
+                text.clone(),
             )]);
             assert!(errors.is_empty(), "{}: {errors:?}", case.name);
             judge(&engine, &rs)
