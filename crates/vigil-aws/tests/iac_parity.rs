@@ -133,6 +133,68 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     text
 }
 
+/// A CloudFormation template declaring a VPC on `cidr`, for more resources
+/// to follow.
+fn vpc_cfn(cidr: &str) -> String {
+    fill(
+        r#"
+Resources:
+  Vpc:
+    Type: AWS::EC2::VPC
+    Properties: { CidrBlock: {{CIDR}} }"#,
+        &[("CIDR", cidr)],
+    )
+}
+
+/// A CloudFormation template declaring a logging trail delivering to the
+/// bucket `trail-logs`, for more of its properties to follow.
+fn trail_cfn() -> String {
+    r#"
+Resources:
+  Trail:
+    Type: AWS::CloudTrail::Trail
+    Properties:
+      S3BucketName: trail-logs
+      IsLogging: true"#
+        .to_string()
+}
+
+/// A CloudFormation template declaring a load balancer named `name` in two
+/// subnets, for more of its properties to follow.
+fn lb_cfn(name: &str) -> String {
+    fill(
+        r#"
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties:
+      Name: {{NAME}}
+      Subnets: [subnet-0a, subnet-0b]"#,
+        &[("NAME", name)],
+    )
+}
+
+/// A zip-packaged Lambda function: `{{NAME}}` on `{{RUNTIME}}`.
+const LAMBDA_FUNCTION_TF: &str = r#"
+resource "aws_lambda_function" "this" {
+  function_name = "{{NAME}}"
+  role          = "arn:aws:iam::123456789012:role/fn"
+  handler       = "app.handler"
+  runtime       = "{{RUNTIME}}"
+  filename      = "app.zip"
+}"#;
+/// [`LAMBDA_FUNCTION_TF`] in CloudFormation.
+const LAMBDA_FUNCTION_CFN: &str = r#"
+Resources:
+  Fn:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: {{NAME}}
+      Role: arn:aws:iam::123456789012:role/fn
+      Handler: app.handler
+      Runtime: {{RUNTIME}}
+      Code: { ZipFile: "def handler(e, c): pass" }"#;
+
 fn cases() -> Vec<Case> {
     let mut cases = Vec::new();
     // --- S3 --------------------------------------------------------------
@@ -153,7 +215,6 @@ Resources:
       VersioningConfiguration: { Status: {{STATUS}} }"#,
         ),
     };
-
     cases.push(s3_bucket_versioning.case(
         Pass,
         "versioned bucket",
@@ -164,7 +225,6 @@ Resources:
             ("STATUS", "Enabled"),
         ],
     ));
-
     cases.push(Case {
         name: "never-versioned bucket",
         cids: &[48],
@@ -173,6 +233,7 @@ Resources:
         terraform: r#"resource "aws_s3_bucket" "this" { bucket = "plain" }"#.into(),
         cloudformation: Some("Resources: { Bucket: { Type: AWS::S3::Bucket } }".into()),
     });
+
     let s3_bucket_acl = Template {
         cids: &[45],
         terraform: r#"
@@ -189,7 +250,6 @@ Resources:
     Properties: { AccessControl: {{ACCESS_CONTROL}} }"#,
         ),
     };
-
     cases.push(s3_bucket_acl.case(
         Pass,
         "bucket with a private ACL",
@@ -200,7 +260,6 @@ Resources:
             ("ACCESS_CONTROL", "Private"),
         ],
     ));
-
     cases.push(s3_bucket_acl.case(
         Fail,
         "bucket with a public-read ACL",
@@ -236,14 +295,12 @@ Resources:
         RestrictPublicBuckets: {{RESTRICT}}"#,
         ),
     };
-
     cases.push(s3_bucket_public_access_block.case(
         Pass,
         "bucket blocking all public access",
         |a| Box::pin(bucket_block(a, "blocked", true)),
         &[("NAME", "blocked"), ("RESTRICT", "true")],
     ));
-
     cases.push(Case {
         name: "bucket leaving Block Public Access at its default",
         cids: &[60],
@@ -259,7 +316,6 @@ Resources:
         |a| Box::pin(bucket_block(a, "half-blocked", false)),
         &[("NAME", "half-blocked"), ("RESTRICT", "false")],
     ));
-
     cases.push(s3_bucket_versioning.case(
         Fail,
         "bucket with versioning suspended",
@@ -270,7 +326,6 @@ Resources:
             ("STATUS", "Suspended"),
         ],
     ));
-
     cases.push(s3_bucket_acl.case(
         Fail,
         "bucket with an authenticated-read ACL",
@@ -281,7 +336,6 @@ Resources:
             ("ACCESS_CONTROL", "AuthenticatedRead"),
         ],
     ));
-
     cases.push(Case {
         name: "bucket versioned through the legacy inline argument",
         cids: &[48],
@@ -321,6 +375,7 @@ Resources:
                 .into(),
         ),
     });
+
     // --- EC2 security groups --------------------------------------------
     // One inline TCP rule open to one IPv4 range.
     let tcp_security_group = Template {
@@ -346,7 +401,6 @@ Resources:
         - { IpProtocol: tcp, FromPort: {{FROM}}, ToPort: {{TO}}, CidrIp: {{CIDR}} }"#,
         ),
     };
-
     cases.push(tcp_security_group.case(
         Pass,
         "security group open to the world on 443 only",
@@ -358,7 +412,6 @@ Resources:
             ("CIDR", "0.0.0.0/0"),
         ],
     ));
-
     cases.push(tcp_security_group.with_cids(&[38, 41]).case(
         Fail,
         "security group with SSH open to 0.0.0.0/0",
@@ -370,7 +423,6 @@ Resources:
             ("CIDR", "0.0.0.0/0"),
         ],
     ));
-
     cases.push(Case {
         name: "security group with RDP open to ::/0",
         cids: &[39, 42],
@@ -438,7 +490,6 @@ Resources:
             ("CIDR", "10.0.0.0/8"),
         ],
     ));
-
     cases.push(Case {
         name: "security group whose SSH rule is a separate resource",
         cids: &[38, 41],
@@ -533,21 +584,18 @@ Resources:
     Properties: { AvailabilityZone: us-east-1a, Size: 8, Encrypted: {{ENCRYPTED}} }"#,
         ),
     };
-
     cases.push(ebs_volume.case(
         Pass,
         "encrypted volume",
         |a| Box::pin(volume(a, true)),
         &[("ENCRYPTED", "true")],
     ));
-
     cases.push(ebs_volume.case(
         Fail,
         "unencrypted volume",
         |a| Box::pin(volume(a, false)),
         &[("ENCRYPTED", "false")],
     ));
-
     cases.push(Case {
         name: "instance requiring IMDSv2, with an instance profile",
         cids: &[43, 49],
@@ -590,76 +638,69 @@ Resources:
                 .into(),
         ),
     });
-    cases.push(Case {
-        name: "instance allowing IMDSv1, without an instance profile",
+
+    // An instance without a profile whose metadata options come from a
+    // launch template in CloudFormation, referenced as `{{LAUNCH_TEMPLATE}}`.
+    let instance_metadata = Template {
         cids: &[43, 49],
-        want: Fail,
-        moto: Some(|a| Box::pin(instance(a, "optional", "enabled", false))),
         terraform: r#"
 resource "aws_instance" "this" {
   ami           = "ami-12c6146b"
   instance_type = "t3.micro"
   metadata_options {
-    http_endpoint = "enabled"
-    http_tokens   = "optional"
+    http_endpoint = "{{ENDPOINT}}"
+    http_tokens   = "{{TOKENS}}"
   }
-}"#
-        .into(),
+}"#,
         cloudformation: Some(
             r#"
 Resources:
   Template:
     Type: AWS::EC2::LaunchTemplate
     Properties:
-      LaunchTemplateName: imdsv1
+      LaunchTemplateName: {{TEMPLATE_NAME}}
       LaunchTemplateData:
-        MetadataOptions: { HttpEndpoint: enabled, HttpTokens: optional }
+        MetadataOptions: { HttpEndpoint: {{ENDPOINT}}, HttpTokens: {{TOKENS}} }
   Instance:
     Type: AWS::EC2::Instance
     Properties:
       ImageId: ami-12c6146b
       InstanceType: t3.micro
       LaunchTemplate:
-        LaunchTemplateName: imdsv1
-        Version: "1""#
-                .into(),
+{{LAUNCH_TEMPLATE}}"#,
         ),
-    });
-    cases.push(Case {
-        name: "instance with the metadata endpoint disabled",
-        cids: &[43],
-        want: Pass,
-        moto: Some(|a| Box::pin(instance(a, "optional", "disabled", false))),
-        terraform: r#"
-resource "aws_instance" "this" {
-  ami           = "ami-12c6146b"
-  instance_type = "t3.micro"
-  metadata_options {
-    http_endpoint = "disabled"
-    http_tokens   = "optional"
-  }
-}"#
-        .into(),
-        cloudformation: Some(
-            r#"
-Resources:
-  Template:
-    Type: AWS::EC2::LaunchTemplate
-    Properties:
-      LaunchTemplateName: no-imds
-      LaunchTemplateData:
-        MetadataOptions: { HttpEndpoint: disabled, HttpTokens: optional }
-  Instance:
-    Type: AWS::EC2::Instance
-    Properties:
-      ImageId: ami-12c6146b
-      InstanceType: t3.micro
-      LaunchTemplate:
-        LaunchTemplateId: !Ref Template
-        Version: !GetAtt Template.LatestVersionNumber"#
-                .into(),
-        ),
-    });
+    };
+    cases.push(instance_metadata.case(
+        Fail,
+        "instance allowing IMDSv1, without an instance profile",
+        |a| Box::pin(instance(a, "optional", "enabled", false)),
+        &[
+            ("ENDPOINT", "enabled"),
+            ("TOKENS", "optional"),
+            ("TEMPLATE_NAME", "imdsv1"),
+            (
+                "LAUNCH_TEMPLATE",
+                r#"        LaunchTemplateName: imdsv1
+        Version: "1""#,
+            ),
+        ],
+    ));
+    cases.push(instance_metadata.with_cids(&[43]).case(
+        Pass,
+        "instance with the metadata endpoint disabled",
+        |a| Box::pin(instance(a, "optional", "disabled", false)),
+        &[
+            ("ENDPOINT", "disabled"),
+            ("TOKENS", "optional"),
+            ("TEMPLATE_NAME", "no-imds"),
+            (
+                "LAUNCH_TEMPLATE",
+                "        LaunchTemplateId: !Ref Template
+        Version: !GetAtt Template.LatestVersionNumber",
+            ),
+        ],
+    ));
+
     // --- VPC ---------------------------------------------------------------
     cases.push(Case {
         name: "VPC with a flow log",
@@ -676,11 +717,8 @@ resource "aws_flow_log" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.80.0.0/16 }
+            vpc_cfn("10.80.0.0/16")
+                + r#"
   FlowLog:
     Type: AWS::EC2::FlowLog
     Properties:
@@ -688,8 +726,7 @@ Resources:
       ResourceType: VPC
       TrafficType: ALL
       LogDestinationType: s3
-      LogDestination: arn:aws:s3:::flow-logs"#
-                .into(),
+      LogDestination: arn:aws:s3:::flow-logs"#,
         ),
     });
     cases.push(Case {
@@ -698,15 +735,9 @@ Resources:
         want: Fail,
         moto: Some(|a| Box::pin(vpc(a, false))),
         terraform: r#"resource "aws_vpc" "this" { cidr_block = "10.80.0.0/16" }"#.into(),
-        cloudformation: Some(
-            r#"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.80.0.0/16 }"#
-                .into(),
-        ),
+        cloudformation: Some(vpc_cfn("10.80.0.0/16")),
     });
+
     let vpc_subnet = Template {
         cids: &[47],
         terraform: r#"
@@ -727,21 +758,18 @@ Resources:
     Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24, MapPublicIpOnLaunch: {{PUBLIC}} }"#,
         ),
     };
-
     cases.push(vpc_subnet.case(
         Pass,
         "private subnet",
         |a| Box::pin(subnet(a, Some(false))),
         &[("PUBLIC", "false")],
     ));
-
     cases.push(vpc_subnet.case(
         Fail,
         "subnet mapping public IPs at launch",
         |a| Box::pin(subnet(a, Some(true))),
         &[("PUBLIC", "true")],
     ));
-
     cases.push(Case {
         name: "subnet leaving MapPublicIpOnLaunch at its default",
         cids: &[47],
@@ -755,17 +783,14 @@ resource "aws_subnet" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.81.0.0/16 }
+            vpc_cfn("10.81.0.0/16")
+                + r#"
   Subnet:
     Type: AWS::EC2::Subnet
-    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24 }"#
-                .into(),
+    Properties: { VpcId: !Ref Vpc, CidrBlock: 10.81.1.0/24 }"#,
         ),
     });
+
     // --- RDS ---------------------------------------------------------------
     // `{{PORT_AND_AFTER}}` is the port and, where set, the minor upgrades.
     let db_instance = Template {
@@ -803,7 +828,6 @@ Resources:
 {{CFN_PORT_AND_AFTER}}"#,
         ),
     };
-
     cases.push(db_instance.case(
         Pass,
         "encrypted, private, Multi-AZ database keeping 7 days of backups",
@@ -818,7 +842,6 @@ Resources:
             ("CFN_PORT_AND_AFTER", r#"      Port: "5433""#),
         ],
     ));
-
     cases.push(db_instance.case(
         Fail,
         "unencrypted, public, single-AZ database keeping 1 day of backups",
@@ -839,7 +862,6 @@ Resources:
             ),
         ],
     ));
-
     cases.push(Case {
         name: "database created with the API's defaults",
         cids: &[53, 25, 26],
@@ -870,6 +892,7 @@ Resources:
                 .into(),
         ),
     });
+
     // --- IAM (no CloudFormation resource type) ----------------------------
     cases.push(Case {
         name: "strict password policy",
@@ -943,6 +966,7 @@ Resources:
                 .into(),
         ),
     });
+
     // --- KMS -------------------------------------------------------------
     let kms_key_rotation = Template {
         cids: &[33],
@@ -955,21 +979,18 @@ Resources:
     Properties: { EnableKeyRotation: {{ROTATE}} }"#,
         ),
     };
-
     cases.push(kms_key_rotation.case(
         Pass,
         "key with rotation",
         |a| Box::pin(key(a, true)),
         &[("ROTATE", "true")],
     ));
-
     cases.push(kms_key_rotation.case(
         Fail,
         "key without rotation",
         |a| Box::pin(key(a, false)),
         &[("ROTATE", "false")],
     ));
-
     cases.push(Case {
         name: "key leaving rotation at its default",
         cids: &[33],
@@ -1036,6 +1057,7 @@ Resources:
           - { Effect: Allow, Principal: { AWS: "*" }, Action: "kms:*", Resource: "*" }"#.into()
             ),
         });
+
     // --- CloudTrail ------------------------------------------------------
     let cloudtrail = Template {
         cids: &[27, 28],
@@ -1066,14 +1088,12 @@ Resources:
         - { ReadWriteType: All, IncludeManagementEvents: true }"#,
         ),
     };
-
     cases.push(cloudtrail.case(
         Pass,
         "multi-region trail validating its log files",
         |a| Box::pin(trail(a, "audit", true, Events::Management)),
         &[("NAME", "audit"), ("STRICT", "true")],
     ));
-
     cases.push(Case {
         name: "trail recording S3 object events of every bucket",
         cids: &[27, 28, 30, 31],
@@ -1096,21 +1116,15 @@ resource "aws_cloudtrail" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Trail:
-    Type: AWS::CloudTrail::Trail
-    Properties:
-      S3BucketName: trail-logs
-      IsLogging: true
+            trail_cfn()
+                + r#"
       IsMultiRegionTrail: true
       EnableLogFileValidation: true
       EventSelectors:
         - ReadWriteType: All
           IncludeManagementEvents: true
           DataResources:
-            - { Type: "AWS::S3::Object", Values: ["arn:aws:s3"] }"#
-                .into(),
+            - { Type: "AWS::S3::Object", Values: ["arn:aws:s3"] }"#,
         ),
     });
     cases.push(Case {
@@ -1127,16 +1141,10 @@ resource "aws_cloudtrail" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Trail:
-    Type: AWS::CloudTrail::Trail
-    Properties:
-      S3BucketName: trail-logs
-      IsLogging: true
+            trail_cfn()
+                + r#"
       CloudWatchLogsLogGroupArn: arn:aws:logs:us-east-1:123456789012:log-group:cloudtrail:*
-      CloudWatchLogsRoleArn: arn:aws:iam::123456789012:role/cloudtrail-to-logs"#
-                .into(),
+      CloudWatchLogsRoleArn: arn:aws:iam::123456789012:role/cloudtrail-to-logs"#,
         ),
     });
     cases.push(cloudtrail.with_cids(&[27, 28, 30, 31, 32]).case(
@@ -1145,7 +1153,6 @@ Resources:
         |a| Box::pin(trail(a, "local", false, Events::Management)),
         &[("NAME", "local"), ("STRICT", "false")],
     ));
-
     cases.push(Case {
         name: "multi-region trail with the default event selectors",
         cids: &[27, 28],
@@ -1160,16 +1167,10 @@ resource "aws_cloudtrail" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Trail:
-    Type: AWS::CloudTrail::Trail
-    Properties:
-      S3BucketName: trail-logs
-      IsLogging: true
+            trail_cfn()
+                + r#"
       IsMultiRegionTrail: true
-      EnableLogFileValidation: true"#
-                .into(),
+      EnableLogFileValidation: true"#,
         ),
     });
     cases.push(Case {
@@ -1219,6 +1220,7 @@ Resources:
                 .into(),
         ),
     });
+
     // --- ELBv2 -------------------------------------------------------------
     cases.push(Case {
         name: "load balancer with deletion protection",
@@ -1239,16 +1241,10 @@ resource "aws_lb" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Lb:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties:
-      Name: protected
-      Subnets: [subnet-0a, subnet-0b]
+            lb_cfn("protected")
+                + r#"
       LoadBalancerAttributes:
-        - { Key: deletion_protection.enabled, Value: "true" }"#
-                .into(),
+        - { Key: deletion_protection.enabled, Value: "true" }"#,
         ),
     });
     cases.push(Case {
@@ -1262,16 +1258,7 @@ resource "aws_lb" "this" {
   subnets = ["subnet-0a", "subnet-0b"]
 }"#
         .into(),
-        cloudformation: Some(
-            r#"
-Resources:
-  Lb:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties:
-      Name: unprotected
-      Subnets: [subnet-0a, subnet-0b]"#
-                .into(),
-        ),
+        cloudformation: Some(lb_cfn("unprotected")),
     });
     cases.push(Case {
         name: "load balancer logging access, dropping invalid headers, strictest desync mitigation",
@@ -1302,19 +1289,13 @@ resource "aws_lb" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Lb:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties:
-      Name: hardened
-      Subnets: [subnet-0a, subnet-0b]
+            lb_cfn("hardened")
+                + r#"
       LoadBalancerAttributes:
         - { Key: access_logs.s3.enabled, Value: "true" }
         - { Key: access_logs.s3.bucket, Value: alb-logs }
         - { Key: routing.http.drop_invalid_header_fields.enabled, Value: "true" }
-        - { Key: routing.http.desync_mitigation_mode, Value: strictest }"#
-                .into(),
+        - { Key: routing.http.desync_mitigation_mode, Value: strictest }"#,
         ),
     });
     cases.push(Case {
@@ -1340,18 +1321,13 @@ resource "aws_lb" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Lb:
-    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties:
-      Name: monitored
-      Subnets: [subnet-0a, subnet-0b]
+            lb_cfn("monitored")
+                + r#"
       LoadBalancerAttributes:
-        - { Key: routing.http.desync_mitigation_mode, Value: monitor }"#
-                .into(),
+        - { Key: routing.http.desync_mitigation_mode, Value: monitor }"#,
         ),
     });
+
     // An HTTPS listener and an HTTP one whose action is `{{HTTP_ACTION}}`.
     let lb_listeners = Template {
         cids: &[64, 65],
@@ -1408,7 +1384,6 @@ Resources:
 {{CFN_HTTP_ACTION}}"#,
         ),
     };
-
     cases.push(lb_listeners.case(
         Pass,
         "load balancer serving HTTPS on TLS 1.3, HTTP redirecting to it",
@@ -1432,7 +1407,6 @@ Resources:
             ),
         ],
     ));
-
     cases.push(lb_listeners.case(
     Fail,
     "load balancer serving HTTPS on the 2016 policy, HTTP forwarding",
@@ -1456,55 +1430,30 @@ Resources:
     // --- Lambda ------------------------------------------------------------
     let lambda_function = Template {
         cids: &[63],
-        terraform: r#"
-resource "aws_lambda_function" "this" {
-  function_name = "{{NAME}}"
-  role          = "arn:aws:iam::123456789012:role/fn"
-  handler       = "app.handler"
-  runtime       = "{{RUNTIME}}"
-  filename      = "app.zip"
-}"#,
-        cloudformation: Some(
-            r#"
-Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      FunctionName: {{NAME}}
-      Role: arn:aws:iam::123456789012:role/fn
-      Handler: app.handler
-      Runtime: {{RUNTIME}}
-      Code: { ZipFile: "def handler(e, c): pass" }"#,
-        ),
+        terraform: LAMBDA_FUNCTION_TF,
+        cloudformation: Some(LAMBDA_FUNCTION_CFN),
     };
-
     cases.push(lambda_function.case(
         Pass,
         "function on a supported runtime",
         |a| Box::pin(function(a, true)),
         &[("NAME", "current"), ("RUNTIME", "python3.12")],
     ));
-
     cases.push(lambda_function.case(
         Fail,
         "function on a deprecated runtime",
         |a| Box::pin(function(a, false)),
         &[("NAME", "outdated"), ("RUNTIME", "python3.8")],
     ));
-
     cases.push(Case {
         name: "function invocable by S3 only, behind an IAM-authenticated URL",
         cids: &[61, 62],
         want: Pass,
         moto: Some(|a| Box::pin(exposure(a, false))),
-        terraform: r#"
-resource "aws_lambda_function" "this" {
-  function_name = "guarded"
-  role          = "arn:aws:iam::123456789012:role/fn"
-  handler       = "app.handler"
-  runtime       = "python3.12"
-  filename      = "app.zip"
-}
+        terraform: fill(
+            LAMBDA_FUNCTION_TF,
+            &[("NAME", "guarded"), ("RUNTIME", "python3.12")],
+        ) + r#"
 resource "aws_lambda_permission" "s3" {
   statement_id  = "invoke"
   action        = "lambda:InvokeFunction"
@@ -1515,19 +1464,12 @@ resource "aws_lambda_permission" "s3" {
 resource "aws_lambda_function_url" "this" {
   function_name      = aws_lambda_function.this.function_name
   authorization_type = "AWS_IAM"
-}"#
-        .into(),
+}"#,
         cloudformation: Some(
-            r#"
-Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      FunctionName: guarded
-      Role: arn:aws:iam::123456789012:role/fn
-      Handler: app.handler
-      Runtime: python3.12
-      Code: { ZipFile: "def handler(e, c): pass" }
+            fill(
+                LAMBDA_FUNCTION_CFN,
+                &[("NAME", "guarded"), ("RUNTIME", "python3.12")],
+            ) + r#"
   Invoke:
     Type: AWS::Lambda::Permission
     Properties:
@@ -1537,8 +1479,7 @@ Resources:
       SourceArn: arn:aws:s3:::uploads
   Url:
     Type: AWS::Lambda::Url
-    Properties: { TargetFunctionArn: !GetAtt Fn.Arn, AuthType: AWS_IAM }"#
-                .into(),
+    Properties: { TargetFunctionArn: !GetAtt Fn.Arn, AuthType: AWS_IAM }"#,
         ),
     });
     cases.push(Case {
@@ -1546,14 +1487,10 @@ Resources:
         cids: &[61, 62],
         want: Fail,
         moto: Some(|a| Box::pin(exposure(a, true))),
-        terraform: r#"
-resource "aws_lambda_function" "this" {
-  function_name = "exposed"
-  role          = "arn:aws:iam::123456789012:role/fn"
-  handler       = "app.handler"
-  runtime       = "python3.12"
-  filename      = "app.zip"
-}
+        terraform: fill(
+            LAMBDA_FUNCTION_TF,
+            &[("NAME", "exposed"), ("RUNTIME", "python3.12")],
+        ) + r#"
 resource "aws_lambda_permission" "anyone" {
   statement_id  = "invoke"
   action        = "lambda:InvokeFunction"
@@ -1563,19 +1500,12 @@ resource "aws_lambda_permission" "anyone" {
 resource "aws_lambda_function_url" "this" {
   function_name      = aws_lambda_function.this.function_name
   authorization_type = "NONE"
-}"#
-        .into(),
+}"#,
         cloudformation: Some(
-            r#"
-Resources:
-  Fn:
-    Type: AWS::Lambda::Function
-    Properties:
-      FunctionName: exposed
-      Role: arn:aws:iam::123456789012:role/fn
-      Handler: app.handler
-      Runtime: python3.12
-      Code: { ZipFile: "def handler(e, c): pass" }
+            fill(
+                LAMBDA_FUNCTION_CFN,
+                &[("NAME", "exposed"), ("RUNTIME", "python3.12")],
+            ) + r#"
   Invoke:
     Type: AWS::Lambda::Permission
     Properties:
@@ -1584,10 +1514,10 @@ Resources:
       Principal: "*"
   Url:
     Type: AWS::Lambda::Url
-    Properties: { TargetFunctionArn: !Ref Fn, AuthType: NONE }"#
-                .into(),
+    Properties: { TargetFunctionArn: !Ref Fn, AuthType: NONE }"#,
         ),
     });
+
     // --- Network ACLs ----------------------------------------------------
     cases.push(Case {
         name: "network ACL with only the implicit denies",
@@ -1599,15 +1529,11 @@ resource "aws_vpc" "this" { cidr_block = "10.82.0.0/16" }
 resource "aws_network_acl" "this" { vpc_id = aws_vpc.this.id }"#
             .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.82.0.0/16 }
+            vpc_cfn("10.82.0.0/16")
+                + r#"
   Acl:
     Type: AWS::EC2::NetworkAcl
-    Properties: { VpcId: !Ref Vpc }"#
-                .into(),
+    Properties: { VpcId: !Ref Vpc }"#,
         ),
     });
     cases.push(Case {
@@ -1630,11 +1556,8 @@ resource "aws_network_acl" "this" {
 }"#
         .into(),
         cloudformation: Some(
-            r#"
-Resources:
-  Vpc:
-    Type: AWS::EC2::VPC
-    Properties: { CidrBlock: 10.82.0.0/16 }
+            vpc_cfn("10.82.0.0/16")
+                + r#"
   Acl:
     Type: AWS::EC2::NetworkAcl
     Properties: { VpcId: !Ref Vpc }
@@ -1647,10 +1570,10 @@ Resources:
       RuleAction: allow
       Egress: false
       CidrBlock: 0.0.0.0/0
-      PortRange: { From: 22, To: 22 }"#
-                .into(),
+      PortRange: { From: 22, To: 22 }"#,
         ),
     });
+
     // --- EKS -------------------------------------------------------------
     cases.push(Case {
         name: "private EKS cluster, fully logged, secrets encrypted",
@@ -1735,6 +1658,7 @@ Resources:
                 .into(),
         ),
     });
+
     // --- Account-wide settings without a CloudFormation resource type --
     cases.push(Case {
         name: "default security group without rules",
@@ -1772,6 +1696,7 @@ resource "aws_default_security_group" "this" {
         .into(),
         cloudformation: None,
     });
+
     let ebs_encryption_by_default = Template {
         cids: &[23],
         terraform: r#"
@@ -1779,14 +1704,12 @@ provider "aws" { region = "us-east-1" }
 resource "aws_ebs_encryption_by_default" "this" { enabled = {{ENABLED}} }"#,
         cloudformation: None,
     };
-
     cases.push(ebs_encryption_by_default.case(
         Pass,
         "EBS encryption by default on",
         |a| Box::pin(ebs_default(a, true)),
         &[("ENABLED", "true")],
     ));
-
     cases.push(ebs_encryption_by_default.case(
         Fail,
         "EBS encryption by default off",
@@ -1805,14 +1728,12 @@ resource "aws_s3_account_public_access_block" "this" {
 }"#,
         cloudformation: None,
     };
-
     cases.push(s3_account_public_access_block.case(
         Pass,
         "account blocking all public S3 access",
         |a| Box::pin(account_block(a, true)),
         &[("RESTRICT", "true")],
     ));
-
     cases.push(s3_account_public_access_block.case(
         Fail,
         "account not restricting public buckets",
@@ -1864,7 +1785,6 @@ Resources:
       HealthCheckType: {{HEALTH_CHECK}}"#,
         ),
     };
-
     cases.push(autoscaling_group.case(
         Pass,
         "hardened Auto Scaling group",
@@ -1878,7 +1798,6 @@ Resources:
             ("HEALTH_CHECK", "ELB"),
         ],
     ));
-
     cases.push(autoscaling_group.case(
         Fail,
         "lax Auto Scaling group",
@@ -1892,7 +1811,6 @@ Resources:
             ("HEALTH_CHECK", "EC2"),
         ],
     ));
-
     cases
 }
 
