@@ -67,6 +67,22 @@ pub(crate) fn unknown(r: &mut Resource, key: &str, u: &Unknown) {
     r.uncollected.insert(key.into(), u.reason());
 }
 
+/// What a control that only needs to know whether something is set can read
+/// for `v`: an unknown (`v` itself or an element of the list `v`) whose
+/// expression is a reference to a resource declared in the scan, or a
+/// string built around one, becomes that expression's text as
+/// `declared_text` gives it (it stands for the ARN or name that resource
+/// will have, as in `docs/iac.md`); any other unknown (a variable or
+/// parameter without a value, a data source, an import, a conditional)
+/// stays unknown.
+pub(crate) fn stand_in(v: &Val, declared_text: &dyn Fn(&str) -> Option<String>) -> Val {
+    match v {
+        Val::Unknown(u) => declared_text(&u.expr).map_or_else(|| v.clone(), Val::String),
+        Val::List(items) => Val::List(items.iter().map(|i| stand_in(i, declared_text)).collect()),
+        other => other.clone(),
+    }
+}
+
 /// The satellites that configure one resource (Terraform blocks or
 /// CloudFormation resources `T`).
 pub(crate) struct Satellites<'a, T> {
@@ -291,6 +307,10 @@ pub(crate) struct TrailArgs<'a> {
     pub s3_bucket_name: Option<&'a Val>,
     pub s3_key_prefix: Option<&'a Val>,
     pub log_group_arn: Option<&'a Val>,
+    /// `log_group_arn` with its stand-in (see [`stand_in`]) when it is
+    /// unknown but names a log group declared in the scan: the attribute
+    /// is then set, with no association (the ARN is not known).
+    pub log_group_stand_in: Option<Val>,
     pub log_role_arn: Option<&'a Val>,
     /// Already defaulted by the caller where the format has a default.
     pub is_logging: Option<&'a Val>,
@@ -339,7 +359,7 @@ pub(crate) fn set_trail(r: &mut Resource, a: &TrailArgs<'_>) {
     set(
         r,
         "cloudwatch_logs_log_group_arn",
-        a.log_group_arn,
+        a.log_group_stand_in.as_ref().or(a.log_group_arn),
         Some(Value::Null),
     );
     set(
@@ -695,6 +715,22 @@ pub(crate) mod test_support {
     pub fn uncollected(r: &Resource, key: &str, what: &str) -> bool {
         !r.attributes.contains_key(key)
             && r.uncollected.get(key).is_some_and(|why| why.contains(what))
+    }
+
+    /// The built-in catalogue's verdict of control `cid` on resource `r`
+    /// (`None`: the control does not apply to it).
+    pub fn verdict(r: &Resource, cid: u32) -> Option<vigil_model::EvalResult> {
+        let now = "2026-11-23T00:00:00Z"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let catalog = vigil_engine::Catalog::builtin().unwrap_or_else(|e| panic!("{e}"));
+        let engine = catalog.compile(now).unwrap_or_else(|e| panic!("{e}"));
+        let rs = std::slice::from_ref(r);
+        engine
+            .evaluate(rs, &|_| {})
+            .into_iter()
+            .find(|e| e.cid == cid)
+            .map(|e| e.result)
     }
 }
 

@@ -128,6 +128,29 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// `v` with the unknowns that name a resource of the template other
+    /// than `holder` (the resource whose property `v` is) replaced by their
+    /// expression (see [`crate::semantics::stand_in`]): `!Ref Id`,
+    /// `!GetAtt Id.Attr`, or a `!Sub`/`!Join` with one of them (and no
+    /// `!If`, which might leave it out).
+    pub fn stand_in(&self, v: &Val, holder: &CfnResource) -> Val {
+        crate::semantics::stand_in(v, &|expr| {
+            self.names_declared(expr, &holder.logical_id)
+                .then(|| expr.to_string())
+        })
+    }
+
+    /// Whether `expr` reads a resource of the template other than `holder`
+    /// (see [`Index::stand_in`]).
+    fn names_declared(&self, expr: &str, holder: &str) -> bool {
+        let other = |id: &str| id != holder && self.by_id.contains_key(id);
+        if let Some(r) = self.declared(expr) {
+            return r.logical_id != holder;
+        }
+        let built = expr.starts_with("!Sub ") || expr.starts_with("!Join ");
+        built && !expr.contains("!If") && references(expr).any(other)
+    }
+
     /// The resource of the template an expression reads (`!Ref Id`,
     /// `!GetAtt Id.Attr`), if any.
     fn declared(&self, expr: &str) -> Option<&'a CfnResource> {
@@ -137,6 +160,23 @@ impl<'a> Index<'a> {
         };
         self.by_id.get(id).copied()
     }
+}
+
+/// The logical ids an expression's text reads: after `!Ref `, `!GetAtt `
+/// and `${` (a `!Sub` variable; pseudo parameters and `${!Literal}` give
+/// no resource id).
+fn references(expr: &str) -> impl Iterator<Item = &str> {
+    ["!Ref ", "!GetAtt ", "${"]
+        .into_iter()
+        .flat_map(move |marker| {
+            expr.match_indices(marker).map(move |(i, _)| {
+                let rest = &expr[i + marker.len()..];
+                let end = rest
+                    .find(|c: char| !c.is_ascii_alphanumeric())
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+        })
 }
 
 /// Whether `v` names `target`: `!Ref Id`, `!GetAtt Id.Attr`, or a literal

@@ -144,6 +144,31 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// `v` with the unknowns that name a resource declared in the scan
+    /// (other than `holder`, the block whose argument `v` is: a plan names
+    /// what it leaves unknown by that block's address) replaced by their
+    /// expression (see [`crate::semantics::stand_in`]): a reference
+    /// (`aws_iam_policy.p.arn`) or a string template with one
+    /// (`"${aws_cloudwatch_log_group.x.arn}:*"`, without directives; its
+    /// text without the quotes).
+    pub fn stand_in(&self, v: &Val, holder: &TfResource) -> Val {
+        crate::semantics::stand_in(v, &|expr| self.declared_text(expr, &holder.address))
+    }
+
+    /// `expr` (a template without its quotes) when it is a reference to a
+    /// declared resource other than `holder`, or a string template with
+    /// such a reference.
+    fn declared_text(&self, expr: &str, holder: &str) -> Option<String> {
+        let reference =
+            |e: &str| is_traversal(e) && self.declared(e).is_some_and(|d| d.address != holder);
+        let found = match expr.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(template) => (!template.contains("%{") && interpolations(template).any(reference))
+                .then_some(template),
+            None => reference(expr).then_some(expr),
+        };
+        found.map(str::to_string)
+    }
+
     /// The declared resource an expression reads (`<address>` or
     /// `<address>.<attribute>…`), if any.
     fn declared(&self, expr: &str) -> Option<&'a TfResource> {
@@ -151,6 +176,24 @@ impl<'a> Index<'a> {
         ends.chain([expr.len()])
             .find_map(|i| self.by_address.get(&expr[..i]).copied())
     }
+}
+
+/// Whether `expr` is a plain reference (`aws_x.y[0].arn`, `module.m.aws_x.y`):
+/// no operator, call, conditional or splat.
+fn is_traversal(expr: &str) -> bool {
+    expr.starts_with(|c: char| c.is_ascii_alphabetic())
+        && expr
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.[]\"".contains(c))
+}
+
+/// The expressions interpolated in a template's text (`${…}`, not the
+/// escaped `$${…}`), trimmed.
+fn interpolations(template: &str) -> impl Iterator<Item = &str> {
+    template
+        .match_indices("${")
+        .filter(move |(i, _)| !template[..*i].ends_with('$'))
+        .filter_map(move |(i, _)| template[i + 2..].split_once('}').map(|(e, _)| e.trim()))
 }
 
 /// Whether `v` names `target` through one of its attributes `attrs`: a

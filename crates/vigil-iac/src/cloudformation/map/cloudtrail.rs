@@ -57,6 +57,9 @@ fn trail(t: &CfnResource, ix: &Index<'_>) -> Resource {
             s3_bucket_name: p.get("S3BucketName"),
             s3_key_prefix: p.get("S3KeyPrefix"),
             log_group_arn: p.get("CloudWatchLogsLogGroupArn"),
+            log_group_stand_in: p
+                .get("CloudWatchLogsLogGroupArn")
+                .map(|v| ix.stand_in(v, t)),
             log_role_arn: p.get("CloudWatchLogsRoleArn"),
             // `IsLogging` is required: no default.
             is_logging: p.get("IsLogging"),
@@ -76,13 +79,14 @@ fn trail(t: &CfnResource, ix: &Index<'_>) -> Resource {
 
 #[cfg(test)]
 mod tests {
-    use crate::semantics::test_support::{attr, by_id, cfn, uncollected};
+    use crate::semantics::test_support::{attr, by_id, cfn, uncollected, verdict};
     use serde_json::json;
+    use vigil_model::EvalResult::{Pass, Skip};
     use vigil_model::Resource;
 
     fn trail(props: &str) -> Resource {
         let rs = cfn(&format!(
-            "Resources:\n  Key:\n    Type: AWS::KMS::Key\n  Trail:\n    Type: AWS::CloudTrail::Trail\n    Properties:\n      S3BucketName: logs\n      IsLogging: true\n{props}"
+            "Parameters:\n  GroupParam:\n    Type: String\nConditions:\n  Logged: !Equals [!Ref GroupParam, x]\nResources:\n  Key:\n    Type: AWS::KMS::Key\n  LogGroup:\n    Type: AWS::Logs::LogGroup\n  Trail:\n    Type: AWS::CloudTrail::Trail\n    Properties:\n      S3BucketName: logs\n      IsLogging: true\n{props}"
         ));
         by_id(&rs, "Trail").clone()
     }
@@ -100,6 +104,40 @@ mod tests {
         assert_eq!(attr(&t, "is_logging"), Some(&json!(true)));
         assert_eq!(attr(&t, "logs_all_management_events"), Some(&json!(true)));
         assert_eq!(attr(&t, "s3_object_write_events"), Some(&json!(false)));
+    }
+
+    #[test]
+    fn a_log_group_of_the_template_stands_for_its_arn_a_parameter_does_not() {
+        for (arn, text) in [
+            ("!GetAtt LogGroup.Arn", "!GetAtt LogGroup.Arn"),
+            ("!Sub \"${LogGroup.Arn}:*\"", "!Sub ${LogGroup.Arn}:*"),
+            (
+                "!Join [\"\", [!GetAtt LogGroup.Arn, \":*\"]]",
+                "!Join [\"\", [!GetAtt LogGroup.Arn, :*]]",
+            ),
+        ] {
+            let t = trail(&format!("      CloudWatchLogsLogGroupArn: {arn}"));
+            assert_eq!(
+                attr(&t, "cloudwatch_logs_log_group_arn"),
+                Some(&json!(text)),
+                "{arn}"
+            );
+            assert_eq!(verdict(&t, 32), Some(Pass), "{arn}");
+        }
+        for arn in [
+            "!Ref GroupParam",
+            "!Sub \"${GroupParam}:*\"",
+            "!ImportValue shared-log-group",
+            "!If [Logged, !GetAtt LogGroup.Arn, !Ref AWS::NoValue]",
+            "!GetAtt Trail.Arn",
+        ] {
+            let t = trail(&format!("      CloudWatchLogsLogGroupArn: {arn}"));
+            assert!(
+                uncollected(&t, "cloudwatch_logs_log_group_arn", "value not known"),
+                "{arn}"
+            );
+            assert_eq!(verdict(&t, 32), Some(Skip), "{arn}");
+        }
     }
 
     #[test]

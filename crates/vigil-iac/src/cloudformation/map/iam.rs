@@ -27,16 +27,17 @@ fn user(u: &CfnResource, ix: &Index<'_>) -> Resource {
 
     let managed = users_satellites(ix, "AWS::IAM::ManagedPolicy", u);
     let mut arns: Vec<Val> = match p.get("ManagedPolicyArns") {
-        Some(Val::List(items)) => items.clone(),
-        Some(other) if !other.is_null() => vec![other.clone()],
+        Some(Val::List(items)) => items.iter().map(|i| ix.stand_in(i, u)).collect(),
+        Some(other) if !other.is_null() => vec![ix.stand_in(other, u)],
         _ => Vec::new(),
     };
-    // A managed policy's ARN (`!Ref`) is known only once it is created.
+    // A managed policy's ARN is known only once it is created: its `!Ref`
+    // stands for it.
     arns.extend(
         managed
             .matched
             .iter()
-            .map(|m| Val::unknown(format!("!Ref {}", m.logical_id))),
+            .map(|m| Val::String(format!("!Ref {}", m.logical_id))),
     );
     set_folded_list(&mut r, "attached_policies", arns, managed.unresolved);
 
@@ -46,7 +47,7 @@ fn user(u: &CfnResource, ix: &Index<'_>) -> Resource {
             .iter()
             .map(|i| match i {
                 Val::Unknown(_) => i.clone(),
-                _ => i.get("PolicyName").cloned().unwrap_or(Val::Null),
+                _ => i.get("PolicyName").map_or(Val::Null, |n| ix.stand_in(n, u)),
             })
             .collect(),
         Some(u @ Val::Unknown(_)) => vec![u.clone()],
@@ -58,7 +59,11 @@ fn user(u: &CfnResource, ix: &Index<'_>) -> Resource {
             .matched
             .iter()
             .chain(&user_policies.matched)
-            .map(|s| s.props.get("PolicyName").cloned().unwrap_or(Val::Null)),
+            .map(|s| {
+                s.props
+                    .get("PolicyName")
+                    .map_or(Val::Null, |n| ix.stand_in(n, s))
+            }),
     );
     names.retain(|n| !n.is_null());
     set_folded_list(
@@ -96,8 +101,9 @@ fn users_satellites<'a>(ix: &Index<'a>, resource_type: &str, u: &CfnResource) ->
 
 #[cfg(test)]
 mod tests {
-    use crate::semantics::test_support::{attr, by_id, cfn, uncollected};
+    use crate::semantics::test_support::{attr, by_id, cfn, uncollected, verdict};
     use serde_json::json;
+    use vigil_model::EvalResult::{Fail, Skip};
 
     #[test]
     fn inline_and_managed_policies_of_a_user_and_its_satellites_are_folded_in() {
@@ -150,7 +156,7 @@ Resources:
     }
 
     #[test]
-    fn a_managed_policy_arn_and_an_unresolved_user_are_not_known() {
+    fn a_managed_policy_of_the_template_stands_for_its_arn_a_parameter_does_not() {
         let rs = cfn(r#"
 Resources:
   Alice:
@@ -162,6 +168,14 @@ Resources:
     Properties:
       PolicyDocument: {}
       Users: [!Ref Alice]
+  Carol:
+    Type: AWS::IAM::User
+    Properties:
+      ManagedPolicyArns: [!Ref PolicyParam]
+  Dave:
+    Type: AWS::IAM::User
+    Properties:
+      ManagedPolicyArns: [!Ref Managed]
   Somewhere:
     Type: AWS::IAM::Policy
     Properties:
@@ -170,7 +184,20 @@ Resources:
       Users: [!Ref UserParam]
 "#);
         let alice = by_id(&rs, "Alice");
-        assert!(uncollected(alice, "attached_policies", "!Ref Managed"));
+        assert_eq!(
+            attr(alice, "attached_policies"),
+            Some(&json!(["!Ref Managed"]))
+        );
+        assert_eq!(verdict(alice, 17), Some(Fail));
+        let dave = by_id(&rs, "Dave");
+        assert_eq!(
+            attr(dave, "attached_policies"),
+            Some(&json!(["!Ref Managed"]))
+        );
+        assert_eq!(verdict(dave, 17), Some(Fail));
+        let carol = by_id(&rs, "Carol");
+        assert!(uncollected(carol, "attached_policies", "!Ref PolicyParam"));
+        assert_eq!(verdict(carol, 17), Some(Skip));
         let bob = by_id(&rs, "Bob");
         assert!(uncollected(bob, "inline_policies", "!Ref UserParam"));
         assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));

@@ -60,6 +60,9 @@ fn trail(d: &TfResource, ix: &Index<'_>) -> Resource {
             s3_bucket_name: a.get("s3_bucket_name"),
             s3_key_prefix: a.get("s3_key_prefix"),
             log_group_arn: a.get("cloud_watch_logs_group_arn"),
+            log_group_stand_in: a
+                .get("cloud_watch_logs_group_arn")
+                .map(|v| ix.stand_in(v, d)),
             log_role_arn: a.get("cloud_watch_logs_role_arn"),
             is_logging: a
                 .get("enable_logging")
@@ -81,13 +84,14 @@ fn trail(d: &TfResource, ix: &Index<'_>) -> Resource {
 
 #[cfg(test)]
 mod tests {
-    use crate::semantics::test_support::{attr, by_id, tf, uncollected};
+    use crate::semantics::test_support::{attr, by_id, tf, uncollected, verdict};
     use serde_json::json;
+    use vigil_model::EvalResult::{Pass, Skip};
     use vigil_model::Resource;
 
     fn trail(body: &str) -> Resource {
         let rs = tf(&format!(
-            "resource \"aws_kms_key\" \"k\" {{}}\nresource \"aws_cloudtrail\" \"t\" {{\n  name = \"t\"\n  s3_bucket_name = \"logs\"\n{body}\n}}"
+            "resource \"aws_kms_key\" \"k\" {{}}\nresource \"aws_cloudwatch_log_group\" \"x\" {{}}\nvariable \"on\" {{ type = bool }}\nresource \"aws_cloudtrail\" \"t\" {{\n  name = \"t\"\n  s3_bucket_name = \"logs\"\n{body}\n}}"
         ));
         by_id(&rs, "aws_cloudtrail.t").clone()
     }
@@ -124,6 +128,46 @@ mod tests {
             [Some(&json!(true)), Some(&json!(false)), Some(&json!(false))]
         );
         assert_eq!(t.associations[0].id, "arn:aws:s3:::logs");
+    }
+
+    #[test]
+    fn a_log_group_declared_alongside_stands_for_its_arn_a_variable_does_not() {
+        for (arn, text) in [
+            (
+                "aws_cloudwatch_log_group.x.arn",
+                "aws_cloudwatch_log_group.x.arn",
+            ),
+            (
+                "\"${aws_cloudwatch_log_group.x.arn}:*\"",
+                "${aws_cloudwatch_log_group.x.arn}:*",
+            ),
+        ] {
+            let t = trail(&format!("cloud_watch_logs_group_arn = {arn}"));
+            assert_eq!(
+                attr(&t, "cloudwatch_logs_log_group_arn"),
+                Some(&json!(text))
+            );
+            // The ARN is not known: no association to a log group.
+            assert!(t
+                .associations
+                .iter()
+                .all(|a| a.relation != "logs_to" || a.resource_type != "aws.logs.log_group"));
+            assert_eq!(verdict(&t, 32), Some(Pass), "{arn}");
+        }
+        for arn in [
+            "var.group",
+            "\"${var.group}:*\"",
+            "data.aws_cloudwatch_log_group.x.arn",
+            "var.on ? aws_cloudwatch_log_group.x.arn : null",
+            "aws_cloudwatch_log_group.x[*].arn",
+        ] {
+            let t = trail(&format!("cloud_watch_logs_group_arn = {arn}"));
+            assert!(
+                uncollected(&t, "cloudwatch_logs_log_group_arn", "value not known"),
+                "{arn}"
+            );
+            assert_eq!(verdict(&t, 32), Some(Skip), "{arn}");
+        }
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn user(d: &TfResource, ix: &Index<'_>) -> Resource {
         .matched
         .iter()
         .chain(&shared.matched)
-        .filter_map(|s| s.attrs.get("policy_arn").cloned())
+        .filter_map(|s| s.attrs.get("policy_arn").map(|v| ix.stand_in(v, s)))
         .collect();
     set_folded_list(
         &mut r,
@@ -80,9 +80,10 @@ fn user(d: &TfResource, ix: &Index<'_>) -> Resource {
         .matched
         .iter()
         .map(|s| match s.attrs.get("name").filter(|n| !n.is_null()) {
-            Some(n) => n.clone(),
-            // `name_prefix` or nothing: the name is chosen at apply time.
-            None => Val::unknown(format!("{}.name (generated at apply)", s.address)),
+            Some(n) => ix.stand_in(n, s),
+            // `name_prefix` or nothing: the name is chosen at apply time;
+            // the policy is declared, its expression stands for it.
+            None => Val::String(format!("{}.name", s.address)),
         })
         .collect();
     set_folded_list(&mut r, "inline_policies", names, inline.unresolved);
@@ -115,8 +116,9 @@ fn list_satellites<'a>(ix: &Index<'a>, kind: &str, arg: &str, u: &TfResource) ->
 
 #[cfg(test)]
 mod tests {
-    use crate::semantics::test_support::{attr, by_id, tf, uncollected};
+    use crate::semantics::test_support::{attr, by_id, tf, uncollected, verdict};
     use serde_json::json;
+    use vigil_model::EvalResult::{Fail, Skip};
 
     #[test]
     fn an_empty_password_policy_gets_the_provider_defaults() {
@@ -197,16 +199,50 @@ resource "aws_iam_user_policy" "somewhere" {
   policy = "{}"
 }
 "#);
+        // aws_iam_policy.p is not declared: its ARN might be anything.
         let alice = by_id(&rs, "aws_iam_user.alice");
         assert!(uncollected(
             alice,
             "attached_policies",
             "aws_iam_policy.p.arn"
         ));
-        assert!(uncollected(alice, "inline_policies", "generated at apply"));
+        // The generated name of a declared policy stands for itself.
+        assert_eq!(
+            attr(alice, "inline_policies"),
+            Some(&json!(["aws_iam_user_policy.generated.name"]))
+        );
         // var.user might be bob: his inline policies are not known.
         let bob = by_id(&rs, "aws_iam_user.bob");
         assert!(uncollected(bob, "inline_policies", "var.user"));
         assert_eq!(attr(bob, "attached_policies"), Some(&json!([])));
+    }
+
+    #[test]
+    fn a_policy_declared_alongside_stands_for_its_arn_a_variable_does_not() {
+        let user = |arn: &str| {
+            let rs = tf(&format!(
+                r#"
+variable "arn" {{ type = string }}
+resource "aws_iam_policy" "p" {{ policy = "{{}}" }}
+resource "aws_iam_user" "u" {{ name = "u" }}
+resource "aws_iam_user_policy_attachment" "a" {{
+  user       = aws_iam_user.u.name
+  policy_arn = {arn}
+}}
+"#
+            ));
+            by_id(&rs, "aws_iam_user.u").clone()
+        };
+        let u = user("aws_iam_policy.p.arn");
+        assert_eq!(
+            attr(&u, "attached_policies"),
+            Some(&json!(["aws_iam_policy.p.arn"]))
+        );
+        assert_eq!(verdict(&u, 17), Some(Fail));
+        for unknown in ["var.arn", "data.aws_iam_policy.x.arn"] {
+            let u = user(unknown);
+            assert!(uncollected(&u, "attached_policies", unknown), "{unknown}");
+            assert_eq!(verdict(&u, 17), Some(Skip), "{unknown}");
+        }
     }
 }
