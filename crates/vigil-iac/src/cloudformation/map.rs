@@ -311,4 +311,39 @@ mod tests {
             assert!(reason.ends_with("(target of L)"), "{reason}");
         }
     }
+
+    #[test]
+    fn a_reference_to_another_resource_or_a_sub_or_join_with_one_stands_in() {
+        let rs = match parse_template(
+            "t.yaml",
+            "Resources:\n  LogGroup:\n    Type: AWS::Logs::LogGroup\n  \
+             Trail:\n    Type: AWS::CloudTrail::Trail\n",
+        ) {
+            Ok(rs) => rs,
+            Err(e) => panic!("{e:?}"),
+        };
+        let ix = Index::new(&rs);
+        let holder = rs.iter().find(|r| r.logical_id == "Trail");
+        let holder = holder.unwrap_or_else(|| panic!("no Trail"));
+        let stands_in = |expr: &str| ix.stand_in(&Val::unknown(expr), holder) == Val::string(expr);
+        for declared in [
+            "!Ref LogGroup",
+            "!GetAtt LogGroup.Arn",
+            "!Sub ${LogGroup.Arn}:*",
+            "!Sub arn:${AWS::Partition}:logs:${LogGroup}",
+            "!Join [:, [!GetAtt LogGroup.Arn, \"*\"]]",
+        ] {
+            assert!(stands_in(declared), "{declared}");
+        }
+        for other in [
+            "!Ref GroupParam",
+            "!GetAtt Trail.Arn",
+            "!Sub ${!LogGroup}:${GroupParam}",
+            "!Join [:, [!If [C, !GetAtt LogGroup.Arn, \"\"], \"*\"]]",
+            "!Select [0, [!GetAtt LogGroup.Arn]]",
+            "!ImportValue shared",
+        ] {
+            assert!(!stands_in(other), "{other}");
+        }
+    }
 }

@@ -343,4 +343,55 @@ resource "aws_lb_listener" "web" {
         let (_, unresolved) = listeners(&d, "aws_lb.api");
         assert!(unresolved.is_some());
     }
+
+    #[test]
+    fn only_a_plain_reference_or_a_template_with_one_stands_in_never_the_holder() {
+        let d = decls(
+            r#"
+resource "aws_cloudwatch_log_group" "x" {}
+resource "aws_iam_policy" "p" {
+  count  = 2
+  policy = "{}"
+}
+resource "aws_cloudtrail" "t" {}
+"#,
+        );
+        let ix = Index::new(&d);
+        let holder = find(&d, "aws_cloudtrail.t");
+        let text = |expr: &str| match ix.stand_in(&Val::unknown(expr), holder) {
+            Val::String(s) => Some(s),
+            _ => None,
+        };
+        let arn = "aws_cloudwatch_log_group.x.arn";
+        assert_eq!(text(arn).as_deref(), Some(arn));
+        assert_eq!(
+            text("aws_iam_policy.p[1].arn").as_deref(),
+            Some("aws_iam_policy.p[1].arn")
+        );
+        assert_eq!(
+            text("\"${ aws_cloudwatch_log_group.x.arn }:*\"").as_deref(),
+            Some("${ aws_cloudwatch_log_group.x.arn }:*")
+        );
+        for other in [
+            // The holder itself: how a plan names what it leaves unknown.
+            "aws_cloudtrail.t.cloud_watch_logs_group_arn",
+            "aws_iam_policy.p.arn",
+            "aws_iam_policy.p[*].arn",
+            "var.arn",
+            "\"$${aws_cloudwatch_log_group.x.arn}${var.x}\"",
+            "\"%{if var.on}${aws_cloudwatch_log_group.x.arn}%{endif}\"",
+            "try(aws_cloudwatch_log_group.x.arn, null)",
+            "var.on ? aws_cloudwatch_log_group.x.arn : null",
+        ] {
+            assert_eq!(text(other), None, "{other}");
+        }
+        // A list keeps its elements, each judged on its own.
+        assert_eq!(
+            ix.stand_in(
+                &Val::List(vec![Val::unknown(arn), Val::unknown("var.arn")]),
+                holder
+            ),
+            Val::List(vec![Val::string(arn), Val::unknown("var.arn")])
+        );
+    }
 }
