@@ -6,6 +6,7 @@
 //! The listener and attribute rules ([`listener_json`], [`set_attributes`])
 //! are shared with the CloudFormation mapper.
 
+use super::autoscaling::identity;
 use super::{new_resource, set, unknown, Index};
 use crate::aws::loose_bool;
 use crate::terraform::TfResource;
@@ -230,18 +231,6 @@ pub(crate) fn listener_json(l: &ListenerArgs<'_>, lb_type: LbType<'_>) -> Result
         "certificates": l.certificates.iter().map(|c| identity(Some(c))).collect::<Vec<_>>(),
         "default_actions": actions,
     }))
-}
-
-/// The ARN of another resource: its value, or the expression standing for
-/// it when it is known only once created.
-fn identity(v: Option<&Val>) -> Value {
-    match v {
-        Some(Val::Unknown(u)) => Value::String(u.expr.clone()),
-        Some(v) => v
-            .to_json()
-            .unwrap_or_else(|u| Value::String(u.expr.clone())),
-        None => Value::Null,
-    }
 }
 
 /// Sets `listeners`: uncollected when one is unknown or when a listener's
