@@ -23,6 +23,7 @@ use vigil_store::batch::Plan;
 use vigil_store::iac::{self, IacScanRow};
 use vigil_store::migration::{self, Migration};
 use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
+use vigil_store::users::{self, NewUser, UserRecord};
 use vigil_store::{
     ControlRecord, EvaluationRow, IacScanRecord, MonitorCounts, Page, PolicyRecord, ScanBatch,
     ScanSummary, Store, StoreError,
@@ -39,6 +40,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "iac_scans",
         sql: include_str!("../migrations/0002_iac_scans.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "users",
+        sql: include_str!("../migrations/0003_users.sql"),
     },
 ];
 
@@ -475,6 +481,72 @@ impl Store for SqliteStore {
         .await
         .map_err(db)?;
         rows.into_iter().map(IacScanRow::read).collect()
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+        user.validate()?;
+        let done = sqlx::query(&format!(
+            "INSERT INTO users ({}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
+            users::COLUMNS
+        ))
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(user.tags_json())
+        .bind(user.created_at.timestamp_millis())
+        .bind(false)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Invalid(format!(
+                "user {} already exists",
+                user.username
+            )));
+        }
+        Ok(())
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row: Option<users::UserColumns> = sqlx::query_as(&format!(
+            "SELECT {} FROM users WHERE username = ?",
+            users::COLUMNS
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        row.map(users::read).transpose()
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let rows: Vec<users::UserColumns> = sqlx::query_as(&format!(
+            "SELECT {} FROM users ORDER BY username",
+            users::COLUMNS
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.into_iter().map(users::read).collect()
+    }
+
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM settings WHERE name = ?")
+            .bind(name)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(stored)
     }
 }
 

@@ -8,6 +8,7 @@
 //! The suite panics (it is test code) with a message naming the step and the
 //! difference when a backend misbehaves.
 
+use crate::users::{NewUser, Role};
 use crate::{
     ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
     PolicyRecord, ScanBatch, ScanSummary, Store, StoreError,
@@ -33,6 +34,7 @@ pub async fn run_all(store: &dyn Store) {
     catalog_replacement(store).await;
     duplicates_in_a_batch(store).await;
     iac_scans_kept(store).await;
+    users_and_settings(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -1013,4 +1015,99 @@ pub async fn iac_scans_kept(store: &dyn Store) {
         Some(scan("a", 1))
     );
     assert_eq!(store.iac_scans().await.expect("iac_scans").len(), 2);
+}
+
+/// Users are created once, read back whole, listed by name; a setting keeps
+/// its first value.
+pub async fn users_and_settings(store: &dyn Store) {
+    assert!(
+        store.users().await.expect("users").is_empty(),
+        "no user yet"
+    );
+    assert_eq!(store.user("admin").await.expect("user"), None);
+    let admin = NewUser {
+        username: "admin".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: Role::Manager,
+        tags: vec!["ops".into(), "eu".into()],
+        created_at: t(1),
+    };
+    let reader = NewUser {
+        username: "auditor".into(),
+        role: Role::Reader,
+        tags: vec![],
+        ..admin.clone()
+    };
+    store.create_user(&admin).await.expect("create admin");
+    store.create_user(&reader).await.expect("create reader");
+    let again = NewUser {
+        role: Role::Reader,
+        ..admin.clone()
+    };
+    match store.create_user(&again).await {
+        Err(StoreError::Invalid(message)) => assert!(
+            message.contains("admin") && message.contains("already exists"),
+            "{message}"
+        ),
+        other => panic!("a second user `admin` was not refused: {other:?}"),
+    }
+    let stored = store
+        .user("admin")
+        .await
+        .expect("user")
+        .expect("admin is stored");
+    assert_eq!(
+        (
+            stored.username.as_str(),
+            stored.password_hash.as_str(),
+            stored.role,
+            stored.tags.clone(),
+            stored.created_at,
+            stored.disabled
+        ),
+        (
+            "admin",
+            admin.password_hash.as_str(),
+            Role::Manager,
+            admin.tags.clone(),
+            t(1),
+            false
+        ),
+        "the refused duplicate changed nothing"
+    );
+    let names: Vec<(String, Role)> = store
+        .users()
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|u| (u.username, u.role))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("admin".into(), Role::Manager),
+            ("auditor".into(), Role::Reader)
+        ]
+    );
+    let plain = NewUser {
+        username: "bob".into(),
+        password_hash: "hunter2".into(),
+        ..reader.clone()
+    };
+    assert!(
+        matches!(store.create_user(&plain).await, Err(StoreError::Invalid(_))),
+        "a plain password was accepted as a hash"
+    );
+    assert_eq!(store.user("bob").await.expect("user"), None);
+
+    let first = store
+        .setting_or_insert("jwt_signing_key", "00aa")
+        .await
+        .expect("setting");
+    assert_eq!(first, "00aa");
+    let second = store
+        .setting_or_insert("jwt_signing_key", "ffff")
+        .await
+        .expect("setting");
+    assert_eq!(second, "00aa", "a setting keeps its first value");
 }

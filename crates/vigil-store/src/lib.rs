@@ -20,9 +20,11 @@ pub mod conformance;
 pub mod iac;
 pub mod migration;
 pub mod search;
+pub mod users;
 
 use async_trait::async_trait;
 use serde::Serialize;
+pub use users::{NewUser, Role, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
 use vigil_query::Query;
 
@@ -256,4 +258,19 @@ pub trait Store: Send + Sync {
 
     /// Every IaC scan, newest first, without documents.
     async fn iac_scans(&self) -> Result<Vec<IacScanRecord>, StoreError>;
+
+    /// Creates a user; a user of that name must not exist yet (the error
+    /// then says so, and nothing changes).
+    async fn create_user(&self, user: &NewUser) -> Result<(), StoreError>;
+
+    /// The user named `username`, if any.
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Every user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// The setting `name`: inserts `value` when the setting is absent, then
+    /// returns what is stored, in one transaction. Several nodes on one
+    /// database that race here all get the value of the first.
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;
 }

@@ -1,0 +1,336 @@
+//! The Vigil REST API server (issue 5, first milestone): health, readiness,
+//! Prometheus metrics, `POST /auth` (a JWT for a username and password, as
+//! the seed API), `GET /api/v1/me` and the OpenAPI 3.1 document generated
+//! from this code.
+//!
+//! The server works on any [`Store`]; users and the JWT signing key live
+//! there, so several nodes on one PostgreSQL database share them. Passwords
+//! are argon2id hashes; secrets (passwords, tokens, the key) are never
+//! logged.
+
+pub mod auth;
+pub mod error;
+pub mod jwt;
+pub mod metrics;
+pub mod ratelimit;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{OpenApi, ToSchema};
+use vigil_store::{users::SIGNING_KEY, Store};
+
+pub use auth::AdminBootstrap;
+
+/// How a server is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The password of the first-start `admin` (from `VIGIL_ADMIN_PASSWORD`);
+    /// `None` generates one.
+    pub admin_password: Option<String>,
+    /// Login attempts allowed per username and per client address in
+    /// [`Config::login_window`].
+    pub login_limit: u32,
+    /// The window of the login limit.
+    pub login_window: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_password: None,
+            login_limit: 10,
+            login_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {reason} (is another server using it? choose another with --listen)")]
+    Listen { addr: SocketAddr, reason: String },
+    #[error("cannot prepare the store for the API: {0}")]
+    Store(#[from] vigil_store::StoreError),
+    #[error("the JWT signing key in the store is not 32 bytes of hex; delete the `jwt_signing_key` setting to get a new one")]
+    SigningKey,
+    #[error("the server stopped with an error: {0}")]
+    Serve(String),
+}
+
+/// What every handler shares.
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub signer: jwt::Signer,
+    pub logins: RateLimiter,
+    pub metrics: Metrics,
+}
+
+/// A bound server, ready to [`Server::serve`].
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    router: Router,
+    addr: SocketAddr,
+    /// What the first start did about the `admin` account.
+    pub bootstrap: AdminBootstrap,
+}
+
+/// The OpenAPI document of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vigil API", description = "The Vigil REST API. Every error has the shape of `ApiError`."),
+    paths(health, ready, metrics, auth::login, auth::me, openapi_json),
+    components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "auth", description = "Tokens and the caller's identity"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from POST /auth, valid 4 hours"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The body of `/health` and `/ready`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Status {
+    /// `ok` or `ready`.
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+/// Answers 200 while the server is up.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "The server is up", body = Status)))]
+async fn health() -> Json<Status> {
+    Json(Status {
+        status: "ok".into(),
+    })
+}
+
+/// Answers 200 when the store answers, else 503.
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "The store answers", body = Status),
+        (status = 503, description = "The store does not answer", body = ApiError),
+    ))]
+async fn ready(State(state): State<Arc<AppState>>) -> Result<Json<Status>, ApiError> {
+    let answer = tokio::time::timeout(Duration::from_secs(5), state.store.schema_version()).await;
+    match answer {
+        Ok(Ok(_)) => Ok(Json(Status {
+            status: "ready".into(),
+        })),
+        Ok(Err(e)) => {
+            eprintln!("vigil serve: not ready: {e}");
+            Err(not_ready())
+        }
+        Err(_) => {
+            eprintln!("vigil serve: not ready: the store did not answer within 5 seconds");
+            Err(not_ready())
+        }
+    }
+}
+
+fn not_ready() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        "the store does not answer; see the server's log",
+    )
+}
+
+/// Request counts and latencies in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain")))]
+async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}
+
+/// This document: OpenAPI 3.1, generated from the code.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json")))]
+async fn openapi_json() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// 404 for any other path; counted here because the metrics layer only
+/// sees matched routes.
+async fn not_found(State(state): State<Arc<AppState>>, method: axum::http::Method) -> ApiError {
+    state
+        .metrics
+        .observe(method.as_str(), "unmatched", 404, Duration::ZERO);
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method; see /api/openapi.json",
+    )
+}
+
+/// Counts every request by route pattern and status.
+async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .observe(&method, &route, response.status().as_u16(), start.elapsed());
+    response
+}
+
+/// The API's routes on `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .route("/auth", post(auth::login))
+        .route("/api/v1/me", get(auth::me))
+        .route("/api/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The JWT signing key shared through the store: 32 random bytes, created
+/// by the first node that asks.
+async fn signing_key(store: &dyn Store) -> Result<Vec<u8>, ServerError> {
+    let hex = store
+        .setting_or_insert(SIGNING_KEY, &auth::random_secret(32))
+        .await?;
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|b| u8::from_str_radix(b, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(key) if key.len() == 32 => Ok(key),
+        _ => Err(ServerError::SigningKey),
+    }
+}
+
+impl Server {
+    /// Prepares the store (first-start `admin`, signing key) and binds
+    /// `config.listen`.
+    pub async fn bind(store: Arc<dyn Store>, config: Config) -> Result<Server, ServerError> {
+        let bootstrap =
+            auth::bootstrap_admin(store.as_ref(), config.admin_password.as_deref()).await?;
+        let key = signing_key(store.as_ref()).await?;
+        let state = Arc::new(AppState {
+            store,
+            signer: jwt::Signer::new(key),
+            logins: RateLimiter::new(config.login_limit, config.login_window),
+            metrics: Metrics::default(),
+        });
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| ServerError::Listen {
+                addr: config.listen,
+                reason: e.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|e| ServerError::Listen {
+            addr: config.listen,
+            reason: e.to_string(),
+        })?;
+        Ok(Server {
+            listener,
+            router: router(state),
+            addr,
+            bootstrap,
+        })
+    }
+
+    /// The address the server listens on (with the real port when 0 was
+    /// asked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in
+    /// flight.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| ServerError::Serve(e.to_string()))
+    }
+}
+
+/// Completes on Ctrl-C or (on Unix) SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

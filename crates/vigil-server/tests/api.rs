@@ -1,0 +1,576 @@
+//! The API over real HTTP: a server on port 0 against a real store (SQLite
+//! in a temp dir; PostgreSQL too when `VIGIL_TEST_POSTGRES_URL` is set, each
+//! test on a fresh database), called with a plain HTTP client.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use vigil_server::jwt::{Claims, Signer};
+use vigil_server::{AdminBootstrap, Config, Server};
+use vigil_store::{Role, Store};
+use vigil_store_sqlite::SqliteStore;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Where a test's store lives; removed when dropped.
+enum Place {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Place {
+    fn sqlite() -> Place {
+        Place::Sqlite(tempfile::tempdir().expect("a temp dir"))
+    }
+
+    /// A fresh PostgreSQL database, or `None` (the test is skipped) when
+    /// `VIGIL_TEST_POSTGRES_URL` is not set.
+    fn postgres(rt: &tokio::runtime::Runtime, test: &str) -> Option<Place> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let admin_url = match std::env::var("VIGIL_TEST_POSTGRES_URL") {
+            Ok(url) if !url.trim().is_empty() => url,
+            _ => {
+                println!(
+                    "VIGIL_TEST_POSTGRES_URL is not set: the PostgreSQL test `{test}` was skipped"
+                );
+                return None;
+            }
+        };
+        let name = format!(
+            "vigil_server_test_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        rt.block_on(pg_admin(&admin_url, &format!("CREATE DATABASE {name}")));
+        Some(Place::Postgres { admin_url, name })
+    }
+
+    fn open(&self, rt: &tokio::runtime::Runtime) -> Arc<dyn Store> {
+        match self {
+            Place::Sqlite(dir) => Arc::new(
+                rt.block_on(SqliteStore::open(&dir.path().join("vigil.db")))
+                    .expect("open the SQLite store"),
+            ),
+            Place::Postgres { admin_url, name } => Arc::new(
+                rt.block_on(vigil_store_postgres::PgStore::connect(&with_database(
+                    admin_url, name,
+                )))
+                .expect("connect to PostgreSQL"),
+            ),
+        }
+    }
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if let Place::Postgres { admin_url, name } = self {
+            if let Ok(rt) = tokio::runtime::Runtime::new() {
+                rt.block_on(pg_admin(
+                    admin_url,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ));
+            }
+        }
+    }
+}
+
+async fn pg_admin(url: &str, sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(url)
+        .await
+        .expect("connect with VIGIL_TEST_POSTGRES_URL");
+    sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    let _ = conn.close().await;
+}
+
+/// `url` with its database (the path) replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let rest_start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[rest_start..];
+    let path_start = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let after = &rest[path_start..];
+    let tail_start = after.find(['?', '#']).unwrap_or(after.len());
+    format!(
+        "{}{}/{}{}",
+        &url[..rest_start],
+        &rest[..path_start],
+        name,
+        &after[tail_start..]
+    )
+}
+
+/// A server running on its own runtime until dropped.
+struct Running {
+    base: String,
+    store: Arc<dyn Store>,
+    bootstrap: AdminBootstrap,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    rt: tokio::runtime::Runtime,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
+fn start_on(rt: tokio::runtime::Runtime, place: &Place, admin_password: Option<&str>) -> Running {
+    let store = place.open(&rt);
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        admin_password: admin_password.map(String::from),
+        ..Config::default()
+    };
+    let server = rt
+        .block_on(Server::bind(store.clone(), config))
+        .expect("the server binds");
+    let base = format!("http://{}", server.local_addr());
+    let bootstrap = server.bootstrap.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    rt.spawn(server.serve(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        base,
+        store,
+        bootstrap,
+        stop: Some(stop),
+        rt,
+    }
+}
+
+fn start(place: &Place) -> Running {
+    start_on(runtime(), place, Some(PASSWORD))
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A response as the tests look at it.
+struct Reply {
+    status: u16,
+    retry_after: Option<String>,
+    content_type: String,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Checks the error shape and returns the body.
+    fn error(&self, status: u16, code: &str) -> Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        let body = self.json();
+        assert_eq!(body["status"], status, "{body}");
+        assert_eq!(body["code"], code, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        body
+    }
+}
+
+fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("the request failed: {e}"),
+    };
+    Reply {
+        status: response.status(),
+        retry_after: response.header("Retry-After").map(String::from),
+        content_type: response.content_type().to_string(),
+        body: response.into_string().expect("a text body"),
+    }
+}
+
+impl Running {
+    fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = ureq::get(&format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        reply(request.call())
+    }
+
+    fn login_form(&self, form: &str) -> Reply {
+        reply(
+            ureq::post(&format!("{}/auth", self.base))
+                .set("Content-Type", "application/x-www-form-urlencoded")
+                .send_string(form),
+        )
+    }
+
+    fn login(&self, username: &str, password: &str) -> Reply {
+        self.login_form(&format!(
+            "username={username}&password={password}&token=true"
+        ))
+    }
+
+    /// The store's signing key, as the server uses it.
+    fn signer(&self) -> Signer {
+        let hex = self
+            .rt
+            .block_on(self.store.setting_or_insert("jwt_signing_key", "unused"))
+            .expect("the signing key");
+        let key = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+            .collect();
+        Signer::new(key)
+    }
+}
+
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[test]
+fn health_ready_metrics_and_unknown_paths() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    let health = server.get("/health", None);
+    assert_eq!(
+        (health.status, health.json()["status"].clone()),
+        (200, "ok".into())
+    );
+    let ready = server.get("/ready", None);
+    assert_eq!(
+        (ready.status, ready.json()["status"].clone()),
+        (200, "ready".into())
+    );
+    server.get("/health", None);
+    server.get("/no/such/thing", None).error(404, "not_found");
+    let metrics = server.get("/metrics", None);
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics.content_type.starts_with("text/plain"),
+        "{}",
+        metrics.content_type
+    );
+    let text = metrics.body;
+    let health = "method=\"GET\",route=\"/health\",status=\"200\"";
+    assert!(
+        text.contains(&format!("vigil_http_requests_total{{{health}}} 2\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "vigil_http_request_duration_seconds_count{{{health}}} 2\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "vigil_http_request_duration_seconds_bucket{{{health},le=\"+Inf\"}} 2\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"unmatched\",status=\"404\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE vigil_http_request_duration_seconds histogram"),
+        "{text}"
+    );
+    let wrong_method = reply(ureq::post(&format!("{}/health", server.base)).call());
+    wrong_method.error(405, "method_not_allowed");
+}
+
+#[test]
+fn ready_answers_503_without_internals_when_the_store_is_gone() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let rt = runtime();
+    let sqlite = Arc::new(
+        rt.block_on(SqliteStore::open(&dir.path().join("vigil.db")))
+            .expect("open"),
+    );
+    let store: Arc<dyn Store> = sqlite.clone();
+    let server = rt
+        .block_on(Server::bind(
+            store,
+            Config {
+                listen: "127.0.0.1:0".parse().expect("an address"),
+                admin_password: Some(PASSWORD.into()),
+                ..Config::default()
+            },
+        ))
+        .expect("bind");
+    let base = format!("http://{}", server.local_addr());
+    rt.spawn(server.serve(std::future::pending()));
+    assert_eq!(
+        reply(ureq::get(&format!("{base}/ready")).call()).status,
+        200
+    );
+    rt.block_on(sqlite.close());
+    let not_ready = reply(ureq::get(&format!("{base}/ready")).call());
+    let body = not_ready.error(503, "not_ready");
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "sqlite",
+        "pool",
+        "sql",
+        dir.path().to_string_lossy().as_ref(),
+    ] {
+        assert!(
+            !text.contains(&leak.to_lowercase()),
+            "`{leak}` leaked: {text}"
+        );
+    }
+    assert_eq!(
+        reply(ureq::get(&format!("{base}/health")).call()).status,
+        200
+    );
+}
+
+/// Login, the token and `/api/v1/me` on one backend.
+fn login_and_me(place: &Place) {
+    let server = start(place);
+    assert_eq!(server.bootstrap, AdminBootstrap::FromEnvironment);
+
+    let ok = server.login("admin", PASSWORD);
+    assert_eq!(ok.status, 201, "{}", ok.body);
+    assert!(
+        ok.content_type.starts_with("text/plain"),
+        "{}",
+        ok.content_type
+    );
+    let token = ok.body.trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "{token}");
+    let claims = claims_of(&token);
+    assert_eq!(claims["sub"], "admin");
+    let exp = claims["exp"].as_i64().expect("exp");
+    let iat = claims["iat"].as_i64().expect("iat");
+    assert_eq!(exp - iat, 4 * 3600);
+    assert!((exp - (now() + 4 * 3600)).abs() <= 60, "exp {exp}");
+
+    let me = server.get("/api/v1/me", Some(&token));
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(
+        me.json(),
+        serde_json::json!({"username": "admin", "role": "manager"})
+    );
+
+    server
+        .login("admin", "wrong")
+        .error(401, "invalid_credentials");
+    server
+        .login("nobody", PASSWORD)
+        .error(401, "invalid_credentials");
+    let missing = server
+        .login_form("username=admin&token=true")
+        .error(400, "missing_field");
+    assert_eq!(missing["field"], "password");
+    assert!(missing["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("password")));
+    let missing = server
+        .login_form(&format!("password={PASSWORD}"))
+        .error(400, "missing_field");
+    assert_eq!(missing["field"], "username");
+    let bad_token = server
+        .login_form(&format!("username=admin&password={PASSWORD}&token=false"))
+        .error(400, "invalid_field");
+    assert_eq!(bad_token["field"], "token");
+
+    server.get("/api/v1/me", None).error(401, "unauthorized");
+    server
+        .get("/api/v1/me", Some("not-a-token"))
+        .error(401, "unauthorized");
+    let parts: Vec<&str> = token.split('.').collect();
+    let forged = URL_SAFE_NO_PAD.encode(
+        serde_json::json!({"sub": "admin", "role": "manager", "iat": iat, "exp": exp + 3600})
+            .to_string(),
+    );
+    let tampered = format!("{}.{forged}.{}", parts[0], parts[2]);
+    server
+        .get("/api/v1/me", Some(&tampered))
+        .error(401, "unauthorized");
+    let other_key = Signer::new(vec![1; 32]).sign(&Claims {
+        sub: "admin".into(),
+        role: "manager".into(),
+        iat: now(),
+        exp: now() + 60,
+    });
+    server
+        .get("/api/v1/me", Some(&other_key))
+        .error(401, "unauthorized");
+    let expired = server.signer().sign(&Claims {
+        sub: "admin".into(),
+        role: "manager".into(),
+        iat: now() - 5 * 3600,
+        exp: now() - 3600,
+    });
+    let body = server
+        .get("/api/v1/me", Some(&expired))
+        .error(401, "unauthorized");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expired")),
+        "{body}"
+    );
+    // The same key signs a valid token: only the expiry was refused.
+    let fresh = server.signer().sign(&Claims {
+        sub: "admin".into(),
+        role: "manager".into(),
+        iat: now(),
+        exp: now() + 60,
+    });
+    assert_eq!(server.get("/api/v1/me", Some(&fresh)).status, 200);
+}
+
+#[test]
+fn login_and_me_on_sqlite() {
+    login_and_me(&Place::sqlite());
+}
+
+#[test]
+fn login_and_me_on_postgres() {
+    let rt = runtime();
+    if let Some(place) = Place::postgres(&rt, "login_and_me_on_postgres") {
+        drop(rt);
+        login_and_me(&place);
+    }
+}
+
+#[test]
+fn logins_are_limited_per_username() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    for _ in 0..10 {
+        server
+            .login("admin", "wrong")
+            .error(401, "invalid_credentials");
+    }
+    let limited = server.login("admin", PASSWORD);
+    limited.error(429, "rate_limited");
+    let wait: u64 = limited
+        .retry_after
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("a Retry-After in seconds");
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+}
+
+#[test]
+fn logins_are_limited_per_client_address() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    for i in 0..10 {
+        server
+            .login(&format!("user{i}"), "wrong")
+            .error(401, "invalid_credentials");
+    }
+    let limited = server.login("admin", PASSWORD);
+    limited.error(429, "rate_limited");
+    assert!(limited.retry_after.is_some());
+}
+
+#[test]
+fn the_openapi_document_describes_the_endpoints_and_the_error_shape() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    let doc = server.get("/api/openapi.json", None);
+    assert_eq!(doc.status, 200);
+    let doc = doc.json();
+    assert!(
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")),
+        "{}",
+        doc["openapi"]
+    );
+    for (path, method) in [
+        ("/health", "get"),
+        ("/ready", "get"),
+        ("/metrics", "get"),
+        ("/auth", "post"),
+        ("/api/v1/me", "get"),
+        ("/api/openapi.json", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} is not documented"
+        );
+    }
+    let error = &doc["components"]["schemas"]["ApiError"];
+    for field in ["status", "code", "message", "field"] {
+        assert!(
+            error["properties"][field].is_object(),
+            "ApiError.{field}: {error}"
+        );
+    }
+    assert!(doc["paths"]["/auth"]["post"]["requestBody"]["content"]
+        ["application/x-www-form-urlencoded"]
+        .is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(doc["paths"]["/api/v1/me"]["get"]["responses"]["401"].is_object());
+}
+
+#[test]
+fn the_first_start_generates_an_admin_password_once() {
+    let place = Place::sqlite();
+    let first = start_on(runtime(), &place, None);
+    let AdminBootstrap::Generated(password) = first.bootstrap.clone() else {
+        panic!("expected a generated password, got {:?}", first.bootstrap);
+    };
+    assert!(password.len() >= 16, "a short password: {password}");
+    assert_eq!(first.login("admin", &password).status, 201);
+    let users = first.rt.block_on(first.store.users()).expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(
+        (users[0].username.as_str(), users[0].role),
+        ("admin", Role::Manager)
+    );
+    assert!(
+        users[0].password_hash.starts_with("$argon2id$"),
+        "{}",
+        users[0].password_hash
+    );
+    assert!(!users[0].password_hash.contains(&password));
+    drop(first);
+
+    // A second start on the same store creates nothing and keeps the key.
+    let second = start_on(runtime(), &place, Some("ignored now"));
+    assert_eq!(second.bootstrap, AdminBootstrap::Existing);
+    let token = second.login("admin", &password);
+    assert_eq!(token.status, 201);
+    second
+        .login("admin", "ignored now")
+        .error(401, "invalid_credentials");
+    assert_eq!(
+        second.get("/api/v1/me", Some(token.body.trim())).status,
+        200
+    );
+}
+
+#[test]
+fn two_starts_without_a_password_generate_different_ones() {
+    let (a, b) = (Place::sqlite(), Place::sqlite());
+    let first = start_on(runtime(), &a, None).bootstrap.clone();
+    let second = start_on(runtime(), &b, None).bootstrap.clone();
+    assert!(matches!(first, AdminBootstrap::Generated(_)));
+    assert_ne!(first, second, "the generated password is not random");
+}
