@@ -95,6 +95,8 @@ pub enum Command {
     /// Database maintenance.
     #[command(subcommand)]
     Db(commands::db::Cmd),
+    /// Run the REST API (health, metrics, tokens; see docs/api.md).
+    Serve(commands::serve::Args),
 }
 
 fn main() -> ExitCode {

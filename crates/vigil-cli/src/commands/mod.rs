@@ -8,6 +8,7 @@ mod pipeline;
 pub mod policies;
 pub mod scan;
 pub mod search;
+pub mod serve;
 
 use crate::setup::Result;
 use crate::{Cli, Command};
@@ -23,5 +24,6 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Controls(c) => controls::run(cli, c),
         Command::Policies(c) => policies::run(cli, c),
         Command::Db(c) => db::run(cli, c),
+        Command::Serve(a) => serve::run(cli, a),
     }
 }
