@@ -574,3 +574,31 @@ fn two_starts_without_a_password_generate_different_ones() {
     assert!(matches!(first, AdminBootstrap::Generated(_)));
     assert_ne!(first, second, "the generated password is not random");
 }
+
+/// Two nodes on one store: one `admin`, one signing key; a token from one
+/// is accepted by the other.
+fn two_nodes_share_users_and_the_key(place: &Place) {
+    let a = start(place);
+    let b = start_on(runtime(), place, Some("another password"));
+    assert_eq!(a.bootstrap, AdminBootstrap::FromEnvironment);
+    assert_eq!(b.bootstrap, AdminBootstrap::Existing);
+    let token = a.login("admin", PASSWORD);
+    assert_eq!(token.status, 201);
+    let me = b.get("/api/v1/me", Some(token.body.trim()));
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["username"], "admin");
+}
+
+#[test]
+fn two_nodes_share_users_and_the_key_on_sqlite() {
+    two_nodes_share_users_and_the_key(&Place::sqlite());
+}
+
+#[test]
+fn two_nodes_share_users_and_the_key_on_postgres() {
+    let rt = runtime();
+    if let Some(place) = Place::postgres(&rt, "two_nodes_share_users_and_the_key_on_postgres") {
+        drop(rt);
+        two_nodes_share_users_and_the_key(&place);
+    }
+}
