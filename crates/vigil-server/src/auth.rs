@@ -104,15 +104,15 @@ pub async fn bootstrap_admin(
 }
 
 /// The form of `POST /auth` (`application/x-www-form-urlencoded`).
+/// (The handler reads the fields itself, to name a missing one.)
 #[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
 pub struct LoginForm {
     /// The username.
-    username: String,
+    pub username: String,
     /// The password.
-    password: String,
+    pub password: String,
     /// Must be `true` when given (the seed API sends `token=true`).
-    token: Option<bool>,
+    pub token: Option<bool>,
 }
 
 /// Issues a JWT, valid 4 hours, for a username and password.
