@@ -13,6 +13,7 @@ pub mod error;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
+pub mod swagger;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -232,6 +233,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth", post(auth::login))
         .route("/api/v1/me", get(auth::me))
         .route("/api/openapi.json", get(openapi_json))
+        .route("/swagger-ui", get(swagger::redirect))
+        .route("/swagger-ui/", get(swagger::index))
+        .route("/swagger-ui/{file}", get(swagger::file))
+        .route("/cloudview-api/swagger-ui.html", get(swagger::index))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))

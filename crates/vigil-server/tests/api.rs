@@ -602,3 +602,110 @@ fn two_nodes_share_users_and_the_key_on_postgres() {
         two_nodes_share_users_and_the_key(&place);
     }
 }
+
+/// A GET that does not follow redirects, with the headers the Swagger UI
+/// tests look at: (status, content type, Cache-Control, Location, body).
+fn raw_get(server: &Running, path: &str) -> (u16, String, String, String, String) {
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let response = match agent.get(&format!("{}{path}", server.base)).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {path} failed: {e}"),
+    };
+    let header = |name: &str| response.header(name).unwrap_or_default().to_string();
+    let (content_type, cache, location) = (
+        header("Content-Type"),
+        header("Cache-Control"),
+        header("Location"),
+    );
+    let status = response.status();
+    let body = response.into_string().expect("a text body");
+    (status, content_type, cache, location, body)
+}
+
+#[test]
+fn swagger_ui_is_served_at_both_paths_without_a_token() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    for path in ["/swagger-ui/", "/cloudview-api/swagger-ui.html"] {
+        let (status, content_type, cache, _, body) = raw_get(&server, path);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert_eq!(content_type, "text/html; charset=utf-8", "{path}");
+        assert_eq!(cache, "no-cache", "{path}");
+        assert!(
+            body.contains(r#"<script src="/swagger-ui/swagger-initializer.js""#),
+            "{path}: {body}"
+        );
+        assert!(
+            body.contains(r#"<script src="/swagger-ui/swagger-ui-bundle.js""#),
+            "{path}: {body}"
+        );
+        assert!(
+            body.contains(r#"href="/swagger-ui/swagger-ui.css""#),
+            "{path}: {body}"
+        );
+    }
+    let (status, _, _, location, _) = raw_get(&server, "/swagger-ui");
+    assert_eq!(status, 308);
+    assert_eq!(location, "/swagger-ui/");
+}
+
+#[test]
+fn swagger_ui_assets_have_their_content_types_and_unknown_ones_are_404() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    let (status, content_type, cache, _, init) =
+        raw_get(&server, "/swagger-ui/swagger-initializer.js");
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/javascript; charset=utf-8");
+    assert_eq!(cache, "no-cache");
+    assert!(init.contains(r#"url: "/api/openapi.json""#), "{init}");
+    assert!(init.contains("SwaggerUIBundle("), "{init}");
+
+    let (status, content_type, cache, _, bundle) =
+        raw_get(&server, "/swagger-ui/swagger-ui-bundle.js");
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/javascript; charset=utf-8");
+    assert!(cache.contains("max-age="), "{cache}");
+    assert!(bundle.contains("SwaggerUIBundle"));
+
+    let (status, content_type, cache, _, css) = raw_get(&server, "/swagger-ui/swagger-ui.css");
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/css; charset=utf-8");
+    assert!(cache.contains("max-age="), "{cache}");
+    assert!(css.contains(".swagger-ui"));
+
+    for path in [
+        "/swagger-ui/nope.js",
+        "/swagger-ui/index.css",
+        "/swagger-ui/swagger-ui-bundle.js.map",
+    ] {
+        let body = server.get(path, None).error(404, "not_found");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("/swagger-ui/")),
+            "{path}: {body}"
+        );
+    }
+    // Names are looked up in the embedded list only: no file system path.
+    server
+        .get("/swagger-ui/..%2FCargo.toml", None)
+        .error(404, "not_found");
+}
+
+#[test]
+fn the_openapi_bearer_scheme_is_what_swagger_ui_authorize_needs() {
+    let place = Place::sqlite();
+    let server = start(&place);
+    let doc = server.get("/api/openapi.json", None).json();
+    let scheme = &doc["components"]["securitySchemes"]["bearer"];
+    assert_eq!(scheme["type"], "http", "{scheme}");
+    assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let me = &doc["paths"]["/api/v1/me"]["get"]["security"];
+    assert!(
+        me.as_array()
+            .is_some_and(|s| s.iter().any(|r| r.get("bearer").is_some())),
+        "{me}"
+    );
+}
