@@ -20,7 +20,7 @@ use vigil_engine::Catalog;
 use vigil_model::{EvalResult, Resource};
 
 mod common;
-use common::{account_of, moto, network, options, regional, s3, EMPTY_ZIP};
+use common::{account_of, id, moto, network, options, regional, revoke_all_rules, s3, EMPTY_ZIP};
 
 /// The results of a scan, by (resource name, CID), evaluated at `now`.
 fn judge(
@@ -53,10 +53,6 @@ fn expect(results: &HashMap<(String, u32), EvalResult>, cases: &[(&str, u32, Eva
 }
 
 use EvalResult::{Fail, Pass};
-
-fn id<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_and_compute_controls_pass_and_fail_on_moto() {
@@ -221,22 +217,7 @@ async fn network_and_compute_controls_pass_and_fail_on_moto() {
     };
     let emptied = default_of(unlogged.clone()).await;
     let emptied_id = id(emptied.group_id());
-    if !emptied.ip_permissions().is_empty() {
-        ec2.revoke_security_group_ingress()
-            .group_id(&emptied_id)
-            .set_ip_permissions(Some(emptied.ip_permissions().to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
-    if !emptied.ip_permissions_egress().is_empty() {
-        ec2.revoke_security_group_egress()
-            .group_id(&emptied_id)
-            .set_ip_permissions(Some(emptied.ip_permissions_egress().to_vec()))
-            .send()
-            .await
-            .unwrap();
-    }
+    revoke_all_rules(&ec2, &emptied).await;
     let kept_id = id(default_of(logged.clone()).await.group_id());
 
     // Instances: IMDSv2 with a profile in the private subnet; IMDSv1 without

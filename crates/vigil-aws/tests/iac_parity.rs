@@ -37,7 +37,7 @@ use vigil_engine::Catalog;
 use vigil_model::{EvalResult, Resource};
 
 mod common;
-use common::{account_of, moto, network, options, regional, s3, EMPTY_ZIP};
+use common::{account_of, id, moto, network, options, regional, revoke_all_rules, s3, EMPTY_ZIP};
 
 use aws_sdk_s3::types::{BucketCannedAcl as Acl, BucketVersioningStatus as Status};
 use EvalResult::{Fail, Pass};
@@ -2496,22 +2496,7 @@ async fn default_group(a: Account, closed: bool) -> String {
         .clone();
     let gid = id(group.group_id());
     if closed {
-        if !group.ip_permissions().is_empty() {
-            ec2.revoke_security_group_ingress()
-                .group_id(&gid)
-                .set_ip_permissions(Some(group.ip_permissions().to_vec()))
-                .send()
-                .await
-                .unwrap();
-        }
-        if !group.ip_permissions_egress().is_empty() {
-            ec2.revoke_security_group_egress()
-                .group_id(&gid)
-                .set_ip_permissions(Some(group.ip_permissions_egress().to_vec()))
-                .send()
-                .await
-                .unwrap();
-        }
+        revoke_all_rules(&ec2, &group).await;
     }
     format!("security-group/{gid}")
 }
@@ -2633,10 +2618,6 @@ async fn user(a: Account, attached: bool) -> String {
             .unwrap();
     }
     format!("user/{name}")
-}
-
-fn id<T: ToString>(v: Option<T>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
 }
 
 // --- judging -------------------------------------------------------------------

@@ -112,3 +112,33 @@ pub async fn network(sdk: &SdkConfig, cidr: &str) -> (String, [String; 2], Strin
 pub const EMPTY_ZIP: [u8; 22] = [
     0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 ];
+
+/// The text of an optional SDK field, empty when absent.
+pub fn id<T: ToString>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+/// Removes every inbound and outbound rule of a security group (e.g. to
+/// close a VPC's default group).
+pub async fn revoke_all_rules(
+    ec2: &aws_sdk_ec2::Client,
+    group: &aws_sdk_ec2::types::SecurityGroup,
+) {
+    let gid = id(group.group_id());
+    if !group.ip_permissions().is_empty() {
+        ec2.revoke_security_group_ingress()
+            .group_id(&gid)
+            .set_ip_permissions(Some(group.ip_permissions().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+    if !group.ip_permissions_egress().is_empty() {
+        ec2.revoke_security_group_egress()
+            .group_id(&gid)
+            .set_ip_permissions(Some(group.ip_permissions_egress().to_vec()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
