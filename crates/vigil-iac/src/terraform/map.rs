@@ -25,7 +25,7 @@ use crate::aws::coerce_scalars;
 use crate::semantics::declared_resource;
 pub(crate) use crate::semantics::{set, unknown};
 use crate::value::Val;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use vigil_model::{Origin, Resource};
 
 /// Maps evaluated resource blocks onto normalized resources.
@@ -34,17 +34,13 @@ use vigil_model::{Origin, Resource};
 /// resources of its own configuration (two directories scanned together are
 /// two configurations, even if their addresses coincide).
 pub fn to_resources(decls: &[TfResource]) -> Vec<Resource> {
-    let mut roots: Vec<&str> = decls.iter().map(|d| d.root.as_str()).collect();
-    roots.sort_unstable();
-    roots.dedup();
-    if roots.len() <= 1 {
-        let ix = Index::new(decls);
-        return decls.iter().filter_map(|d| map_one(d, &ix)).collect();
+    let mut by_root: BTreeMap<&str, Vec<&TfResource>> = BTreeMap::new();
+    for d in decls {
+        by_root.entry(d.root.as_str()).or_default().push(d);
     }
     let mut out = Vec::new();
-    for root in roots {
-        let group: Vec<TfResource> = decls.iter().filter(|d| d.root == root).cloned().collect();
-        let ix = Index::new(&group);
+    for group in by_root.values() {
+        let ix = Index::new(group.iter().copied());
         out.extend(group.iter().filter_map(|d| map_one(d, &ix)));
     }
     out
@@ -85,12 +81,13 @@ pub(crate) struct Index<'a> {
 pub(crate) type Satellites<'a> = crate::semantics::Satellites<'a, TfResource>;
 
 impl<'a> Index<'a> {
-    pub fn new(decls: &'a [TfResource]) -> Self {
+    pub fn new(decls: impl IntoIterator<Item = &'a TfResource>) -> Self {
         let mut by_kind: HashMap<&str, Vec<&TfResource>> = HashMap::new();
+        let mut by_address = HashMap::new();
         for d in decls {
             by_kind.entry(d.kind.as_str()).or_default().push(d);
+            by_address.insert(d.address.as_str(), d);
         }
-        let by_address = decls.iter().map(|d| (d.address.as_str(), d)).collect();
         Index {
             by_kind,
             by_address,
