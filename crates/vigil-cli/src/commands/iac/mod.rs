@@ -242,7 +242,7 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
     let loaded = load::load(&args.paths, filter.as_ref(), &args.var_files, &args.vars)?;
     let evaluated = pipeline::evaluate(cli, args.policy.as_deref(), &loaded.resources)?;
 
-    let doc = build(args, &loaded, &evaluated, tags);
+    let mut doc = build(args, &loaded, &evaluated, tags);
     let record = IacScanRecord {
         scan_id: doc.scan_uuid.clone(),
         name: doc.name.clone(),
@@ -258,11 +258,11 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
     if args.save {
         save(&doc)?;
     }
-    let mut shown = doc.clone();
     if args.quiet {
-        shown.only_failed();
+        // The store and -s keep every check; -q only trims what is shown.
+        doc.only_failed();
     }
-    render(&evaluated.catalog, &shown, format(cli, args.format))?;
+    render(&evaluated.catalog, &doc, format(cli, args.format))?;
     report_errors(&doc);
 
     let failing = evaluated.fails_at(threshold) && !args.soft_fail;
@@ -542,20 +542,21 @@ fn relative(cwd: &Path, file: &str) -> String {
         .to_string()
 }
 
-/// A kept scan, or a clear error naming the id.
+/// A kept scan: its record (the document taken out of it) and its
+/// document; a clear error naming the id when there is none.
 fn kept(cli: &Cli, scan_id: &str) -> Result<(IacScanRecord, Document)> {
     let record = runtime()?.block_on(async {
         let store = open_store(cli).await?;
         store.iac_scan(scan_id).await.map_err(Failure::store)
     })?;
-    let Some(record) = record else {
+    let Some(mut record) = record else {
         return Err(Failure::input(format!(
             "-i {scan_id}: no such scan; `vigil iac listscans` lists the kept scans"
         )));
     };
     let doc: Document = record
         .document
-        .clone()
+        .take()
         .map(serde_json::from_value)
         .transpose()
         .map_err(|e| Failure::store(format!("scan {scan_id}: stored result is unreadable: {e}")))?
