@@ -15,7 +15,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use utoipa::ToSchema;
-use vigil_store::{NewUser, Role, Store, StoreError, UserRecord};
+use vigil_store::access::{AuditEntry, MANAGER};
+use vigil_store::{NewUser, Store, StoreError, UserRecord};
 
 /// The name of the account created on first start.
 pub const ADMIN: &str = "admin";
@@ -89,14 +90,20 @@ pub async fn bootstrap_admin(
     let user = NewUser {
         username: ADMIN.into(),
         password_hash: hash,
-        role: Role::Manager,
+        role: MANAGER.into(),
         tags: Vec::new(),
         created_at: chrono::Utc::now(),
     };
-    match store.create_user(&user).await {
+    let audit = AuditEntry::now(
+        "system",
+        "user.create",
+        &format!("user:{ADMIN}"),
+        serde_json::json!({"role": MANAGER, "first_start": true}),
+    );
+    match store.create_user(&user, &audit).await {
         Ok(()) => Ok(outcome),
         // Another node won the race: its admin stands.
-        Err(StoreError::Invalid(_)) if store.user(ADMIN).await?.is_some() => {
+        Err(StoreError::Conflict(_)) if store.user(ADMIN).await?.is_some() => {
             Ok(AdminBootstrap::Existing)
         }
         Err(e) => Err(e),
@@ -199,7 +206,7 @@ pub async fn login(
     let now = chrono::Utc::now().timestamp();
     let token = state.signer.sign(&Claims {
         sub: user.username.clone(),
-        role: user.role.as_str().to_string(),
+        role: user.role.clone(),
         iat: now,
         exp: now + LIFETIME_SECONDS,
     });
@@ -249,29 +256,37 @@ pub struct Me {
     /// The username.
     #[schema(example = "admin")]
     pub username: String,
-    /// `manager`, `sub_user` or `reader`.
+    /// The role's name: `manager`, `sub_user`, `reader`, `reports_only` or a custom role.
     #[schema(example = "manager")]
     pub role: String,
+    /// The permissions of the role.
+    pub permissions: Vec<String>,
+    /// Connector tags; none: every connector.
+    pub tags: Vec<String>,
 }
 
-/// The user of the bearer token and their role.
+/// The user of the bearer token, their role, permissions and tags.
 #[utoipa::path(
     get,
     path = "/api/v1/me",
     tag = "auth",
-    security(("bearer" = [])),
+    security(("bearer" = ["api_access"])),
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, description = "No token, or an invalid or expired one", body = ApiError),
+        (status = 403, description = "The caller's role lacks api_access", body = ApiError),
     )
 )]
-pub async fn me(
-    State(state): State<Arc<AppState>>,
-    headers: HeaderMap,
-) -> Result<axum::Json<Me>, ApiError> {
-    let user = authenticate(&state, &headers).await?;
-    Ok(axum::Json(Me {
-        username: user.username,
-        role: user.role.as_str().to_string(),
-    }))
+pub async fn me(caller: crate::access::Caller) -> axum::Json<Me> {
+    axum::Json(Me {
+        username: caller.user.username.clone(),
+        role: caller.role.name.clone(),
+        permissions: caller
+            .role
+            .permissions
+            .iter()
+            .map(|p| p.as_str().to_string())
+            .collect(),
+        tags: caller.user.tags.clone(),
+    })
 }

@@ -71,6 +71,28 @@ impl ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
     }
 
+    /// 403: the caller may not do this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404: the thing `what` names does not exist.
+    pub fn missing(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// The answer to a store error: what the caller did wrong (400, 404,
+    /// 409) with the store's message, or 500 with the details in the log.
+    pub fn from_store(error: vigil_store::StoreError) -> ApiError {
+        use vigil_store::StoreError;
+        match error {
+            StoreError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
+            StoreError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
+            other => ApiError::internal(other),
+        }
+    }
+
     /// 500: something failed inside. `detail` goes to the server's log (it
     /// may name tables or files); the caller only learns that it failed.
     pub fn internal(detail: impl std::fmt::Display) -> ApiError {

@@ -8,12 +8,15 @@
 //! are argon2id hashes; secrets (passwords, tokens, the key) are never
 //! logged.
 
+pub mod access;
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
 pub mod swagger;
+pub mod users;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -95,12 +98,18 @@ pub struct Server {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Vigil API", description = "The Vigil REST API. Every error has the shape of `ApiError`."),
-    paths(health, ready, metrics, auth::login, auth::me, openapi_json),
+    paths(
+        health, ready, metrics, auth::login, auth::me, openapi_json,
+        users::permissions, users::list_roles, users::get_role, users::create_role,
+        users::update_role, users::delete_role, users::list_users, users::get_user,
+        users::create_user, users::update_user, users::delete_user, users::audit_log,
+    ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Tokens and the caller's identity"),
+        (name = "users", description = "Users, roles, permissions and the audit log"),
     )
 )]
 pub struct ApiDoc;
@@ -232,6 +241,22 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(metrics))
         .route("/auth", post(auth::login))
         .route("/api/v1/me", get(auth::me))
+        .route("/api/v1/permissions", get(users::permissions))
+        .route("/api/v1/roles", get(users::list_roles).post(users::create_role))
+        .route(
+            "/api/v1/roles/{name}",
+            get(users::get_role)
+                .put(users::update_role)
+                .delete(users::delete_role),
+        )
+        .route("/api/v1/users", get(users::list_users).post(users::create_user))
+        .route(
+            "/api/v1/users/{username}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route("/api/v1/audit", get(users::audit_log))
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))

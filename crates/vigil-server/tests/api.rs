@@ -1,246 +1,17 @@
-//! The API over real HTTP: a server on port 0 against a real store (SQLite
-//! in a temp dir; PostgreSQL too when `VIGIL_TEST_POSTGRES_URL` is set, each
-//! test on a fresh database), called with a plain HTTP client.
+//! Operations and authentication over real HTTP (see `common` for the
+//! harness).
+
+mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde_json::Value;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use common::*;
 use std::sync::Arc;
 use vigil_server::jwt::{Claims, Signer};
 use vigil_server::{AdminBootstrap, Config, Server};
-use vigil_store::{Role, Store};
+use vigil_store::Store;
 use vigil_store_sqlite::SqliteStore;
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// Where a test's store lives; removed when dropped.
-enum Place {
-    Sqlite(tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
-}
-
-impl Place {
-    fn sqlite() -> Place {
-        Place::Sqlite(tempfile::tempdir().expect("a temp dir"))
-    }
-
-    /// A fresh PostgreSQL database, or `None` (the test is skipped) when
-    /// `VIGIL_TEST_POSTGRES_URL` is not set.
-    fn postgres(rt: &tokio::runtime::Runtime, test: &str) -> Option<Place> {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let admin_url = match std::env::var("VIGIL_TEST_POSTGRES_URL") {
-            Ok(url) if !url.trim().is_empty() => url,
-            _ => {
-                println!(
-                    "VIGIL_TEST_POSTGRES_URL is not set: the PostgreSQL test `{test}` was skipped"
-                );
-                return None;
-            }
-        };
-        let name = format!(
-            "vigil_server_test_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        rt.block_on(pg_admin(&admin_url, &format!("CREATE DATABASE {name}")));
-        Some(Place::Postgres { admin_url, name })
-    }
-
-    fn open(&self, rt: &tokio::runtime::Runtime) -> Arc<dyn Store> {
-        match self {
-            Place::Sqlite(dir) => Arc::new(
-                rt.block_on(SqliteStore::open(&dir.path().join("vigil.db")))
-                    .expect("open the SQLite store"),
-            ),
-            Place::Postgres { admin_url, name } => Arc::new(
-                rt.block_on(vigil_store_postgres::PgStore::connect(&with_database(
-                    admin_url, name,
-                )))
-                .expect("connect to PostgreSQL"),
-            ),
-        }
-    }
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        if let Place::Postgres { admin_url, name } = self {
-            if let Ok(rt) = tokio::runtime::Runtime::new() {
-                rt.block_on(pg_admin(
-                    admin_url,
-                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                ));
-            }
-        }
-    }
-}
-
-async fn pg_admin(url: &str, sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url)
-        .await
-        .expect("connect with VIGIL_TEST_POSTGRES_URL");
-    sqlx::query(sql).execute(&mut conn).await.expect(sql);
-    let _ = conn.close().await;
-}
-
-/// `url` with its database (the path) replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let rest_start = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[rest_start..];
-    let path_start = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let after = &rest[path_start..];
-    let tail_start = after.find(['?', '#']).unwrap_or(after.len());
-    format!(
-        "{}{}/{}{}",
-        &url[..rest_start],
-        &rest[..path_start],
-        name,
-        &after[tail_start..]
-    )
-}
-
-/// A server running on its own runtime until dropped.
-struct Running {
-    base: String,
-    store: Arc<dyn Store>,
-    bootstrap: AdminBootstrap,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    rt: tokio::runtime::Runtime,
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime")
-}
-
-fn start_on(rt: tokio::runtime::Runtime, place: &Place, admin_password: Option<&str>) -> Running {
-    let store = place.open(&rt);
-    let config = Config {
-        listen: "127.0.0.1:0".parse().expect("an address"),
-        admin_password: admin_password.map(String::from),
-        ..Config::default()
-    };
-    let server = rt
-        .block_on(Server::bind(store.clone(), config))
-        .expect("the server binds");
-    let base = format!("http://{}", server.local_addr());
-    let bootstrap = server.bootstrap.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    rt.spawn(server.serve(async {
-        let _ = stopped.await;
-    }));
-    Running {
-        base,
-        store,
-        bootstrap,
-        stop: Some(stop),
-        rt,
-    }
-}
-
-fn start(place: &Place) -> Running {
-    start_on(runtime(), place, Some(PASSWORD))
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
-/// A response as the tests look at it.
-struct Reply {
-    status: u16,
-    retry_after: Option<String>,
-    content_type: String,
-    body: String,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    /// Checks the error shape and returns the body.
-    fn error(&self, status: u16, code: &str) -> Value {
-        assert_eq!(self.status, status, "{}", self.body);
-        let body = self.json();
-        assert_eq!(body["status"], status, "{body}");
-        assert_eq!(body["code"], code, "{body}");
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}"
-        );
-        body
-    }
-}
-
-fn reply(result: Result<ureq::Response, ureq::Error>) -> Reply {
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("the request failed: {e}"),
-    };
-    Reply {
-        status: response.status(),
-        retry_after: response.header("Retry-After").map(String::from),
-        content_type: response.content_type().to_string(),
-        body: response.into_string().expect("a text body"),
-    }
-}
-
-impl Running {
-    fn get(&self, path: &str, token: Option<&str>) -> Reply {
-        let mut request = ureq::get(&format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.set("Authorization", &format!("Bearer {token}"));
-        }
-        reply(request.call())
-    }
-
-    fn login_form(&self, form: &str) -> Reply {
-        reply(
-            ureq::post(&format!("{}/auth", self.base))
-                .set("Content-Type", "application/x-www-form-urlencoded")
-                .send_string(form),
-        )
-    }
-
-    fn login(&self, username: &str, password: &str) -> Reply {
-        self.login_form(&format!(
-            "username={username}&password={password}&token=true"
-        ))
-    }
-
-    /// The store's signing key, as the server uses it.
-    fn signer(&self) -> Signer {
-        let hex = self
-            .rt
-            .block_on(self.store.setting_or_insert("jwt_signing_key", "unused"))
-            .expect("the signing key");
-        let key = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-            .collect();
-        Signer::new(key)
-    }
-}
-
-fn claims_of(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a JWT payload");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
+use vigil_store::access::MANAGER;
 
 #[test]
 fn health_ready_metrics_and_unknown_paths() {
@@ -364,10 +135,10 @@ fn login_and_me(place: &Place) {
 
     let me = server.get("/api/v1/me", Some(&token));
     assert_eq!(me.status, 200, "{}", me.body);
-    assert_eq!(
-        me.json(),
-        serde_json::json!({"username": "admin", "role": "manager"})
-    );
+    let me = me.json();
+    assert_eq!((&me["username"], &me["role"]), (&"admin".into(), &"manager".into()));
+    assert_eq!(me["permissions"].as_array().map(Vec::len), Some(14), "{me}");
+    assert_eq!(me["tags"], serde_json::json!([]));
 
     server
         .login("admin", "wrong")
@@ -541,8 +312,8 @@ fn the_first_start_generates_an_admin_password_once() {
     let users = first.rt.block_on(first.store.users()).expect("users");
     assert_eq!(users.len(), 1);
     assert_eq!(
-        (users[0].username.as_str(), users[0].role),
-        ("admin", Role::Manager)
+        (users[0].username.as_str(), users[0].role.as_str()),
+        ("admin", MANAGER)
     );
     assert!(
         users[0].password_hash.starts_with("$argon2id$"),

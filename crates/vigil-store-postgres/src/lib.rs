@@ -10,6 +10,7 @@
 //! chunk of tens of thousands of rows is one statement with a handful of
 //! parameters. Connection errors never show the password of the URL.
 
+mod access;
 mod url;
 
 use async_trait::async_trait;
@@ -45,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "users",
         sql: include_str!("../migrations/0003_users.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "access",
+        sql: include_str!("../migrations/0004_access.sql"),
     },
 ];
 
@@ -437,28 +443,33 @@ impl Store for PgStore {
         rows.into_iter().map(IacScanRow::read).collect()
     }
 
-    async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+    async fn create_user(&self, user: &NewUser, audit: &vigil_store::AuditEntry) -> Result<(), StoreError> {
         user.validate()?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        if !access::role_exists(&mut tx, &user.role).await? {
+            return Err(StoreError::Invalid(format!("there is no role {}", user.role)));
+        }
         let done = sqlx::query(&format!(
             "INSERT INTO users ({}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",
             users::COLUMNS
         ))
         .bind(&user.username)
         .bind(&user.password_hash)
-        .bind(user.role.as_str())
+        .bind(&user.role)
         .bind(user.tags_json())
         .bind(user.created_at.timestamp_millis())
         .bind(false)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Conflict(format!(
                 "user {} already exists",
                 user.username
             )));
         }
-        Ok(())
+        access::insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -8,6 +8,7 @@
 //! `INSERT … ON CONFLICT DO UPDATE` statements whose SQL is reused for every
 //! full chunk so that the prepared statement is cached.
 
+mod access;
 mod scan;
 
 use async_trait::async_trait;
@@ -45,6 +46,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         name: "users",
         sql: include_str!("../migrations/0003_users.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "access",
+        sql: include_str!("../migrations/0004_access.sql"),
     },
 ];
 
@@ -483,28 +489,34 @@ impl Store for SqliteStore {
         rows.into_iter().map(IacScanRow::read).collect()
     }
 
-    async fn create_user(&self, user: &NewUser) -> Result<(), StoreError> {
+    async fn create_user(&self, user: &NewUser, audit: &vigil_store::AuditEntry) -> Result<(), StoreError> {
         user.validate()?;
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        if !access::role_exists(&mut tx, &user.role).await? {
+            return Err(StoreError::Invalid(format!("there is no role {}", user.role)));
+        }
         let done = sqlx::query(&format!(
             "INSERT INTO users ({}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
             users::COLUMNS
         ))
         .bind(&user.username)
         .bind(&user.password_hash)
-        .bind(user.role.as_str())
+        .bind(&user.role)
         .bind(user.tags_json())
         .bind(user.created_at.timestamp_millis())
         .bind(false)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::Conflict(format!(
                 "user {} already exists",
                 user.username
             )));
         }
-        Ok(())
+        access::insert_audit(&mut tx, audit).await?;
+        tx.commit().await.map_err(db)
     }
 
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {

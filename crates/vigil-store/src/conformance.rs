@@ -8,7 +8,10 @@
 //! The suite panics (it is test code) with a message naming the step and the
 //! difference when a backend misbehaves.
 
-use crate::users::{NewUser, Role};
+use crate::access::{
+    AuditEntry, AuditFilter, Permission, RoleRecord, UserChange, MANAGER, READER,
+};
+use crate::users::NewUser;
 use crate::{
     ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
     PolicyRecord, ScanBatch, ScanSummary, Store, StoreError,
@@ -35,6 +38,7 @@ pub async fn run_all(store: &dyn Store) {
     duplicates_in_a_batch(store).await;
     iac_scans_kept(store).await;
     users_and_settings(store).await;
+    roles_users_and_audit(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -1028,24 +1032,24 @@ pub async fn users_and_settings(store: &dyn Store) {
     let admin = NewUser {
         username: "admin".into(),
         password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
-        role: Role::Manager,
+        role: MANAGER.into(),
         tags: vec!["ops".into(), "eu".into()],
         created_at: t(1),
     };
     let reader = NewUser {
         username: "auditor".into(),
-        role: Role::Reader,
+        role: READER.into(),
         tags: vec![],
         ..admin.clone()
     };
-    store.create_user(&admin).await.expect("create admin");
-    store.create_user(&reader).await.expect("create reader");
+    store.create_user(&admin, &audit("user.create", "user:admin")).await.expect("create admin");
+    store.create_user(&reader, &audit("user.create", "user:auditor")).await.expect("create reader");
     let again = NewUser {
-        role: Role::Reader,
+        role: READER.into(),
         ..admin.clone()
     };
-    match store.create_user(&again).await {
-        Err(StoreError::Invalid(message)) => assert!(
+    match store.create_user(&again, &audit("user.create", "user:admin")).await {
+        Err(StoreError::Conflict(message)) => assert!(
             message.contains("admin") && message.contains("already exists"),
             "{message}"
         ),
@@ -1060,7 +1064,7 @@ pub async fn users_and_settings(store: &dyn Store) {
         (
             stored.username.as_str(),
             stored.password_hash.as_str(),
-            stored.role,
+            stored.role.as_str(),
             stored.tags.clone(),
             stored.created_at,
             stored.disabled
@@ -1068,14 +1072,14 @@ pub async fn users_and_settings(store: &dyn Store) {
         (
             "admin",
             admin.password_hash.as_str(),
-            Role::Manager,
+            MANAGER,
             admin.tags.clone(),
             t(1),
             false
         ),
         "the refused duplicate changed nothing"
     );
-    let names: Vec<(String, Role)> = store
+    let names: Vec<(String, String)> = store
         .users()
         .await
         .expect("users")
@@ -1085,8 +1089,8 @@ pub async fn users_and_settings(store: &dyn Store) {
     assert_eq!(
         names,
         vec![
-            ("admin".into(), Role::Manager),
-            ("auditor".into(), Role::Reader)
+            ("admin".into(), MANAGER.into()),
+            ("auditor".into(), READER.into())
         ]
     );
     let plain = NewUser {
@@ -1095,7 +1099,7 @@ pub async fn users_and_settings(store: &dyn Store) {
         ..reader.clone()
     };
     assert!(
-        matches!(store.create_user(&plain).await, Err(StoreError::Invalid(_))),
+        matches!(store.create_user(&plain, &audit("user.create", "user:bob")).await, Err(StoreError::Invalid(_))),
         "a plain password was accepted as a hash"
     );
     assert_eq!(store.user("bob").await.expect("user"), None);
@@ -1110,4 +1114,175 @@ pub async fn users_and_settings(store: &dyn Store) {
         .await
         .expect("setting");
     assert_eq!(second, "00aa", "a setting keeps its first value");
+}
+
+/// An audit entry by `tester` at `t(2)`.
+fn audit(action: &str, target: &str) -> AuditEntry {
+    AuditEntry {
+        at: t(2),
+        actor: "tester".into(),
+        action: action.into(),
+        target: target.into(),
+        details: serde_json::json!({"step": action}),
+    }
+}
+
+/// Custom roles are created, changed and deleted (not while assigned);
+/// users are changed and deleted; every change leaves one audit entry, and
+/// a refused change leaves none.
+pub async fn roles_users_and_audit(store: &dyn Store) {
+    let before = store
+        .audit_log(&AuditFilter::default(), Page::default())
+        .await
+        .expect("audit_log")
+        .len();
+    let auditors = RoleRecord {
+        name: "auditors".into(),
+        description: "read and report".into(),
+        permissions: vec![Permission::ViewData, Permission::ApiAccess],
+        builtin: false,
+    };
+    store
+        .create_role(&auditors, &audit("role.create", "role:auditors"))
+        .await
+        .expect("create role");
+    assert!(matches!(
+        store
+            .create_role(&auditors, &audit("role.create", "role:auditors"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.role("auditors").await.expect("role"),
+        Some(auditors.clone())
+    );
+    assert!(store.role("reader").await.expect("role").is_some_and(|r| r.builtin));
+    assert_eq!(store.role("nobody").await.expect("role"), None);
+    let changed = RoleRecord {
+        permissions: vec![Permission::ViewData, Permission::ApiAccess, Permission::Reports],
+        ..auditors.clone()
+    };
+    store
+        .update_role(&changed, &audit("role.update", "role:auditors"))
+        .await
+        .expect("update role");
+    assert_eq!(store.custom_roles().await.expect("roles"), vec![changed]);
+
+    let carol = NewUser {
+        username: "carol".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        role: "auditors".into(),
+        tags: vec![],
+        created_at: t(1),
+    };
+    store
+        .create_user(&carol, &audit("user.create", "user:carol"))
+        .await
+        .expect("create carol");
+    let ghost = NewUser {
+        username: "ghost".into(),
+        role: "no-such-role".into(),
+        ..carol.clone()
+    };
+    assert!(matches!(
+        store
+            .create_user(&ghost, &audit("user.create", "user:ghost"))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store
+            .delete_role("auditors", &audit("role.delete", "role:auditors"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .update_user(
+            "carol",
+            &UserChange {
+                role: Some(READER.into()),
+                tags: Some(vec!["CLV-ALL".into()]),
+                disabled: Some(true),
+                ..UserChange::default()
+            },
+            &audit("user.update", "user:carol"),
+        )
+        .await
+        .expect("update carol");
+    let stored = store.user("carol").await.expect("user").expect("carol");
+    assert_eq!(
+        (stored.role.as_str(), stored.tags.clone(), stored.disabled, stored.password_hash.as_str()),
+        (READER, vec!["CLV-ALL".to_string()], true, carol.password_hash.as_str()),
+        "only the given fields change"
+    );
+    assert!(matches!(
+        store
+            .update_user("nobody", &UserChange::default(), &audit("user.update", "user:nobody"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .update_user(
+                "carol",
+                &UserChange { role: Some("no-such-role".into()), ..UserChange::default() },
+                &audit("user.update", "user:carol"),
+            )
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .delete_role("auditors", &audit("role.delete", "role:auditors"))
+        .await
+        .expect("delete the role once unassigned");
+    assert!(matches!(
+        store
+            .delete_role("reader", &audit("role.delete", "role:reader"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .delete_user("carol", &audit("user.delete", "user:carol"))
+        .await
+        .expect("delete carol");
+    assert_eq!(store.user("carol").await.expect("user"), None);
+    assert!(matches!(
+        store
+            .delete_user("carol", &audit("user.delete", "user:carol"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    let log = store
+        .audit_log(&AuditFilter::default(), Page { limit: 100, offset: 0 })
+        .await
+        .expect("audit_log");
+    let actions: Vec<&str> = log[..log.len() - before]
+        .iter()
+        .map(|r| r.entry.action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["user.delete", "role.delete", "user.update", "user.create", "role.update", "role.create"],
+        "one entry per change, newest first, none for refused changes"
+    );
+    assert!(log.windows(2).all(|w| w[0].id > w[1].id));
+    assert_eq!(log[0].entry.details, serde_json::json!({"step": "user.delete"}));
+    let users_only = store
+        .audit_log(
+            &AuditFilter { action: Some("user.".into()), target: Some("user:carol".into()), ..AuditFilter::default() },
+            Page { limit: 100, offset: 0 },
+        )
+        .await
+        .expect("audit_log");
+    assert_eq!(users_only.len(), 3);
+    let next = store
+        .audit_log(
+            &AuditFilter { before: Some(log[1].id), ..AuditFilter::default() },
+            Page { limit: 1, offset: 0 },
+        )
+        .await
+        .expect("audit_log");
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].id, log[2].id, "`before` pages on");
 }

@@ -14,6 +14,7 @@
 //! [`migration`] orders and splits the embedded migrations, and [`search`]
 //! holds the dialect-free SQL of search and counts and reads rows back.
 
+pub mod access;
 pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -24,7 +25,8 @@ pub mod users;
 
 use async_trait::async_trait;
 use serde::Serialize;
-pub use users::{NewUser, Role, UserRecord};
+pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
+pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
 use vigil_query::Query;
 
@@ -57,6 +59,12 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// The thing asked for does not exist (the message names it).
+    #[error("{0}")]
+    NotFound(String),
+    /// The change conflicts with what is stored (a name taken, a thing in use).
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Database(String),
 }
@@ -222,8 +230,11 @@ impl IacScanRecord {
 
 /// What Vigil keeps. Every method is one transaction: it happens whole or
 /// not at all.
+///
+/// Each capability's methods live in a trait of their own (e.g.
+/// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: AccessStore + Send + Sync {
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
@@ -259,9 +270,10 @@ pub trait Store: Send + Sync {
     /// Every IaC scan, newest first, without documents.
     async fn iac_scans(&self) -> Result<Vec<IacScanRecord>, StoreError>;
 
-    /// Creates a user; a user of that name must not exist yet (the error
-    /// then says so, and nothing changes).
-    async fn create_user(&self, user: &NewUser) -> Result<(), StoreError>;
+    /// Creates a user with its audit entry; a user of that name must not
+    /// exist yet (else `Conflict`, and nothing changes) and its role must
+    /// exist (else `Invalid`).
+    async fn create_user(&self, user: &NewUser, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// The user named `username`, if any.
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
