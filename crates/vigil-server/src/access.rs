@@ -105,3 +105,50 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         Ok(caller)
     }
 }
+
+/// The source key under which a server connector's resources are stored
+/// (`resource.source` in the query language).
+pub fn connector_source(id: &str) -> String {
+    format!("connector:{id}")
+}
+
+/// What access checks need to know of a connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorAccess {
+    pub id: String,
+    pub name: String,
+    pub tags: Vec<String>,
+}
+
+/// Every connector with its tags.
+///
+/// Connectors are kept by the connector capability (issue 5); until its
+/// store lands there are none, so this is the truthful answer.
+pub async fn connectors(_state: &AppState) -> Result<Vec<ConnectorAccess>, ApiError> {
+    Ok(Vec::new())
+}
+
+/// The connector `id` with its tags, if it exists.
+pub async fn connector(state: &AppState, id: &str) -> Result<Option<ConnectorAccess>, ApiError> {
+    Ok(connectors(state).await?.into_iter().find(|c| c.id == id))
+}
+
+/// The source keys of the connectors the caller may see, or `None` when the
+/// caller has no tags and so sees every source (connectors, CLI scans, IaC).
+/// A caller with tags sees only the resources of their connectors.
+pub async fn visible_sources(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if caller.user.tags.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        connectors(state)
+            .await?
+            .into_iter()
+            .filter(|c| caller.sees_tags(&c.tags))
+            .map(|c| connector_source(&c.id))
+            .collect(),
+    ))
+}

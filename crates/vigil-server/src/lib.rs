@@ -242,14 +242,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/auth", post(auth::login))
         .route("/api/v1/me", get(auth::me))
         .route("/api/v1/permissions", get(users::permissions))
-        .route("/api/v1/roles", get(users::list_roles).post(users::create_role))
+        .route(
+            "/api/v1/roles",
+            get(users::list_roles).post(users::create_role),
+        )
         .route(
             "/api/v1/roles/{name}",
             get(users::get_role)
                 .put(users::update_role)
                 .delete(users::delete_role),
         )
-        .route("/api/v1/users", get(users::list_users).post(users::create_user))
+        .route(
+            "/api/v1/users",
+            get(users::list_users).post(users::create_user),
+        )
         .route(
             "/api/v1/users/{username}",
             get(users::get_user)

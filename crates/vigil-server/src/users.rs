@@ -50,7 +50,11 @@ impl From<RoleRecord> for RoleView {
         RoleView {
             name: r.name,
             description: r.description,
-            permissions: r.permissions.iter().map(|p| p.as_str().to_string()).collect(),
+            permissions: r
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
             builtin: r.builtin,
         }
     }
@@ -283,7 +287,8 @@ pub async fn create_role(
         permissions: permissions_of(&form.permissions)?,
         builtin: false,
     };
-    role.validate().map_err(|e| ApiError::from_store(e).with_field("name"))?;
+    role.validate()
+        .map_err(|e| ApiError::from_store(e).with_field("name"))?;
     let audit = caller.audit(
         "role.create",
         &format!("role:{name}"),
@@ -356,7 +361,11 @@ pub async fn delete_role(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Permission::GrantAccess)?;
-    let audit = caller.audit("role.delete", &format!("role:{name}"), serde_json::json!({}));
+    let audit = caller.audit(
+        "role.delete",
+        &format!("role:{name}"),
+        serde_json::json!({}),
+    );
     state
         .store
         .delete_role(&name, &audit)
@@ -571,7 +580,11 @@ pub async fn delete_user(
             "you cannot delete yourself; ask another Manager",
         ));
     }
-    let audit = caller.audit("user.delete", &format!("user:{username}"), serde_json::json!({}));
+    let audit = caller.audit(
+        "user.delete",
+        &format!("user:{username}"),
+        serde_json::json!({}),
+    );
     state
         .store
         .delete_user(&username, &audit)
@@ -596,7 +609,8 @@ pub async fn audit_log(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditPage>, ApiError> {
     caller.require(Permission::UpdateAccess)?;
-    let Query(q) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
+    let Query(q) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid_field("limit", "limit must be 1 to 1000"));

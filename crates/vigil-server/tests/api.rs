@@ -9,9 +9,9 @@ use common::*;
 use std::sync::Arc;
 use vigil_server::jwt::{Claims, Signer};
 use vigil_server::{AdminBootstrap, Config, Server};
+use vigil_store::access::MANAGER;
 use vigil_store::Store;
 use vigil_store_sqlite::SqliteStore;
-use vigil_store::access::MANAGER;
 
 #[test]
 fn health_ready_metrics_and_unknown_paths() {
@@ -136,7 +136,10 @@ fn login_and_me(place: &Place) {
     let me = server.get("/api/v1/me", Some(&token));
     assert_eq!(me.status, 200, "{}", me.body);
     let me = me.json();
-    assert_eq!((&me["username"], &me["role"]), (&"admin".into(), &"manager".into()));
+    assert_eq!(
+        (&me["username"], &me["role"]),
+        (&"admin".into(), &"manager".into())
+    );
     assert_eq!(me["permissions"].as_array().map(Vec::len), Some(14), "{me}");
     assert_eq!(me["tags"], serde_json::json!([]));
 

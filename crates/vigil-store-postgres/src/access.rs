@@ -16,23 +16,22 @@ pub(crate) async fn insert_audit(
     conn: &mut PgConnection,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)")
-        .bind(entry.at.timestamp_millis())
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(entry.details.to_string())
-        .execute(conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(entry.at.timestamp_millis())
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(entry.details.to_string())
+    .execute(conn)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
 /// Whether the role `name` exists (built in or custom), on `conn`.
-pub(crate) async fn role_exists(
-    conn: &mut PgConnection,
-    name: &str,
-) -> Result<bool, StoreError> {
+pub(crate) async fn role_exists(conn: &mut PgConnection, name: &str) -> Result<bool, StoreError> {
     if access::builtin_role(name).is_some() {
         return Ok(true);
     }
@@ -82,15 +81,19 @@ impl AccessStore for PgStore {
     async fn update_role(&self, role: &RoleRecord, audit: &AuditEntry) -> Result<(), StoreError> {
         role.validate()?;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let done = sqlx::query("UPDATE roles SET description = $1, permissions = $2 WHERE name = $3")
-            .bind(&role.description)
-            .bind(role.permissions_json())
-            .bind(&role.name)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+        let done =
+            sqlx::query("UPDATE roles SET description = $1, permissions = $2 WHERE name = $3")
+                .bind(&role.description)
+                .bind(role.permissions_json())
+                .bind(&role.name)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no custom role {}", role.name)));
+            return Err(StoreError::NotFound(format!(
+                "no custom role {}",
+                role.name
+            )));
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(db)

@@ -443,11 +443,18 @@ impl Store for PgStore {
         rows.into_iter().map(IacScanRow::read).collect()
     }
 
-    async fn create_user(&self, user: &NewUser, audit: &vigil_store::AuditEntry) -> Result<(), StoreError> {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        audit: &vigil_store::AuditEntry,
+    ) -> Result<(), StoreError> {
         user.validate()?;
         let mut tx = self.pool.begin().await.map_err(db)?;
         if !access::role_exists(&mut tx, &user.role).await? {
-            return Err(StoreError::Invalid(format!("there is no role {}", user.role)));
+            return Err(StoreError::Invalid(format!(
+                "there is no role {}",
+                user.role
+            )));
         }
         let done = sqlx::query(&format!(
             "INSERT INTO users ({}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (username) DO NOTHING",

@@ -16,15 +16,17 @@ pub(crate) async fn insert_audit(
     conn: &mut SqliteConnection,
     entry: &AuditEntry,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)")
-        .bind(entry.at.timestamp_millis())
-        .bind(&entry.actor)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(entry.details.to_string())
-        .execute(conn)
-        .await
-        .map_err(db)?;
+    sqlx::query(
+        "INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(entry.at.timestamp_millis())
+    .bind(&entry.actor)
+    .bind(&entry.action)
+    .bind(&entry.target)
+    .bind(entry.details.to_string())
+    .execute(conn)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 
@@ -92,7 +94,10 @@ impl AccessStore for SqliteStore {
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no custom role {}", role.name)));
+            return Err(StoreError::NotFound(format!(
+                "no custom role {}",
+                role.name
+            )));
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(db)

@@ -489,12 +489,19 @@ impl Store for SqliteStore {
         rows.into_iter().map(IacScanRow::read).collect()
     }
 
-    async fn create_user(&self, user: &NewUser, audit: &vigil_store::AuditEntry) -> Result<(), StoreError> {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        audit: &vigil_store::AuditEntry,
+    ) -> Result<(), StoreError> {
         user.validate()?;
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
         if !access::role_exists(&mut tx, &user.role).await? {
-            return Err(StoreError::Invalid(format!("there is no role {}", user.role)));
+            return Err(StoreError::Invalid(format!(
+                "there is no role {}",
+                user.role
+            )));
         }
         let done = sqlx::query(&format!(
             "INSERT INTO users ({}) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",

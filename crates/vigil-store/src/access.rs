@@ -100,18 +100,28 @@ impl Permission {
     pub fn description(self) -> &'static str {
         match self {
             Permission::CreateUsers => "Create new users",
-            Permission::GrantAccess => "Grant access to sub-users: assign roles and tags, manage roles",
-            Permission::UpdateAccess => "Update access of existing users, disable or delete them, read the audit log",
+            Permission::GrantAccess => {
+                "Grant access to sub-users: assign roles and tags, manage roles"
+            }
+            Permission::UpdateAccess => {
+                "Update access of existing users, disable or delete them, read the audit log"
+            }
             Permission::ManageConnectors => "Create, change, delete and run connectors",
-            Permission::ManagePoliciesControls => "Manage policies, exceptions and on-demand evaluation",
-            Permission::CustomizeControls => "Copy, create, change and delete controls; change criticality",
+            Permission::ManagePoliciesControls => {
+                "Manage policies, exceptions and on-demand evaluation"
+            }
+            Permission::CustomizeControls => {
+                "Copy, create, change and delete controls; change criticality"
+            }
             Permission::Reports => "Create, edit and delete reports",
             Permission::ReportsView => "Read reports and download datalists",
             Permission::Dashboards => "Dashboards and saved searches",
             Permission::Alerting => "Alerting rules",
             Permission::Remediation => "Remediation actions",
             Permission::IacScan => "Upload IaC templates for scanning",
-            Permission::ViewData => "View connectors, resources, controls, policies, evaluations and exceptions",
+            Permission::ViewData => {
+                "View connectors, resources, controls, policies, evaluations and exceptions"
+            }
             Permission::ApiAccess => "Use the API",
         }
     }
@@ -248,7 +258,9 @@ pub fn read_role(
         .iter()
         .map(|p| {
             Permission::parse(p).ok_or_else(|| {
-                StoreError::Database(format!("role {name}: unknown permission `{p}` in the store"))
+                StoreError::Database(format!(
+                    "role {name}: unknown permission `{p}` in the store"
+                ))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

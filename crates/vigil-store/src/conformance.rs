@@ -8,9 +8,7 @@
 //! The suite panics (it is test code) with a message naming the step and the
 //! difference when a backend misbehaves.
 
-use crate::access::{
-    AuditEntry, AuditFilter, Permission, RoleRecord, UserChange, MANAGER, READER,
-};
+use crate::access::{AuditEntry, AuditFilter, Permission, RoleRecord, UserChange, MANAGER, READER};
 use crate::users::NewUser;
 use crate::{
     ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
@@ -1042,13 +1040,22 @@ pub async fn users_and_settings(store: &dyn Store) {
         tags: vec![],
         ..admin.clone()
     };
-    store.create_user(&admin, &audit("user.create", "user:admin")).await.expect("create admin");
-    store.create_user(&reader, &audit("user.create", "user:auditor")).await.expect("create reader");
+    store
+        .create_user(&admin, &audit("user.create", "user:admin"))
+        .await
+        .expect("create admin");
+    store
+        .create_user(&reader, &audit("user.create", "user:auditor"))
+        .await
+        .expect("create reader");
     let again = NewUser {
         role: READER.into(),
         ..admin.clone()
     };
-    match store.create_user(&again, &audit("user.create", "user:admin")).await {
+    match store
+        .create_user(&again, &audit("user.create", "user:admin"))
+        .await
+    {
         Err(StoreError::Conflict(message)) => assert!(
             message.contains("admin") && message.contains("already exists"),
             "{message}"
@@ -1099,7 +1106,12 @@ pub async fn users_and_settings(store: &dyn Store) {
         ..reader.clone()
     };
     assert!(
-        matches!(store.create_user(&plain, &audit("user.create", "user:bob")).await, Err(StoreError::Invalid(_))),
+        matches!(
+            store
+                .create_user(&plain, &audit("user.create", "user:bob"))
+                .await,
+            Err(StoreError::Invalid(_))
+        ),
         "a plain password was accepted as a hash"
     );
     assert_eq!(store.user("bob").await.expect("user"), None);
@@ -1156,10 +1168,18 @@ pub async fn roles_users_and_audit(store: &dyn Store) {
         store.role("auditors").await.expect("role"),
         Some(auditors.clone())
     );
-    assert!(store.role("reader").await.expect("role").is_some_and(|r| r.builtin));
+    assert!(store
+        .role("reader")
+        .await
+        .expect("role")
+        .is_some_and(|r| r.builtin));
     assert_eq!(store.role("nobody").await.expect("role"), None);
     let changed = RoleRecord {
-        permissions: vec![Permission::ViewData, Permission::ApiAccess, Permission::Reports],
+        permissions: vec![
+            Permission::ViewData,
+            Permission::ApiAccess,
+            Permission::Reports,
+        ],
         ..auditors.clone()
     };
     store
@@ -1211,13 +1231,27 @@ pub async fn roles_users_and_audit(store: &dyn Store) {
         .expect("update carol");
     let stored = store.user("carol").await.expect("user").expect("carol");
     assert_eq!(
-        (stored.role.as_str(), stored.tags.clone(), stored.disabled, stored.password_hash.as_str()),
-        (READER, vec!["CLV-ALL".to_string()], true, carol.password_hash.as_str()),
+        (
+            stored.role.as_str(),
+            stored.tags.clone(),
+            stored.disabled,
+            stored.password_hash.as_str()
+        ),
+        (
+            READER,
+            vec!["CLV-ALL".to_string()],
+            true,
+            carol.password_hash.as_str()
+        ),
         "only the given fields change"
     );
     assert!(matches!(
         store
-            .update_user("nobody", &UserChange::default(), &audit("user.update", "user:nobody"))
+            .update_user(
+                "nobody",
+                &UserChange::default(),
+                &audit("user.update", "user:nobody")
+            )
             .await,
         Err(StoreError::NotFound(_))
     ));
@@ -1225,7 +1259,10 @@ pub async fn roles_users_and_audit(store: &dyn Store) {
         store
             .update_user(
                 "carol",
-                &UserChange { role: Some("no-such-role".into()), ..UserChange::default() },
+                &UserChange {
+                    role: Some("no-such-role".into()),
+                    ..UserChange::default()
+                },
                 &audit("user.update", "user:carol"),
             )
             .await,
@@ -1254,7 +1291,13 @@ pub async fn roles_users_and_audit(store: &dyn Store) {
     ));
 
     let log = store
-        .audit_log(&AuditFilter::default(), Page { limit: 100, offset: 0 })
+        .audit_log(
+            &AuditFilter::default(),
+            Page {
+                limit: 100,
+                offset: 0,
+            },
+        )
         .await
         .expect("audit_log");
     let actions: Vec<&str> = log[..log.len() - before]
@@ -1263,23 +1306,46 @@ pub async fn roles_users_and_audit(store: &dyn Store) {
         .collect();
     assert_eq!(
         actions,
-        vec!["user.delete", "role.delete", "user.update", "user.create", "role.update", "role.create"],
+        vec![
+            "user.delete",
+            "role.delete",
+            "user.update",
+            "user.create",
+            "role.update",
+            "role.create"
+        ],
         "one entry per change, newest first, none for refused changes"
     );
     assert!(log.windows(2).all(|w| w[0].id > w[1].id));
-    assert_eq!(log[0].entry.details, serde_json::json!({"step": "user.delete"}));
+    assert_eq!(
+        log[0].entry.details,
+        serde_json::json!({"step": "user.delete"})
+    );
     let users_only = store
         .audit_log(
-            &AuditFilter { action: Some("user.".into()), target: Some("user:carol".into()), ..AuditFilter::default() },
-            Page { limit: 100, offset: 0 },
+            &AuditFilter {
+                action: Some("user.".into()),
+                target: Some("user:carol".into()),
+                ..AuditFilter::default()
+            },
+            Page {
+                limit: 100,
+                offset: 0,
+            },
         )
         .await
         .expect("audit_log");
     assert_eq!(users_only.len(), 3);
     let next = store
         .audit_log(
-            &AuditFilter { before: Some(log[1].id), ..AuditFilter::default() },
-            Page { limit: 1, offset: 0 },
+            &AuditFilter {
+                before: Some(log[1].id),
+                ..AuditFilter::default()
+            },
+            Page {
+                limit: 1,
+                offset: 0,
+            },
         )
         .await
         .expect("audit_log");

@@ -23,9 +23,9 @@ pub mod migration;
 pub mod search;
 pub mod users;
 
+pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
 use serde::Serialize;
-pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
 use vigil_query::Query;

@@ -119,7 +119,11 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("a runtime")
 }
 
-pub fn start_on(rt: tokio::runtime::Runtime, place: &Place, admin_password: Option<&str>) -> Running {
+pub fn start_on(
+    rt: tokio::runtime::Runtime,
+    place: &Place,
+    admin_password: Option<&str>,
+) -> Running {
     let store = place.open(&rt);
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("an address"),
@@ -236,7 +240,13 @@ impl Running {
 
 impl Running {
     /// A request of `method` to `path` with `token`, and a JSON body when given.
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut request = ureq::request(method, &format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.set("Authorization", &format!("Bearer {token}"));
@@ -252,7 +262,14 @@ impl Running {
     }
 
     /// A request with a raw body of `content_type`.
-    pub fn call_raw(&self, method: &str, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+    pub fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Reply {
         let mut request = ureq::request(method, &format!("{}{path}", self.base))
             .set("Content-Type", content_type);
         if let Some(token) = token {
