@@ -220,7 +220,11 @@ pub fn build(
     evaluations: &[Evaluation],
     now: Timestamp,
 ) -> Document {
-    let kinds: HashMap<&str, Kind> = scanned.files.iter().map(|(f, k)| (f.as_str(), *k)).collect();
+    let kinds: HashMap<&str, Kind> = scanned
+        .files
+        .iter()
+        .map(|(f, k)| (f.as_str(), *k))
+        .collect();
     let check_type = |file: &str| {
         kinds
             .get(file)
@@ -347,8 +351,7 @@ pub fn scan(
 /// such object), e.g. `[{"env": "linux"}, {"team": "infra"}]`. The error
 /// says what is wrong, without the text.
 pub fn parse_tags(text: &str) -> Result<serde_json::Value, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not JSON ({e})"))?;
     let items = match v {
         serde_json::Value::Array(items) => items,
         o @ serde_json::Value::Object(_) => vec![o],

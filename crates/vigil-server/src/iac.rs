@@ -18,9 +18,10 @@
 use crate::access::Caller;
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Body;
+use axum::extract::multipart::{Field, MultipartError};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -35,6 +36,12 @@ use vigil_store::IacScanRecord;
 
 /// The largest upload accepted (the whole multipart request): 100 MiB.
 pub const UPLOAD_LIMIT: usize = 100 << 20;
+
+/// An upload declared larger than the limit but at most this large is read
+/// and dropped before the 413 is sent, so that a client that writes its
+/// whole body before reading the answer (most do) sees the 413 rather than
+/// a broken connection. A larger one is answered at once.
+const DRAIN_LIMIT: u64 = 4 * UPLOAD_LIMIT as u64;
 
 /// The upload limit in words, for messages and documentation.
 const UPLOAD_LIMIT_TEXT: &str = "100 MiB";
@@ -168,10 +175,9 @@ pub fn router() -> axum::Router<Arc<AppState>> {
 pub async fn upload(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
+    request: Request,
 ) -> Result<(StatusCode, Json<ScanLaunched>), ApiError> {
-    let launched = launch(&state, &caller, &headers, form).await?;
+    let launched = launch(&state, &caller, request).await?;
     Ok((StatusCode::CREATED, Json(launched)))
 }
 
@@ -189,10 +195,9 @@ pub async fn upload(
 pub async fn upload_qualys(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
+    request: Request,
 ) -> Result<Json<ScanLaunched>, ApiError> {
-    Ok(Json(launch(&state, &caller, &headers, form).await?))
+    Ok(Json(launch(&state, &caller, request).await?))
 }
 
 /// The result of a scan: the scan response document `vigil iac getresult`
@@ -236,9 +241,7 @@ pub async fn result_qualys(
     let id = q
         .scan_uuid
         .filter(|id| !id.trim().is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid_field("scanUuid", "give the scan's id: ?scanUuid=<id>")
-        })?;
+        .ok_or_else(|| ApiError::invalid_field("scanUuid", "give the scan's id: ?scanUuid=<id>"))?;
     document(&state, &id).await.map(Json)
 }
 
@@ -375,6 +378,19 @@ fn too_large() -> ApiError {
     )
 }
 
+/// Reads and drops a body, up to [`DRAIN_LIMIT`] bytes.
+async fn drain(body: Body) {
+    use http_body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        read += frame.data_ref().map_or(0, |d| d.len() as u64);
+        if read > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
+
 /// The answer to a multipart error: 413 past the limit, else 400.
 fn form_error(e: MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -471,7 +487,9 @@ async fn read_form(mut form: Multipart) -> Result<Form, ApiError> {
                 let sent: Vec<SentError> = serde_json::from_str(&t).map_err(|e| {
                     ApiError::invalid_field(
                         "sourceErrors",
-                        format!("sourceErrors is not a JSON array of {{\"path\", \"message\"}}: {e}"),
+                        format!(
+                            "sourceErrors is not a JSON array of {{\"path\", \"message\"}}: {e}"
+                        ),
                     )
                 })?;
                 out.source_errors
@@ -532,18 +550,21 @@ fn gather(form: &Form) -> Result<Gathered, ApiError> {
 async fn launch(
     state: &AppState,
     caller: &Caller,
-    headers: &HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
+    request: Request,
 ) -> Result<ScanLaunched, ApiError> {
     caller.require(Permission::IacScan)?;
-    let declared = headers
+    let declared = request
+        .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > UPLOAD_LIMIT as u64) {
+    if let Some(n) = declared.filter(|n| *n > UPLOAD_LIMIT as u64) {
+        if n <= DRAIN_LIMIT {
+            drain(request.into_body()).await;
+        }
         return Err(too_large());
     }
-    let form = form.map_err(|e| {
+    let form = Multipart::from_request(request, &()).await.map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_form",
