@@ -631,7 +631,14 @@ async fn launch(
     };
     state
         .store
-        .save_iac_scan(&record)
+        .save_iac_scan(
+            &record,
+            Some(&caller.audit(
+                "iac.scan",
+                &record.scan_id,
+                serde_json::json!({"name": record.name, "status": record.status, "summary": summary}),
+            )),
+        )
         .await
         .map_err(ApiError::from_store)?;
     Ok(ScanLaunched {

@@ -114,6 +114,11 @@ fn scenario(place: &Place) {
     assert_eq!(doc["scanUuid"], id.as_str());
     assert_eq!(doc["name"], "one file");
     assert_eq!(doc["paths"], serde_json::json!(["main.tf"]));
+    let audit = server
+        .get("/api/v1/audit?action=iac.scan", Some(&admin))
+        .json();
+    assert_eq!(audit["items"][0]["actor"], "admin", "{audit}");
+    assert_eq!(audit["items"][0]["target"], id.as_str(), "{audit}");
     let failed = failed_cids(&doc);
     assert!(!failed.is_empty(), "{doc}");
     let check = &doc["result"][0]["results"]["failedChecks"][0];

@@ -308,7 +308,10 @@ fn local_scan(
     };
     runtime()?.block_on(async {
         let store = open_store(cli).await?;
-        store.save_iac_scan(&record).await.map_err(Failure::store)
+        store
+            .save_iac_scan(&record, None)
+            .await
+            .map_err(Failure::store)
     })?;
     Ok((doc, evaluated.catalog))
 }
