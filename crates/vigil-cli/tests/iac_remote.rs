@@ -264,6 +264,53 @@ fn server_failures_are_one_line_errors_naming_the_url() {
     let e = stderr(&out);
     assert!(e.contains("404") && e.contains("no-such-scan"), "{e}");
 
+    // A reader may read but not scan: 403, naming the permission.
+    let token = ureq::post(&format!("{url}/auth"))
+        .send_form(&[
+            ("username", "admin"),
+            ("password", PASSWORD),
+            ("token", "true"),
+        ])
+        .expect("admin signs in")
+        .into_string()
+        .expect("a token");
+    ureq::post(&format!("{url}/api/v1/users"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/json")
+        .send_string(
+            &serde_json::json!({"username": "rita", "password": PASSWORD, "role": "reader"})
+                .to_string(),
+        )
+        .expect("rita is created");
+    let out = vigil(
+        &dir,
+        &[
+            "iac",
+            "scan",
+            "-n",
+            "x",
+            "-d",
+            "examples/terraform",
+            "-a",
+            url,
+            "-u",
+            "rita",
+            "-p",
+            PASSWORD,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let e = stderr(&out);
+    assert!(
+        e.contains("403") && e.contains("iac_scan") && e.contains(url),
+        "{e}"
+    );
+    let out = vigil(
+        &dir,
+        &["iac", "listscans", "-a", url, "-u", "rita", "-p", PASSWORD],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
     drop(server);
     let out = scan(url, PASSWORD);
     assert_eq!(out.status.code(), Some(3));

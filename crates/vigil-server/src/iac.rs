@@ -82,13 +82,13 @@ pub struct UploadForm {
     /// The scan's tags, JSON: `[{"env":"linux"}, {"team":"infra"}]`.
     tags: Option<String>,
     /// A Terraform variable, `NAME=VALUE` (repeatable).
-    var: Vec<String>,
+    var: Option<Vec<String>>,
     /// A Terraform variables file, `.tfvars` or `.tfvars.json` (repeatable).
-    #[schema(rename = "varFile", value_type = Vec<String>, format = Binary)]
-    var_file: Vec<Vec<u8>>,
+    #[schema(rename = "varFile", value_type = Option<Vec<String>>, format = Binary)]
+    var_file: Option<Vec<Vec<u8>>>,
     /// The paths the client scanned, for the result's `paths` (repeatable;
     /// default: the uploaded file names).
-    path: Vec<String>,
+    path: Option<Vec<String>>,
     /// Problems the client met reading its paths, JSON
     /// `[{"path": "…", "message": "…"}]`; they become parsing errors of the
     /// result, as in a local scan.
@@ -157,7 +157,7 @@ pub fn router() -> axum::Router<Arc<AppState>> {
             post(upload_qualys).layer(upload_limit),
         )
         .route("/cloudview-api/rest/v1/iac/scanResult", get(result_qualys))
-        .route("/cloudview-api/rest/v1/iac/getScanList", get(list))
+        .route("/cloudview-api/rest/v1/iac/getScanList", get(list_qualys))
 }
 
 /// Uploads files or an archive and scans them; answers when the scan is
@@ -245,8 +245,7 @@ pub async fn result_qualys(
     document(&state, &id).await.map(Json)
 }
 
-/// The scans, newest first, a page at a time (also at Qualys' path
-/// `/cloudview-api/rest/v1/iac/getScanList`).
+/// The scans, newest first, a page at a time.
 #[utoipa::path(get, path = "/api/v1/iac/scans", tag = "iac",
     security(("bearer" = ["view_data"])),
     params(ListQuery),
@@ -311,6 +310,24 @@ pub async fn list(
         page_size,
         total_elements,
     }))
+}
+
+/// Qualys' path of the list.
+#[utoipa::path(get, path = "/cloudview-api/rest/v1/iac/getScanList", tag = "iac",
+    security(("bearer" = ["view_data"])),
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of scans", body = ScanList),
+        (status = 400, description = "A bad page or filter", body = ApiError),
+        (status = 401, description = "No valid token", body = ApiError),
+        (status = 403, description = "The role lacks `view_data`", body = ApiError),
+    ))]
+pub async fn list_qualys(
+    state: State<Arc<AppState>>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<ScanList>, ApiError> {
+    list(state, caller, query).await
 }
 
 fn bad_query(e: axum::extract::rejection::QueryRejection) -> ApiError {

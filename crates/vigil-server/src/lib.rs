@@ -105,6 +105,7 @@ pub struct Server {
         users::update_role, users::delete_role, users::list_users, users::get_user,
         users::create_user, users::update_user, users::delete_user, users::audit_log,
         iac::upload, iac::upload_qualys, iac::result, iac::result_qualys, iac::list,
+        iac::list_qualys,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
