@@ -221,7 +221,7 @@ fn server_failures_are_one_line_errors_naming_the_url() {
     let dir = temp("errors");
     let server = serve(&dir);
     let url = &server.url.clone();
-    let scan = |url: &str, password: &str| {
+    let scan = |url: &str, user: &str, password: &str| {
         vigil(
             &dir,
             &[
@@ -234,13 +234,13 @@ fn server_failures_are_one_line_errors_naming_the_url() {
                 "-a",
                 url,
                 "-u",
-                "admin",
+                user,
                 "-p",
                 password,
             ],
         )
     };
-    let out = scan(url, "wrong");
+    let out = scan(url, "admin", "wrong");
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
     assert!(e.contains(url) && e.contains("401"), "{e}");
@@ -282,23 +282,7 @@ fn server_failures_are_one_line_errors_naming_the_url() {
                 .to_string(),
         )
         .expect("rita is created");
-    let out = vigil(
-        &dir,
-        &[
-            "iac",
-            "scan",
-            "-n",
-            "x",
-            "-d",
-            "examples/terraform",
-            "-a",
-            url,
-            "-u",
-            "rita",
-            "-p",
-            PASSWORD,
-        ],
-    );
+    let out = scan(url, "rita", PASSWORD);
     assert_eq!(out.status.code(), Some(2));
     let e = stderr(&out);
     assert!(
@@ -312,13 +296,13 @@ fn server_failures_are_one_line_errors_naming_the_url() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     drop(server);
-    let out = scan(url, PASSWORD);
+    let out = scan(url, "admin", PASSWORD);
     assert_eq!(out.status.code(), Some(3));
     let e = stderr(&out);
     assert!(e.contains("cannot reach") && e.contains(url), "{e}");
     assert_eq!(e.trim().lines().count(), 1, "{e}");
 
-    let out = scan("https://vigil.example.com", PASSWORD);
+    let out = scan("https://vigil.example.com", "admin", PASSWORD);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("plain http"), "{}", stderr(&out));
     let _ = std::fs::remove_dir_all(&dir);

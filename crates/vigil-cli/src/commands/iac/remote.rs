@@ -287,14 +287,16 @@ impl Client {
     }
 
     /// The result of a scan, once finished (polled every 2 seconds for up
-    /// to 10 minutes while the server is still scanning).
+    /// to 10 minutes while the server says `SUBMITTED` or `PROCESSING`, as
+    /// Qualys' scans do; a Vigil server answers only when done).
     pub fn result(&self, scan_id: &str) -> Result<Document> {
         let path = format!("/api/v1/iac/scans/{scan_id}");
         let what = format!("the result of scan {scan_id}");
         let deadline = std::time::Instant::now() + Duration::from_secs(600);
         loop {
             let doc: Document = self.json(self.get(&path, &what)?)?;
-            if doc.status.starts_with("FINISHED") || std::time::Instant::now() > deadline {
+            let running = matches!(doc.status.as_str(), "SUBMITTED" | "PROCESSING");
+            if !running || std::time::Instant::now() > deadline {
                 return Ok(doc);
             }
             std::thread::sleep(Duration::from_secs(2));
