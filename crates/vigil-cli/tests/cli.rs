@@ -856,8 +856,9 @@ fn iac_config_is_written_and_found_in_qiac_order() {
         written.contains("platform_url: https://vigil.example.com"),
         "{written}"
     );
-    // With a platform configured the scan would go to the server, which this
-    // version cannot do yet: a clear error, not a silent local scan.
+    // With a platform configured the scan goes to the server (here an
+    // https one, which this build cannot reach): a clear error naming where
+    // the URL came from, not a silent local scan.
     let tf = examples("terraform");
     let out = env.vigil(&["iac", "scan", "-n", "t", "-d", &tf]);
     assert_eq!(out.status.code(), Some(2));

@@ -11,7 +11,9 @@
 //! * [`cloudformation::cloudformation_resources`] reads templates;
 //! * [`scan`] reads what [`source::gather`] found (directories, archives) of
 //!   every kind — the only module that touches the file system is
-//!   [`source`].
+//!   [`source`];
+//! * [`report::scan`] evaluates them with a catalogue into the scan
+//!   response document that `vigil iac` prints and the server keeps.
 //!
 //! Each resource carries [`vigil_model::Origin::Iac`] (file and lines of its
 //! block). A value not known at build time (a variable without a value, a
@@ -27,6 +29,7 @@
 mod aws;
 pub mod cloudformation;
 pub mod functions;
+pub mod report;
 mod secrets;
 mod semantics;
 pub mod source;

@@ -227,14 +227,7 @@ impl Walker<'_> {
             Ok(meta) if meta.is_dir() => self.directory(path, Area::Plain),
             Ok(_) => {
                 if archive_kind(&display).is_none() && !is_scannable(&display) {
-                    self.out.error(
-                        display,
-                        format!(
-                            "not a file Vigil scans: give a file ending in {} or an archive \
-                             (.zip, .7z, .tar, .tar.gz, .tgz, .gz), or a directory",
-                            SCANNABLE.join(", ")
-                        ),
-                    );
+                    self.out.error(display, not_scannable());
                 } else {
                     self.file(path, display);
                 }
@@ -351,8 +344,18 @@ impl Walker<'_> {
             Ok(meta) => meta.len(),
             Err(e) => return self.out.error(display, format!("cannot read archive: {e}")),
         };
+        self.read_archive(BufReader::new(file), compressed, display, kind);
+    }
+
+    /// Reads an archive of `compressed` bytes from `reader`.
+    fn read_archive<R: Read + Seek>(
+        &mut self,
+        reader: R,
+        compressed: u64,
+        display: String,
+        kind: ArchiveKind,
+    ) {
         let mut scan = ArchiveScan::new(&display, compressed, self.filter, self.limits);
-        let reader = BufReader::new(file);
         let result = match kind {
             ArchiveKind::Zip => scan.zip(reader),
             ArchiveKind::SevenZ => scan.seven_z(reader),
@@ -370,6 +373,77 @@ impl Walker<'_> {
             Err(refusal) => self.out.error(display, refusal.0),
         }
     }
+
+    /// A file held in memory, named `name`: an archive is opened, a
+    /// scannable file taken, another file reported.
+    fn bytes(&mut self, name: &str, bytes: &[u8]) {
+        if let Some(kind) = archive_kind(name) {
+            let reader = io::Cursor::new(bytes);
+            return self.read_archive(reader, bytes.len() as u64, name.to_string(), kind);
+        }
+        if !is_scannable(name) {
+            return self.out.error(name, not_scannable());
+        }
+        if !self.wanted(name) {
+            return;
+        }
+        if bytes.len() as u64 > self.limits.max_file_bytes {
+            return self
+                .out
+                .error(name, too_large(bytes.len() as u64, self.limits));
+        }
+        match text(bytes.to_vec()) {
+            Ok(text) => self.out.files.push(SourceFile {
+                path: name.to_string(),
+                text,
+            }),
+            Err(message) => self.out.error(name, message),
+        }
+    }
+}
+
+/// Reads one file held in memory (an upload) into `out`, as [`gather`]
+/// reads a file given by name: an archive (by the extension of `name`) is
+/// read in memory with the same [`Limits`] and refusals, its files named
+/// `<name>!/<entry path>`; a scannable file is taken under `name`; any
+/// other file is an error. `filter` keeps only the files whose path it
+/// matches.
+pub fn gather_bytes(
+    name: &str,
+    bytes: &[u8],
+    filter: Option<&Regex>,
+    limits: &Limits,
+    out: &mut Gathered,
+) {
+    let mut walker = Walker {
+        filter,
+        limits,
+        out: std::mem::take(out),
+    };
+    walker.bytes(name, bytes);
+    *out = walker.out;
+}
+
+/// Whether `path` names an archive Vigil reads (`.zip`, `.7z`, `.tar`,
+/// `.tar.gz`, `.tgz`, `.gz`; ASCII case ignored).
+pub fn is_archive(path: &str) -> bool {
+    archive_kind(path).is_some()
+}
+
+impl SourceError {
+    /// Whether this is an archive refused as a whole (an unsafe entry or a
+    /// passed limit), as opposed to a file that could not be read.
+    pub fn is_refusal(&self) -> bool {
+        self.message.starts_with(REFUSED)
+    }
+}
+
+fn not_scannable() -> String {
+    format!(
+        "not a file Vigil scans: give a file ending in {} or an archive \
+         (.zip, .7z, .tar, .tar.gz, .tgz, .gz), or a directory",
+        SCANNABLE.join(", ")
+    )
 }
 
 /// Why a whole archive is refused (the message, without the archive's path).

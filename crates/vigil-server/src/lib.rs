@@ -12,6 +12,7 @@ pub mod access;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod iac;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
@@ -103,6 +104,8 @@ pub struct Server {
         users::permissions, users::list_roles, users::get_role, users::create_role,
         users::update_role, users::delete_role, users::list_users, users::get_user,
         users::create_user, users::update_user, users::delete_user, users::audit_log,
+        iac::upload, iac::upload_qualys, iac::result, iac::result_qualys, iac::list,
+        iac::list_qualys,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -110,6 +113,7 @@ pub struct Server {
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Tokens and the caller's identity"),
         (name = "users", description = "Users, roles, permissions and the audit log"),
+        (name = "iac", description = "IaC scans: upload files or archives, results, the scan list (also at Qualys' paths)"),
     )
 )]
 pub struct ApiDoc;
@@ -268,6 +272,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/swagger-ui/", get(swagger::index))
         .route("/swagger-ui/{file}", get(swagger::file))
         .route("/cloudview-api/swagger-ui.html", get(swagger::index))
+        .merge(iac::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))

@@ -402,8 +402,13 @@ impl Store for PgStore {
         Ok(count(n))
     }
 
-    async fn save_iac_scan(&self, scan: &IacScanRecord) -> Result<(), StoreError> {
+    async fn save_iac_scan(
+        &self,
+        scan: &IacScanRecord,
+        audit: Option<&vigil_store::access::AuditEntry>,
+    ) -> Result<(), StoreError> {
         let row = IacScanRow::of(scan)?;
+        let mut tx = self.pool.begin().await.map_err(db)?;
         sqlx::query(&format!(
             "INSERT INTO iac_scans ({}) VALUES ($1, $2, $3, $4, $5, $6)",
             iac::COLUMNS
@@ -414,10 +419,13 @@ impl Store for PgStore {
         .bind(&row.status)
         .bind(&row.summary)
         .bind(&row.document)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(())
+        if let Some(audit) = audit {
+            access::insert_audit(&mut tx, audit).await?;
+        }
+        tx.commit().await.map_err(db)
     }
 
     async fn iac_scan(&self, scan_id: &str) -> Result<Option<IacScanRecord>, StoreError> {

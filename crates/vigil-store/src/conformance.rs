@@ -988,8 +988,41 @@ pub async fn iac_scans_kept(store: &dyn Store) {
     };
     assert!(store.iac_scans().await.expect("iac_scans").is_empty());
     assert_eq!(store.iac_scan("none").await.expect("iac_scan"), None);
-    store.save_iac_scan(&scan("a", 1)).await.expect("save a");
-    store.save_iac_scan(&scan("b", 2)).await.expect("save b");
+    store
+        .save_iac_scan(&scan("a", 1), None)
+        .await
+        .expect("save a");
+    let audit = AuditEntry::now(
+        "alice",
+        "iac.scan",
+        "b",
+        serde_json::json!({"name": "scan b"}),
+    );
+    store
+        .save_iac_scan(&scan("b", 2), Some(&audit))
+        .await
+        .expect("save b");
+    let audited = store
+        .audit_log(
+            &AuditFilter {
+                action: Some("iac.scan".into()),
+                ..Default::default()
+            },
+            Page {
+                limit: 10,
+                offset: 0,
+            },
+        )
+        .await
+        .expect("audit log");
+    assert_eq!(audited.len(), 1, "the API's scan is audited with it");
+    assert_eq!(
+        (
+            audited[0].entry.actor.as_str(),
+            audited[0].entry.target.as_str()
+        ),
+        ("alice", "b")
+    );
     assert_eq!(
         store.iac_scan("a").await.expect("iac_scan"),
         Some(scan("a", 1))
@@ -1006,12 +1039,12 @@ pub async fn iac_scans_kept(store: &dyn Store) {
     let mut again = scan("a", 5);
     again.name = "replaced".into();
     assert!(
-        store.save_iac_scan(&again).await.is_err(),
+        store.save_iac_scan(&again, None).await.is_err(),
         "a scan id is used once"
     );
     let mut invalid = scan("c", 3);
     invalid.document = None;
-    assert!(store.save_iac_scan(&invalid).await.is_err());
+    assert!(store.save_iac_scan(&invalid, None).await.is_err());
     assert_eq!(
         store.iac_scan("a").await.expect("iac_scan"),
         Some(scan("a", 1))

@@ -261,8 +261,14 @@ pub trait Store: AccessStore + Send + Sync {
     /// How many resources of `source` are present (not gone).
     async fn present_resources(&self, source: &str) -> Result<u64, StoreError>;
 
-    /// Keeps an IaC scan (its id must be new).
-    async fn save_iac_scan(&self, scan: &IacScanRecord) -> Result<(), StoreError>;
+    /// Keeps an IaC scan (its id must be new), with `audit` in the same
+    /// transaction when given (a scan through the API; a local CLI scan has
+    /// no caller to audit).
+    async fn save_iac_scan(
+        &self,
+        scan: &IacScanRecord,
+        audit: Option<&access::AuditEntry>,
+    ) -> Result<(), StoreError>;
 
     /// One IaC scan with its document, if it exists.
     async fn iac_scan(&self, scan_id: &str) -> Result<Option<IacScanRecord>, StoreError>;

@@ -42,8 +42,13 @@ pub struct Settings {
 pub enum Platform {
     /// No platform URL: scan locally, keep scans in the embedded store.
     Local,
-    /// A Vigil server, and where its URL was found.
-    Remote { url: String, from: String },
+    /// A Vigil server, where its URL was found, and the credentials.
+    Remote {
+        url: String,
+        from: String,
+        user: Option<String>,
+        password: Option<String>,
+    },
 }
 
 /// Where `vigil iac config -c X` writes: `X/.vigil-iac.yaml` when `X` is a
@@ -116,11 +121,17 @@ pub fn read(path: &Path) -> Result<Option<Settings>> {
 /// Resolves the platform of a command: options, `-c` file, `./.vigil-iac.yaml`,
 /// `~/.vigil-iac.yaml`, in this order.
 pub fn resolve(args: &PlatformArgs, cwd: &Path, home: Option<&Path>) -> Result<Platform> {
+    let remote = |url: String, from: String, settings: Option<Settings>| {
+        let (user, password) = settings.map_or((None, None), |s| (Some(s.user), Some(s.password)));
+        Platform::Remote {
+            url,
+            from,
+            user: args.user.clone().or(user),
+            password: args.password.clone().or(password),
+        }
+    };
     if let Some(url) = &args.platform_url {
-        return Ok(Platform::Remote {
-            url: url.clone(),
-            from: "-a/--platform_url".into(),
-        });
+        return Ok(remote(url.clone(), "-a/--platform_url".into(), None));
     }
     if let Some(path) = &args.config_file {
         let path = if path.is_dir() {
@@ -129,10 +140,11 @@ pub fn resolve(args: &PlatformArgs, cwd: &Path, home: Option<&Path>) -> Result<P
             path.clone()
         };
         return match read(&path)? {
-            Some(s) => Ok(Platform::Remote {
-                url: s.platform_url,
-                from: path.display().to_string(),
-            }),
+            Some(s) => Ok(remote(
+                s.platform_url.clone(),
+                path.display().to_string(),
+                Some(s),
+            )),
             None => Err(Failure::input(format!(
                 "-c {}: no such config file; write it with `vigil iac config -a URL -u USER -p PASSWORD -c {}`",
                 path.display(),
@@ -143,23 +155,14 @@ pub fn resolve(args: &PlatformArgs, cwd: &Path, home: Option<&Path>) -> Result<P
     for dir in std::iter::once(cwd).chain(home) {
         let path = dir.join(FILE_NAME);
         if let Some(s) = read(&path)? {
-            return Ok(Platform::Remote {
-                url: s.platform_url,
-                from: path.display().to_string(),
-            });
+            return Ok(remote(
+                s.platform_url.clone(),
+                path.display().to_string(),
+                Some(s),
+            ));
         }
     }
     Ok(Platform::Local)
-}
-
-/// The error for a command that would go to a server: the server's API is
-/// not part of this version of Vigil yet.
-pub fn remote_unsupported(url: &str, from: &str) -> Failure {
-    Failure::input(format!(
-        "a platform URL is set ({url}, from {from}), but this vigil sends no scans to a server yet: \
-         the server API comes with `vigil serve`. Run without -a, and without the config file \
-         (or with one you removed), to scan locally and keep the scan in the local store"
-    ))
 }
 
 #[cfg(test)]

@@ -3,40 +3,13 @@
 //! `vigil_iac::scan`.
 
 use crate::setup::{Failure, Result};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use vigil_iac::{Kind, ParseError};
-use vigil_model::Resource;
+use vigil_iac::terraform::TfInputs;
+use vigil_iac::Scanned;
 
-/// What a scan read.
-pub struct Loaded {
-    pub resources: Vec<Resource>,
-    pub errors: Vec<ParseError>,
-    /// IaC files read (of every kind).
-    pub files: usize,
-    kinds: HashMap<String, Kind>,
-}
-
-impl Loaded {
-    /// `terraform`, `terraform_plan` or `cloudformation`, for the document.
-    pub fn check_type(&self, file: &str) -> &'static str {
-        self.kinds
-            .get(file)
-            .copied()
-            .unwrap_or(Kind::Terraform)
-            .check_type()
-    }
-}
-
-/// Reads the files, directories and archives of a scan, with Terraform
-/// variables from `--var-file` and `--var`.
-pub fn load(
-    paths: &[PathBuf],
-    filter: Option<&regex::Regex>,
-    var_files: &[PathBuf],
-    vars: &[String],
-) -> Result<Loaded> {
-    let mut inputs = vigil_iac::terraform::TfInputs {
+/// The Terraform variables of `--var-file` and `--var`, checked and read.
+pub fn inputs(var_files: &[PathBuf], vars: &[String]) -> Result<TfInputs> {
+    let mut inputs = TfInputs {
         vars: vars.to_vec(),
         ..Default::default()
     };
@@ -52,12 +25,11 @@ pub fn load(
             .map_err(|e| Failure::input(format!("--var-file {}: {e}", p.display())))?;
         inputs.var_files.push((p.display().to_string(), text));
     }
+    Ok(inputs)
+}
+
+/// Reads the files, directories and archives of a scan.
+pub fn load(paths: &[PathBuf], filter: Option<&regex::Regex>, inputs: &TfInputs) -> Scanned {
     let gathered = vigil_iac::source::gather(paths, filter, &Default::default());
-    let scanned = vigil_iac::scan(gathered, &inputs);
-    Ok(Loaded {
-        resources: scanned.resources,
-        errors: scanned.errors,
-        files: scanned.files.len(),
-        kinds: scanned.files.into_iter().collect(),
-    })
+    vigil_iac::scan(gathered, inputs)
 }

@@ -1,11 +1,12 @@
 //! `vigil iac`: scan infrastructure as code with the same catalogue as live
 //! accounts, with the commands and options of seed 001's `qiac` (`scan`,
-//! `getresult`, `listscans`, `config`). Scans run locally and are kept in
-//! the store; see docs/iac.md.
+//! `getresult`, `listscans`, `config`). Without a platform URL, scans run
+//! locally and are kept in the store; with one (`-a`, or a config file),
+//! they go to a Vigil server (`remote`); see docs/iac.md.
 
 mod config;
-mod document;
 mod load;
+mod remote;
 
 use super::pipeline;
 use crate::output::Rows;
@@ -13,12 +14,11 @@ use crate::setup::{open_store, runtime, Failure, Result, EXIT_FAILURES, EXIT_INP
 use crate::{Cli, Format};
 use clap::{Subcommand, ValueEnum};
 use config::{Platform, PlatformArgs};
-use document::{Check, CheckTypeResult, Checks, Document, ParsingError, Summary};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vigil_engine::Catalog;
-use vigil_model::{Criticality, EvalResult, Origin};
+use vigil_iac::report::{self, Document, Meta};
+use vigil_model::{EvalResult, Origin};
 use vigil_store::IacScanRecord;
 
 #[derive(Subcommand, Debug)]
@@ -82,8 +82,9 @@ pub struct ScanArgs {
     /// Report failures but exit 0 for them (parse errors still exit 2).
     #[arg(long = "soft-fail")]
     pub soft_fail: bool,
-    /// Accepted for qiac compatibility (`-as`): local scans finish before
-    /// the command returns.
+    /// With a server (`-a`): print the scan id once uploaded, without
+    /// waiting for the result (`-as`). A local scan finishes before the
+    /// command returns.
     #[arg(long = "async")]
     pub asynchronous: bool,
     /// A Terraform variable, NAME=VALUE (repeatable).
@@ -174,13 +175,18 @@ fn format(cli: &Cli, m: Option<IacFormat>) -> IacFormat {
     })
 }
 
-/// Scans go to a server when a platform URL is configured, which this
-/// version cannot do yet; otherwise they run locally.
-fn require_local(args: &PlatformArgs) -> Result<()> {
+/// The server a command goes to, signed in, when a platform URL is
+/// configured; `None` to work locally.
+fn server(args: &PlatformArgs) -> Result<Option<remote::Client>> {
     let cwd = std::env::current_dir().unwrap_or_default();
     match config::resolve(args, &cwd, dirs::home_dir().as_deref())? {
-        Platform::Local => Ok(()),
-        Platform::Remote { url, from } => Err(config::remote_unsupported(&url, &from)),
+        Platform::Local => Ok(None),
+        Platform::Remote {
+            url,
+            from,
+            user,
+            password,
+        } => remote::Client::login(&url, &from, user.as_deref(), password.as_deref()).map(Some),
     }
 }
 
@@ -203,31 +209,14 @@ fn tags(text: Option<&str>) -> Result<serde_json::Value> {
     let Some(text) = text else {
         return Ok(serde_json::Value::Array(Vec::new()));
     };
-    let bad = |why: String| {
+    report::parse_tags(text).map_err(|why| {
         Failure::input(format!(
             "-g/--tag {text:?}: {why}; give JSON such as '[{{\"env\":\"linux\"}}, {{\"team\":\"infra\"}}]'"
         ))
-    };
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| bad(format!("not JSON ({e})")))?;
-    let items = match v {
-        serde_json::Value::Array(items) => items,
-        o @ serde_json::Value::Object(_) => vec![o],
-        _ => return Err(bad("not a JSON array of objects".into())),
-    };
-    for item in &items {
-        let Some(o) = item.as_object() else {
-            return Err(bad(format!("{item} is not an object")));
-        };
-        if let Some((k, _)) = o.iter().find(|(_, v)| !v.is_string()) {
-            return Err(bad(format!("the value of {k:?} is not a string")));
-        }
-    }
-    Ok(serde_json::Value::Array(items))
+    })
 }
 
 fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
-    require_local(&args.platform)?;
     let threshold = pipeline::fail_on(&args.fail_on)?;
     let tags = tags(args.tags.as_deref())?;
     if args.name.trim().is_empty() {
@@ -239,10 +228,76 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
         })?),
         None => None,
     };
-    let loaded = load::load(&args.paths, filter.as_ref(), &args.var_files, &args.vars)?;
-    let evaluated = pipeline::evaluate(cli, args.policy.as_deref(), &loaded.resources)?;
+    let inputs = load::inputs(&args.var_files, &args.vars)?;
+    let meta = Meta {
+        name: args.name.clone(),
+        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
+        policy: args.policy.clone(),
+        tags,
+    };
+    let (mut doc, catalog) = match server(&args.platform)? {
+        None => local_scan(cli, args, filter.as_ref(), &inputs, meta)?,
+        Some(client) => {
+            let gathered =
+                vigil_iac::source::gather(&args.paths, filter.as_ref(), &Default::default());
+            let launched = client.upload(
+                &gathered,
+                &remote::Upload {
+                    name: &meta.name,
+                    paths: &meta.paths,
+                    policy: args.policy.as_deref(),
+                    tags: args.tags.as_deref(),
+                    vars: &args.vars,
+                    var_files: &inputs.var_files,
+                },
+            )?;
+            if args.asynchronous {
+                println!(
+                    "scan {} launched ({}); `vigil iac getresult -i {}` prints its result",
+                    launched.scan_uuid, launched.status, launched.scan_uuid
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let doc = client.result(&launched.scan_uuid)?;
+            (doc, crate::setup::catalog(cli)?)
+        }
+    };
+    if args.save {
+        save(&doc)?;
+    }
+    if args.quiet {
+        // The store and -s keep every check; -q only trims what is shown.
+        doc.only_failed();
+    }
+    render(&catalog, &doc, format(cli, args.format))?;
+    report_errors(&doc);
+    Ok(if !doc.parsing_errors.is_empty() {
+        ExitCode::from(EXIT_INPUT)
+    } else if doc.fails_at(threshold) && !args.soft_fail {
+        ExitCode::from(EXIT_FAILURES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
 
-    let mut doc = build(args, &loaded, &evaluated, tags);
+/// Scans here and keeps the scan in the store: its document, and the
+/// catalogue it was evaluated with.
+fn local_scan(
+    cli: &Cli,
+    args: &ScanArgs,
+    filter: Option<&regex::Regex>,
+    inputs: &vigil_iac::terraform::TfInputs,
+    meta: Meta,
+) -> Result<(Document, Catalog)> {
+    let scanned = load::load(&args.paths, filter, inputs);
+    let evaluated = pipeline::evaluate(cli, args.policy.as_deref(), &scanned.resources)?;
+    let doc = report::build(
+        meta,
+        &scanned,
+        &evaluated.catalog,
+        &evaluated.evaluations,
+        evaluated.now,
+    );
     let record = IacScanRecord {
         scan_id: doc.scan_uuid.clone(),
         name: doc.name.clone(),
@@ -253,122 +308,12 @@ fn scan(cli: &Cli, args: &ScanArgs) -> Result<ExitCode> {
     };
     runtime()?.block_on(async {
         let store = open_store(cli).await?;
-        store.save_iac_scan(&record).await.map_err(Failure::store)
+        store
+            .save_iac_scan(&record, None)
+            .await
+            .map_err(Failure::store)
     })?;
-    if args.save {
-        save(&doc)?;
-    }
-    if args.quiet {
-        // The store and -s keep every check; -q only trims what is shown.
-        doc.only_failed();
-    }
-    render(&evaluated.catalog, &doc, format(cli, args.format))?;
-    report_errors(&doc);
-
-    let failing = evaluated.fails_at(threshold) && !args.soft_fail;
-    Ok(if !loaded.errors.is_empty() {
-        ExitCode::from(EXIT_INPUT)
-    } else if failing {
-        ExitCode::from(EXIT_FAILURES)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-/// The scan response of a finished scan.
-fn build(
-    args: &ScanArgs,
-    loaded: &load::Loaded,
-    evaluated: &pipeline::Evaluated,
-    tags: serde_json::Value,
-) -> Document {
-    let mut by_type: BTreeMap<&str, Checks> = BTreeMap::new();
-    let mut summary = Summary {
-        files: loaded.files as u64,
-        resources: loaded.resources.len() as u64,
-        parsing_errors: loaded.errors.len() as u64,
-        ..Default::default()
-    };
-    for e in &evaluated.evaluations {
-        let r = &loaded.resources[e.resource];
-        let Some(c) = evaluated.catalog.control(e.cid) else {
-            continue;
-        };
-        let (file, line, end_line) = match &r.origin {
-            Origin::Iac {
-                file,
-                line,
-                end_line,
-            } => (file.clone(), *line, (*end_line).max(*line)),
-            _ => (String::new(), 0, 0),
-        };
-        let check = Check {
-            control_id: e.cid,
-            check_name: c.spec.title.clone(),
-            criticality: c.spec.criticality,
-            result: document::result_word(e.result).into(),
-            resource: r.id.clone(),
-            resource_type: r.resource_type.clone(),
-            resource_name: r.name.clone(),
-            file_path: file.clone(),
-            file_line_range: [line, end_line],
-            expected: e.evidence.expected.to_string(),
-            actual: e.evidence.actual.clone(),
-            message: e.evidence.message.to_string(),
-        };
-        let checks = by_type.entry(loaded.check_type(&file)).or_default();
-        match e.result {
-            EvalResult::Pass | EvalResult::Passe => {
-                summary.passed += 1;
-                checks.passed_checks.push(check);
-            }
-            EvalResult::Fail => {
-                summary.failed += 1;
-                match c.spec.criticality {
-                    Criticality::High => summary.failed_high += 1,
-                    Criticality::Medium => summary.failed_medium += 1,
-                    Criticality::Low => summary.failed_low += 1,
-                }
-                checks.failed_checks.push(check);
-            }
-            EvalResult::Skip => {
-                summary.skipped += 1;
-                checks.skipped_checks.push(check);
-            }
-        }
-    }
-    Document {
-        scan_uuid: uuid::Uuid::new_v4().to_string(),
-        name: args.name.clone(),
-        status: if loaded.errors.is_empty() {
-            "FINISHED"
-        } else {
-            "FINISHED_WITH_ERRORS"
-        }
-        .into(),
-        created_on: evaluated.now.to_rfc3339(),
-        tags,
-        paths: args.paths.iter().map(|p| p.display().to_string()).collect(),
-        policy: args.policy.clone(),
-        summary,
-        result: by_type
-            .into_iter()
-            .map(|(t, results)| CheckTypeResult {
-                check_type: t.to_string(),
-                results,
-            })
-            .collect(),
-        parsing_errors: loaded
-            .errors
-            .iter()
-            .map(|e| ParsingError {
-                file: e.file.clone(),
-                line: e.line,
-                column: e.column,
-                message: e.message.clone(),
-            })
-            .collect(),
-    }
+    Ok((doc, evaluated.catalog))
 }
 
 /// The files a scan could not read, on standard error (the document lists
@@ -565,8 +510,10 @@ fn kept(cli: &Cli, scan_id: &str) -> Result<(IacScanRecord, Document)> {
 }
 
 fn getresult(cli: &Cli, args: &GetArgs) -> Result<ExitCode> {
-    require_local(&args.platform)?;
-    let (_, mut doc) = kept(cli, &args.scan_id)?;
+    let mut doc = match server(&args.platform)? {
+        None => kept(cli, &args.scan_id)?.1,
+        Some(client) => client.result(&scan_id(&args.scan_id)?)?,
+    };
     if args.save {
         save(&doc)?;
     }
@@ -579,11 +526,56 @@ fn getresult(cli: &Cli, args: &GetArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A scan id as given with `-i`, checked before it goes into a URL.
+fn scan_id(id: &str) -> Result<String> {
+    let id = id.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(Failure::input(format!(
+            "-i {id:?} is not a scan id; `vigil iac listscans` lists them"
+        )));
+    }
+    Ok(id.to_string())
+}
+
+/// The server's scans as the store's records (without documents).
+fn listed(scans: Vec<remote::Listed>) -> Result<Vec<IacScanRecord>> {
+    scans
+        .into_iter()
+        .map(|s| {
+            let created = chrono::DateTime::parse_from_rfc3339(&s.created_on)
+                .map_err(|e| {
+                    Failure::store(format!(
+                        "the server sent scan {} with a date that is not RFC 3339 ({e})",
+                        s.scan_uuid
+                    ))
+                })?
+                .with_timezone(&chrono::Utc);
+            Ok(IacScanRecord {
+                scan_id: s.scan_uuid,
+                name: s.name,
+                created,
+                status: s.status,
+                summary: s.summary,
+                document: None,
+            })
+        })
+        .collect()
+}
+
 fn listscans(cli: &Cli, args: &ListArgs) -> Result<ExitCode> {
-    require_local(&args.platform)?;
-    let scans = match &args.scan_id {
-        Some(id) => vec![kept(cli, id)?.0],
-        None => runtime()?.block_on(async {
+    let scans = match (server(&args.platform)?, &args.scan_id) {
+        (Some(client), id) => {
+            let id = id.as_deref().map(scan_id).transpose()?;
+            let scans = listed(client.list(id.as_deref())?)?;
+            if let (Some(id), true) = (&id, scans.is_empty()) {
+                return Err(Failure::input(format!(
+                    "-i {id}: no such scan on the server; `vigil iac listscans` lists them"
+                )));
+            }
+            scans
+        }
+        (None, Some(id)) => vec![kept(cli, id)?.0],
+        (None, None) => runtime()?.block_on(async {
             let store = open_store(cli).await?;
             store.iac_scans().await.map_err(Failure::store)
         })?,
