@@ -359,7 +359,9 @@ fn build(
         }
     }
     let authentication = authentication(state, form.authentication, existing)?;
+    // Milliseconds, as stored, so that the answer matches later reads.
     let now = chrono::Utc::now();
+    let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     Ok(ConnectorRecord {
         id: existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |e| e.id.clone()),
         name: form.name.trim().to_string(),
