@@ -34,6 +34,7 @@ pub struct Cli {
     /// Defaults to the embedded SQLite database <data-dir>/vigil.db.
     #[arg(
         long,
+        alias = "database-url",
         global = true,
         env = "VIGIL_DATABASE_URL",
         value_name = "URL",
