@@ -22,6 +22,37 @@ fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
+/// `query` with `connector` bound in [`CONNECTOR_COLUMNS`] order.
+fn bind_connector<'q>(
+    query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    connector: &ConnectorRecord,
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let row = c::connector_row(connector);
+    query
+        .bind(row.0)
+        .bind(row.1)
+        .bind(row.2)
+        .bind(row.3)
+        .bind(row.4)
+        .bind(row.5)
+        .bind(row.6)
+        .bind(row.7)
+        .bind(row.8)
+        .bind(row.9)
+        .bind(row.10)
+        .bind(row.11)
+        .bind(row.12)
+        .bind(row.13)
+}
+
+/// The error of a connector name another connector has.
+fn name_taken(connector: &ConnectorRecord) -> StoreError {
+    StoreError::Conflict(format!(
+        "a connector named `{}` already exists; choose another name",
+        connector.name
+    ))
+}
+
 /// Inserts a queued run of `connector_id` on `conn`.
 async fn insert_run(
     conn: &mut PgConnection,
@@ -58,34 +89,17 @@ impl ConnectorStore for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         connector.validate()?;
-        let row = c::connector_row(connector);
+        let marks = vec!["?"; 14].join(", ");
+        let sql = numbered(&format!(
+            "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        ));
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let done = sqlx::query(&numbered(&format!(
-            "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING"
-        )))
-        .bind(row.0)
-        .bind(row.1)
-        .bind(row.2)
-        .bind(row.3)
-        .bind(row.4)
-        .bind(row.5)
-        .bind(row.6)
-        .bind(row.7)
-        .bind(row.8)
-        .bind(row.9)
-        .bind(row.10)
-        .bind(row.11)
-        .bind(row.12)
-        .bind(row.13)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        let done = bind_connector(sqlx::query(&sql), connector)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "a connector named `{}` already exists; choose another name",
-                connector.name
-            )));
+            return Err(name_taken(connector));
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
@@ -97,38 +111,22 @@ impl ConnectorStore for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         connector.validate()?;
-        let row = c::connector_row(connector);
+        let sql = numbered(&format!(
+            "UPDATE connectors SET {} WHERE id = ?",
+            c::connector_assignments()
+        ));
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let done = sqlx::query(
-            "UPDATE connectors SET name = $1, description = $2, auth_kind = $3, role_arn = $4, \
-             external_id = $5, access_key_id = $6, sealed_secret = $7, regions = $8, polling_minutes = $9, \
-             tags = $10, enabled = $11, updated = $12 WHERE id = $13",
-        )
-        .bind(row.1)
-        .bind(row.2)
-        .bind(row.3)
-        .bind(row.4)
-        .bind(row.5)
-        .bind(row.6)
-        .bind(row.7)
-        .bind(row.8)
-        .bind(row.9)
-        .bind(row.10)
-        .bind(row.11)
-        .bind(row.13)
-        .bind(row.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "a connector named `{}` already exists; choose another name",
-                    connector.name
-                ))
-            } else {
-                db(e)
-            }
-        })?;
+        let done = bind_connector(sqlx::query(&sql), connector)
+            .bind(&connector.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if unique_violation(&e) {
+                    name_taken(connector)
+                } else {
+                    db(e)
+                }
+            })?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
                 "no connector {}",

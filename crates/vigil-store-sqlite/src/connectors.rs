@@ -28,6 +28,37 @@ impl SqliteStore {
     }
 }
 
+/// `query` with `connector` bound in [`CONNECTOR_COLUMNS`] order.
+fn bind_connector<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    connector: &ConnectorRecord,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let row = c::connector_row(connector);
+    query
+        .bind(row.0)
+        .bind(row.1)
+        .bind(row.2)
+        .bind(row.3)
+        .bind(row.4)
+        .bind(row.5)
+        .bind(row.6)
+        .bind(row.7)
+        .bind(row.8)
+        .bind(row.9)
+        .bind(row.10)
+        .bind(row.11)
+        .bind(row.12)
+        .bind(row.13)
+}
+
+/// The error of a connector name another connector has.
+fn name_taken(connector: &ConnectorRecord) -> StoreError {
+    StoreError::Conflict(format!(
+        "a connector named `{}` already exists; choose another name",
+        connector.name
+    ))
+}
+
 /// Inserts a queued run of `connector_id` on `conn`.
 async fn insert_run(
     conn: &mut SqliteConnection,
@@ -64,35 +95,18 @@ impl ConnectorStore for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         connector.validate()?;
-        let row = c::connector_row(connector);
+        let marks = vec!["?"; 14].join(", ");
+        let sql = format!(
+            "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING"
+        );
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let done = sqlx::query(&format!(
-            "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT DO NOTHING"
-        ))
-        .bind(row.0)
-        .bind(row.1)
-        .bind(row.2)
-        .bind(row.3)
-        .bind(row.4)
-        .bind(row.5)
-        .bind(row.6)
-        .bind(row.7)
-        .bind(row.8)
-        .bind(row.9)
-        .bind(row.10)
-        .bind(row.11)
-        .bind(row.12)
-        .bind(row.13)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        let done = bind_connector(sqlx::query(&sql), connector)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "a connector named `{}` already exists; choose another name",
-                connector.name
-            )));
+            return Err(name_taken(connector));
         }
         insert_audit(&mut tx, audit).await?;
         tx.commit().await.map_err(db)
@@ -104,39 +118,23 @@ impl ConnectorStore for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         connector.validate()?;
-        let row = c::connector_row(connector);
+        let sql = format!(
+            "UPDATE connectors SET {} WHERE id = ?",
+            c::connector_assignments()
+        );
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let done = sqlx::query(
-            "UPDATE connectors SET name = ?, description = ?, auth_kind = ?, role_arn = ?, \
-             external_id = ?, access_key_id = ?, sealed_secret = ?, regions = ?, polling_minutes = ?, \
-             tags = ?, enabled = ?, updated = ? WHERE id = ?",
-        )
-        .bind(row.1)
-        .bind(row.2)
-        .bind(row.3)
-        .bind(row.4)
-        .bind(row.5)
-        .bind(row.6)
-        .bind(row.7)
-        .bind(row.8)
-        .bind(row.9)
-        .bind(row.10)
-        .bind(row.11)
-        .bind(row.13)
-        .bind(row.0)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "a connector named `{}` already exists; choose another name",
-                    connector.name
-                ))
-            } else {
-                db(e)
-            }
-        })?;
+        let done = bind_connector(sqlx::query(&sql), connector)
+            .bind(&connector.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if unique_violation(&e) {
+                    name_taken(connector)
+                } else {
+                    db(e)
+                }
+            })?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(format!(
                 "no connector {}",

@@ -1419,6 +1419,7 @@ pub async fn connectors_and_runs(store: &dyn Store) {
         regions: vec![],
         tags: vec![],
         enabled: false,
+        created: t(5),
         updated: t(1),
         ..dev.clone()
     };
@@ -1426,9 +1427,14 @@ pub async fn connectors_and_runs(store: &dyn Store) {
         .update_connector(&renamed, &audit("connector.update", "connector:c-dev"))
         .await
         .expect("update");
+    let renamed = ConnectorRecord {
+        created: t(0),
+        ..renamed
+    };
     assert_eq!(
         store.connector("c-dev").await.expect("connector"),
-        Some(renamed.clone())
+        Some(renamed.clone()),
+        "the creation time stays"
     );
     let taken = ConnectorRecord {
         name: "prod".into(),
@@ -1692,32 +1698,26 @@ pub async fn run_queue_and_leases(store: &dyn Store) {
     }
 }
 
-/// Awaits every future, concurrently.
+/// Awaits every future, concurrently (on this task: the store is borrowed).
 async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
     let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
-        let mut done = true;
         for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
             if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => {
-                        *result = Some(v);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => done = false,
+                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+                    *result = Some(v);
+                    *slot = None;
                 }
             }
         }
-        if done {
+        if pending.iter().all(Option::is_none) {
             std::task::Poll::Ready(())
         } else {
             std::task::Poll::Pending
         }
     })
     .await;
-    out.extend(results.into_iter().flatten());
-    out
+    results.into_iter().flatten().collect()
 }

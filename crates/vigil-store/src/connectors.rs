@@ -283,6 +283,19 @@ pub trait ConnectorStore: Send + Sync {
 pub const CONNECTOR_COLUMNS: &str = "id, name, description, auth_kind, role_arn, external_id, \
      access_key_id, sealed_secret, regions, polling_minutes, tags, enabled, created, updated";
 
+/// The `SET` list of an update binding a whole row in [`CONNECTOR_COLUMNS`]
+/// order (with `?` placeholders); the stored creation time is kept.
+pub fn connector_assignments() -> String {
+    CONNECTOR_COLUMNS
+        .split(", ")
+        .map(|c| match c {
+            "created" => "created = COALESCE(created, ?)".to_string(),
+            c => format!("{c} = ?"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A connector row in [`CONNECTOR_COLUMNS`] order.
 pub type ConnectorRow = (
     String,
