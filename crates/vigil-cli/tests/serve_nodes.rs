@@ -85,9 +85,9 @@ fn node(
         .read_line(&mut line)
         .expect("a line on stdout");
     let url = line
+        .trim()
         .split(" listening on ")
         .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no address printed: `{line}`"))
         .to_string();
     Node { child, url, log }

@@ -64,10 +64,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             ),
         }
         println!(
-            "vigil API ({} store) listening on http://{} (node {})",
+            "vigil API ({} store) listening on http://{}",
             store.backend(),
-            server.local_addr(),
-            server.node_id().unwrap_or("-")
+            server.local_addr()
         );
         server
             .serve(vigil_server::shutdown_signal())
