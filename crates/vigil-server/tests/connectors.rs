@@ -379,6 +379,22 @@ fn roles_tags_and_runs(place: &Place) {
         None,
     );
     assert_eq!(reply.status, 202, "{}", reply.body);
+    // The OpenAPI document gives each operation its permission.
+    let doc = server.get("/api/openapi.json", None).json();
+    for (path, method, scope) in [
+        ("/api/v1/connectors", "get", "view_data"),
+        ("/api/v1/connectors", "post", "manage_connectors"),
+        ("/api/v1/connectors/{id}", "put", "manage_connectors"),
+        ("/api/v1/connectors/{id}/run", "post", "manage_connectors"),
+        ("/api/v1/connectors/{id}/runs", "get", "view_data"),
+        ("/api/v1/runs/{run_id}", "get", "view_data"),
+    ] {
+        assert_eq!(
+            doc["paths"][path][method]["security"][0]["bearer"][0], scope,
+            "{method} {path}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ConnectorView"].is_object());
     // A tag no connector carries: none.
     let nobody = server.user_token("nina", "reader", &["nothing"]);
     assert_eq!(
@@ -517,4 +533,52 @@ fn the_worker_executes_runs_on_postgres() {
     if let Some(place) = Place::postgres(&rt, "connectors_worker") {
         the_worker_executes_runs(&place);
     }
+}
+
+#[test]
+fn a_node_without_the_secret_key_fails_access_key_runs_without_executing_them() {
+    let place = Place::sqlite();
+    let run_id = {
+        let server = with_key(&place);
+        let admin = server.admin_token();
+        let id = create(&server, &admin, &keys_connector("keys"))["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        let queued = server.call(
+            "POST",
+            &format!("/api/v1/connectors/{id}/run"),
+            Some(&admin),
+            None,
+        );
+        assert_eq!(queued.status, 202, "{}", queued.body);
+        queued.json()["id"].as_str().expect("id").to_string()
+    };
+    let fake = Arc::new(Fake::default());
+    let config = Config {
+        admin_password: Some(PASSWORD.into()),
+        executor: Some(fake.clone()),
+        worker: WorkerConfig {
+            node_id: None,
+            tick: Duration::from_millis(100),
+            lease: Duration::from_secs(3),
+        },
+        ..Config::default()
+    };
+    let server = start_with(runtime(), &place, config);
+    let admin = server.admin_token();
+    let run = wait_for(&server, &admin, &format!("/api/v1/runs/{run_id}"), |r| {
+        r["state"] == "Failed"
+    });
+    let message = run["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("VIGIL_SECRET_KEY"), "{run}");
+    assert!(
+        fake.secrets.lock().expect("lock").is_empty(),
+        "not executed"
+    );
+    let metrics = server.get("/metrics", None).body;
+    assert!(
+        metrics.contains("vigil_runs_total{state=\"failed\"} 1\n"),
+        "{metrics}"
+    );
 }
