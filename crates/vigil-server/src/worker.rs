@@ -81,6 +81,16 @@ pub fn default_node_id() -> String {
     format!("{host}-{}-{}", std::process::id(), &random[..8])
 }
 
+/// A run's task, aborted when the worker lets go of it (lease lost, or the
+/// worker stopped).
+struct AbortOnDrop(tokio::task::JoinHandle<RunOutcome>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// One node's worker.
 pub struct Worker {
     pub node: String,
@@ -210,12 +220,16 @@ impl Worker {
         run_id: &str,
         job: RunJob,
     ) -> Option<RunOutcome> {
-        let mut work = self.executor.execute(job);
+        // Its own task: a panic in the executor fails the run, not the worker.
+        let executor = self.executor.clone();
+        let mut work = AbortOnDrop(tokio::spawn(async move { executor.execute(job).await }));
         let mut renew = tokio::time::interval(self.config.lease / 3);
         renew.tick().await;
         loop {
             tokio::select! {
-                outcome = &mut work => return Some(outcome),
+                outcome = &mut work.0 => {
+                    return Some(outcome.unwrap_or_else(|e| failure(format!("the run stopped: {e}"))));
+                }
                 _ = renew.tick() => {
                     match state.store.renew_lease(run_id, &self.node, lease_end(self.config.lease)).await {
                         Ok(()) => {}

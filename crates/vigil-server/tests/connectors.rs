@@ -420,6 +420,8 @@ fn roles_tags_and_runs_on_postgres() {
 #[derive(Debug, Default)]
 struct Fake {
     secrets: Mutex<Vec<Option<String>>>,
+    /// Panics instead (a broken executor).
+    panics: bool,
 }
 
 #[async_trait::async_trait]
@@ -429,6 +431,7 @@ impl RunExecutor for Fake {
             .lock()
             .expect("lock")
             .push(job.secret_access_key.clone());
+        assert!(!self.panics, "the executor broke");
         RunOutcome::Completed {
             resources: 3,
             evaluations: 5,
@@ -535,50 +538,81 @@ fn the_worker_executes_runs_on_postgres() {
     }
 }
 
-#[test]
-fn a_node_without_the_secret_key_fails_access_key_runs_without_executing_them() {
-    let place = Place::sqlite();
-    let run_id = {
-        let server = with_key(&place);
-        let admin = server.admin_token();
-        let id = create(&server, &admin, &keys_connector("keys"))["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let queued = server.call(
-            "POST",
-            &format!("/api/v1/connectors/{id}/run"),
-            Some(&admin),
-            None,
-        );
-        assert_eq!(queued.status, 202, "{}", queued.body);
-        queued.json()["id"].as_str().expect("id").to_string()
-    };
-    let fake = Arc::new(Fake::default());
-    let config = Config {
+/// A server config whose worker runs `fake` every 100 ms with a 3 s lease.
+fn fast_worker(fake: Arc<Fake>) -> Config {
+    Config {
         admin_password: Some(PASSWORD.into()),
-        executor: Some(fake.clone()),
+        executor: Some(fake),
         worker: WorkerConfig {
             node_id: None,
             tick: Duration::from_millis(100),
             lease: Duration::from_secs(3),
         },
         ..Config::default()
-    };
-    let server = start_with(runtime(), &place, config);
+    }
+}
+
+/// Waits for the run `run_id` to fail and returns its first error message.
+fn failure_of(server: &Running, run_id: &str) -> String {
     let admin = server.admin_token();
-    let run = wait_for(&server, &admin, &format!("/api/v1/runs/{run_id}"), |r| {
+    let run = wait_for(server, &admin, &format!("/api/v1/runs/{run_id}"), |r| {
         r["state"] == "Failed"
     });
-    let message = run["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("VIGIL_SECRET_KEY"), "{run}");
-    assert!(
-        fake.secrets.lock().expect("lock").is_empty(),
-        "not executed"
-    );
     let metrics = server.get("/metrics", None).body;
     assert!(
         metrics.contains("vigil_runs_total{state=\"failed\"} 1\n"),
         "{metrics}"
     );
+    run["errors"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Queues a run of a new connector made of `body` and returns its id.
+fn queue(server: &Running, body: &Value) -> String {
+    let admin = server.admin_token();
+    let id = create(server, &admin, body)["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let queued = server.call(
+        "POST",
+        &format!("/api/v1/connectors/{id}/run"),
+        Some(&admin),
+        None,
+    );
+    assert_eq!(queued.status, 202, "{}", queued.body);
+    queued.json()["id"].as_str().expect("id").to_string()
+}
+
+#[test]
+fn a_node_without_the_secret_key_fails_access_key_runs_without_executing_them() {
+    let place = Place::sqlite();
+    let run_id = queue(&with_key(&place), &keys_connector("keys"));
+    let fake = Arc::new(Fake::default());
+    let server = start_with(runtime(), &place, fast_worker(fake.clone()));
+    let message = failure_of(&server, &run_id);
+    assert!(message.contains("VIGIL_SECRET_KEY"), "{message}");
+    assert!(
+        fake.secrets.lock().expect("lock").is_empty(),
+        "not executed"
+    );
+}
+
+#[test]
+fn a_broken_executor_fails_the_run_and_the_worker_goes_on() {
+    let place = Place::sqlite();
+    let fake = Arc::new(Fake {
+        panics: true,
+        ..Fake::default()
+    });
+    let server = start_with(runtime(), &place, fast_worker(fake));
+    let first = queue(&server, &role_connector("one", &[]));
+    assert!(failure_of(&server, &first).contains("the run stopped"));
+    let second = queue(&server, &role_connector("two", &[]));
+    let admin = server.admin_token();
+    wait_for(&server, &admin, &format!("/api/v1/runs/{second}"), |r| {
+        r["state"] == "Failed"
+    });
 }
