@@ -23,6 +23,24 @@ pub struct AwsOptions {
     pub connector: String,
     /// The run's id, recorded as the resources' origin.
     pub run: String,
+    /// Access keys to sign in with instead of the standard chain.
+    pub access_keys: Option<AccessKeys>,
+}
+
+/// An IAM user's access keys (the secret is not shown by `Debug`).
+#[derive(Clone)]
+pub struct AccessKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AccessKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeys")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
 }
 
 /// The region used for global services and for discovery.
@@ -55,6 +73,15 @@ pub async fn sdk_config(opts: &AwsOptions) -> Result<SdkConfig, AwsError> {
     }
     if let Some(e) = &opts.endpoint_url {
         loader = loader.endpoint_url(e);
+    }
+    if let Some(keys) = &opts.access_keys {
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            &keys.access_key_id,
+            &keys.secret_access_key,
+            None,
+            None,
+            "vigil-connector",
+        ));
     }
     let mut base = loader.load().await;
     if base.region().is_none() {

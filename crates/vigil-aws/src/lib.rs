@@ -19,5 +19,5 @@ pub mod moto;
 mod services;
 
 pub use collect::{collect, Collection, Progress};
-pub use config::{sdk_config, AwsOptions};
+pub use config::{sdk_config, AccessKeys, AwsOptions};
 pub use error::{AwsError, CollectError};

@@ -121,11 +121,20 @@ pub struct ConnectorAccess {
 }
 
 /// Every connector with its tags.
-///
-/// Connectors are kept by the connector capability (issue 5); until its
-/// store lands there are none, so this is the truthful answer.
-pub async fn connectors(_state: &AppState) -> Result<Vec<ConnectorAccess>, ApiError> {
-    Ok(Vec::new())
+pub async fn connectors(state: &AppState) -> Result<Vec<ConnectorAccess>, ApiError> {
+    let all = state
+        .store
+        .connectors()
+        .await
+        .map_err(ApiError::from_store)?;
+    Ok(all
+        .into_iter()
+        .map(|c| ConnectorAccess {
+            id: c.id,
+            name: c.name,
+            tags: c.tags,
+        })
+        .collect())
 }
 
 /// The connector `id` with its tags, if it exists.

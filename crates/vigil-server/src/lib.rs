@@ -11,13 +11,16 @@
 pub mod access;
 pub mod auth;
 pub mod body;
+pub mod connectors;
 pub mod error;
 pub mod iac;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
+pub mod secrets;
 pub mod swagger;
 pub mod users;
+pub mod worker;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -52,6 +55,16 @@ pub struct Config {
     pub login_limit: u32,
     /// The window of the login limit.
     pub login_window: Duration,
+    /// The key that seals connector secrets (`VIGIL_SECRET_KEY`); without
+    /// it access-key connectors cannot be created.
+    pub secret_key: Option<secrets::SecretKey>,
+    /// What executes connector runs; `None`: this node runs none (runs stay
+    /// queued for another node).
+    pub executor: Option<Arc<dyn worker::RunExecutor>>,
+    /// The worker's node id, tick and lease.
+    pub worker: worker::WorkerConfig,
+    /// The shortest polling interval accepted, in minutes (default 15).
+    pub min_polling_minutes: u32,
 }
 
 impl Default for Config {
@@ -61,6 +74,10 @@ impl Default for Config {
             admin_password: None,
             login_limit: 10,
             login_window: Duration::from_secs(60),
+            secret_key: None,
+            executor: None,
+            worker: worker::WorkerConfig::default(),
+            min_polling_minutes: connectors::MIN_POLLING_MINUTES,
         }
     }
 }
@@ -84,6 +101,12 @@ pub struct AppState {
     pub signer: jwt::Signer,
     pub logins: RateLimiter,
     pub metrics: Metrics,
+    /// Seals and opens connector secrets.
+    pub secret_key: Option<secrets::SecretKey>,
+    /// The shortest polling interval accepted, in minutes.
+    pub min_polling_minutes: u32,
+    /// Wakes this node's worker (a run was queued here).
+    pub worker_wake: tokio::sync::Notify,
 }
 
 /// A bound server, ready to [`Server::serve`].
@@ -93,6 +116,8 @@ pub struct Server {
     addr: SocketAddr,
     /// What the first start did about the `admin` account.
     pub bootstrap: AdminBootstrap,
+    /// This node's worker of connector runs, started by [`Server::serve`].
+    worker: Option<(worker::Worker, Arc<AppState>)>,
 }
 
 /// The OpenAPI document of the API.
@@ -106,6 +131,9 @@ pub struct Server {
         users::create_user, users::update_user, users::delete_user, users::audit_log,
         iac::upload, iac::upload_qualys, iac::result, iac::result_qualys, iac::list,
         iac::list_qualys,
+        connectors::list_connectors, connectors::get_connector, connectors::create_connector,
+        connectors::update_connector, connectors::delete_connector, connectors::run_connector,
+        connectors::list_runs, connectors::get_run,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -114,6 +142,7 @@ pub struct Server {
         (name = "auth", description = "Tokens and the caller's identity"),
         (name = "users", description = "Users, roles, permissions and the audit log"),
         (name = "iac", description = "IaC scans: upload files or archives, results, the scan list (also at Qualys' paths)"),
+        (name = "connectors", description = "AWS connectors, run now, scheduled runs and their history"),
     )
 )]
 pub struct ApiDoc;
@@ -267,6 +296,22 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(users::delete_user),
         )
         .route("/api/v1/audit", get(users::audit_log))
+        .route(
+            "/api/v1/connectors",
+            get(connectors::list_connectors).post(connectors::create_connector),
+        )
+        .route(
+            "/api/v1/connectors/{id}",
+            get(connectors::get_connector)
+                .put(connectors::update_connector)
+                .delete(connectors::delete_connector),
+        )
+        .route(
+            "/api/v1/connectors/{id}/run",
+            post(connectors::run_connector),
+        )
+        .route("/api/v1/connectors/{id}/runs", get(connectors::list_runs))
+        .route("/api/v1/runs/{run_id}", get(connectors::get_run))
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))
@@ -310,7 +355,14 @@ impl Server {
             signer: jwt::Signer::new(key),
             logins: RateLimiter::new(config.login_limit, config.login_window),
             metrics: Metrics::default(),
+            secret_key: config.secret_key.clone(),
+            min_polling_minutes: config.min_polling_minutes,
+            worker_wake: tokio::sync::Notify::new(),
         });
+        let worker = config
+            .executor
+            .clone()
+            .map(|e| (worker::Worker::new(config.worker.clone(), e), state.clone()));
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|e| ServerError::Listen {
@@ -326,6 +378,7 @@ impl Server {
             router: router(state),
             addr,
             bootstrap,
+            worker,
         })
     }
 
@@ -341,14 +394,28 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        axum::serve(
+        let worker = self
+            .worker
+            .map(|(worker, state)| tokio::spawn(worker.run(state)));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| ServerError::Serve(e.to_string()))
+        .map_err(|e| ServerError::Serve(e.to_string()));
+        // A run in flight is left to its lease: another node (or this one,
+        // restarted) takes it over.
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        served
+    }
+
+    /// The node id of this server's worker, if it runs connector runs.
+    pub fn node_id(&self) -> Option<&str> {
+        self.worker.as_ref().map(|(w, _)| w.node.as_str())
     }
 }
 

@@ -24,6 +24,10 @@ struct Series {
 #[derive(Debug, Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    /// Connector runs finished by this node, by final state.
+    runs: Mutex<BTreeMap<&'static str, u64>>,
+    /// Evaluations written by this node's runs.
+    evaluations: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -39,6 +43,37 @@ impl Metrics {
         if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
             entry.buckets[i] += 1;
         }
+    }
+
+    /// Records a run this node finished in `state`, with the evaluations
+    /// it wrote.
+    pub fn run_finished(&self, state: vigil_store::connectors::RunState, evaluations: Option<u64>) {
+        let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        *runs.entry(state.as_str()).or_default() += 1;
+        self.evaluations.fetch_add(
+            evaluations.unwrap_or(0),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The run metrics in the Prometheus text format.
+    fn render_runs(&self, out: &mut String) {
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        out.push_str(
+            "# HELP vigil_runs_total Connector runs finished by this node, by final state.\n",
+        );
+        out.push_str("# TYPE vigil_runs_total counter\n");
+        for state in ["completed", "failed"] {
+            let n = runs.get(state).copied().unwrap_or(0);
+            let _ = writeln!(out, "vigil_runs_total{{state=\"{state}\"}} {n}");
+        }
+        out.push_str("# HELP vigil_evaluations_written_total Evaluations written by this node's connector runs.\n");
+        out.push_str("# TYPE vigil_evaluations_written_total counter\n");
+        let _ = writeln!(
+            out,
+            "vigil_evaluations_written_total {}",
+            self.evaluations.load(std::sync::atomic::Ordering::Relaxed)
+        );
     }
 
     /// The metrics in the Prometheus text format (version 0.0.4).
@@ -89,6 +124,7 @@ impl Metrics {
                 s.count
             );
         }
+        self.render_runs(&mut out);
         out
     }
 }

@@ -207,7 +207,7 @@ impl AccessStore for PgStore {
 
 /// `sql` with its `?` placeholders numbered `$1`, `$2`, … (the values never
 /// contain `?`: they are bound, not written into the SQL).
-fn numbered(sql: &str) -> String {
+pub(crate) fn numbered(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
     let mut n = 0;
     for c in sql.chars() {

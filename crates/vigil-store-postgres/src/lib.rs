@@ -11,6 +11,7 @@
 //! parameters. Connection errors never show the password of the URL.
 
 mod access;
+mod connectors;
 mod url;
 
 use async_trait::async_trait;
@@ -51,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("../migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "connectors",
+        sql: include_str!("../migrations/0005_connectors.sql"),
     },
 ];
 

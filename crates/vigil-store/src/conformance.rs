@@ -9,6 +9,9 @@
 //! difference when a backend misbehaves.
 
 use crate::access::{AuditEntry, AuditFilter, Permission, RoleRecord, UserChange, MANAGER, READER};
+use crate::connectors::{
+    Authentication, CollectionError, ConnectorRecord, RunOutcome, RunRecord, RunState, RunTrigger,
+};
 use crate::users::NewUser;
 use crate::{
     ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
@@ -37,6 +40,8 @@ pub async fn run_all(store: &dyn Store) {
     iac_scans_kept(store).await;
     users_and_settings(store).await;
     roles_users_and_audit(store).await;
+    connectors_and_runs(store).await;
+    run_queue_and_leases(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -1384,4 +1389,368 @@ pub async fn roles_users_and_audit(store: &dyn Store) {
         .expect("audit_log");
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].id, log[2].id, "`before` pages on");
+}
+
+fn connector_record(id: &str, name: &str, polling_minutes: Option<u32>) -> ConnectorRecord {
+    ConnectorRecord {
+        id: id.into(),
+        name: name.into(),
+        description: format!("the {name} account"),
+        authentication: Authentication::Default,
+        regions: vec!["eu-west-1".into()],
+        polling_minutes,
+        tags: vec!["prod".into()],
+        enabled: true,
+        created: t(0),
+        updated: t(0),
+    }
+}
+
+/// Connector CRUD: unique names, every authentication kind round-trips
+/// (the sealed secret as bytes), deletes take the runs along.
+pub async fn connectors_and_runs(store: &dyn Store) {
+    let mut prod = connector_record("c-prod", "prod", None);
+    prod.authentication = Authentication::AccessKeys {
+        access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+        sealed_secret: vec![0, 1, 2, 255],
+    };
+    store
+        .create_connector(&prod, &audit("connector.create", "connector:c-prod"))
+        .await
+        .expect("create connector");
+    let clash = connector_record("c-other", "prod", None);
+    assert!(matches!(
+        store
+            .create_connector(&clash, &audit("connector.create", "x"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.connector("c-prod").await.expect("connector"),
+        Some(prod.clone())
+    );
+    let mut dev = connector_record("c-dev", "dev", Some(60));
+    dev.authentication = Authentication::Role {
+        role_arn: "arn:aws:iam::123456789012:role/vigil".into(),
+        external_id: "vigil-c-dev".into(),
+    };
+    store
+        .create_connector(&dev, &audit("connector.create", "connector:c-dev"))
+        .await
+        .expect("create dev");
+    let names: Vec<String> = store
+        .connectors()
+        .await
+        .expect("connectors")
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, vec!["dev", "prod"], "by name");
+    let renamed = ConnectorRecord {
+        name: "staging".into(),
+        authentication: Authentication::Default,
+        regions: vec![],
+        tags: vec![],
+        enabled: false,
+        created: t(5),
+        updated: t(1),
+        ..dev.clone()
+    };
+    store
+        .update_connector(&renamed, &audit("connector.update", "connector:c-dev"))
+        .await
+        .expect("update");
+    let renamed = ConnectorRecord {
+        created: t(0),
+        ..renamed
+    };
+    assert_eq!(
+        store.connector("c-dev").await.expect("connector"),
+        Some(renamed.clone()),
+        "the creation time stays"
+    );
+    let taken = ConnectorRecord {
+        name: "prod".into(),
+        ..renamed.clone()
+    };
+    assert!(matches!(
+        store
+            .update_connector(&taken, &audit("connector.update", "x"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let ghost = connector_record("c-ghost", "ghost", None);
+    assert!(matches!(
+        store
+            .update_connector(&ghost, &audit("connector.update", "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let run = store
+        .enqueue_run("c-dev", t(2), &audit("connector.run", "connector:c-dev"))
+        .await
+        .expect("run now");
+    assert_eq!(
+        (run.state, run.trigger, run.attempts),
+        (RunState::Queued, RunTrigger::Manual, 0)
+    );
+    assert!(
+        matches!(
+            store
+                .enqueue_run("c-dev", t(2), &audit("connector.run", "x"))
+                .await,
+            Err(StoreError::Conflict(_))
+        ),
+        "one queued or running run per connector"
+    );
+    assert!(matches!(
+        store
+            .enqueue_run("c-ghost", t(2), &audit("connector.run", "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .delete_connector("c-dev", &audit("connector.delete", "connector:c-dev"))
+        .await
+        .expect("delete");
+    assert_eq!(
+        store.run(&run.id).await.expect("run"),
+        None,
+        "runs go with it"
+    );
+    assert!(matches!(
+        store
+            .delete_connector("c-dev", &audit("connector.delete", "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .delete_connector("c-prod", &audit("connector.delete", "connector:c-prod"))
+        .await
+        .expect("delete prod");
+    let log = store
+        .audit_log(
+            &AuditFilter {
+                action: Some("connector.".into()),
+                ..AuditFilter::default()
+            },
+            Page::default(),
+        )
+        .await
+        .expect("audit_log");
+    assert_eq!(log.len(), 6, "only successful changes are audited: {log:?}");
+}
+
+/// The run queue: scheduled runs created exactly once even by concurrent
+/// callers, claims exactly once, expired leases taken over, renew and
+/// finish refused to a node that lost its lease, history newest first.
+pub async fn run_queue_and_leases(store: &dyn Store) {
+    let hourly = connector_record("q-hourly", "hourly", Some(60));
+    let manual = connector_record("q-manual", "manual", None);
+    let mut off = connector_record("q-off", "off", Some(15));
+    off.enabled = false;
+    for c in [&hourly, &manual, &off] {
+        store
+            .create_connector(c, &audit("connector.create", "c"))
+            .await
+            .expect("create");
+    }
+    // Eight nodes tick at once: one scheduled run.
+    let ticks = (0..8).map(|_| store.enqueue_due_runs(t(10)));
+    let created: Vec<RunRecord> = join_all(ticks)
+        .await
+        .into_iter()
+        .flat_map(|r| r.expect("enqueue_due_runs"))
+        .collect();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let scheduled = &created[0];
+    assert_eq!(
+        (
+            scheduled.connector_id.as_str(),
+            scheduled.trigger,
+            scheduled.state
+        ),
+        ("q-hourly", RunTrigger::Scheduled, RunState::Queued)
+    );
+    assert!(store
+        .enqueue_due_runs(t(10))
+        .await
+        .expect("tick")
+        .is_empty());
+
+    // Two nodes claim at once: one gets it.
+    let lease = |h: i64| t(h);
+    let (a, b) = tokio::join!(
+        store.claim_run("node-a", t(10), lease(11)),
+        store.claim_run("node-b", t(10), lease(11))
+    );
+    let claims: Vec<RunRecord> = [a, b]
+        .into_iter()
+        .filter_map(|r| r.expect("claim"))
+        .collect();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    let holder = claims[0].node.clone().expect("a node");
+    let other = if holder == "node-a" {
+        "node-b"
+    } else {
+        "node-a"
+    };
+    assert_eq!(
+        (claims[0].state, claims[0].attempts),
+        (RunState::Running, 1)
+    );
+    assert_eq!(claims[0].lease_until, Some(lease(11)));
+    assert_eq!(
+        store
+            .claim_run(other, t(10), lease(11))
+            .await
+            .expect("claim"),
+        None,
+        "lease held"
+    );
+    store
+        .renew_lease(&scheduled.id, &holder, lease(12))
+        .await
+        .expect("renew");
+    assert!(matches!(
+        store.renew_lease(&scheduled.id, other, lease(12)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store
+            .claim_run(other, t(11), lease(12))
+            .await
+            .expect("claim"),
+        None,
+        "renewed"
+    );
+
+    // The holder dies: after its lease the other node takes the run over.
+    let taken = store
+        .claim_run(other, t(13), lease(14))
+        .await
+        .expect("takeover")
+        .expect("the expired run");
+    assert_eq!(taken.id, scheduled.id);
+    assert_eq!((taken.node.as_deref(), taken.attempts), (Some(other), 2));
+    let done = RunOutcome::Completed {
+        resources: 7,
+        evaluations: 21,
+        errors: vec![CollectionError {
+            service: "kms".into(),
+            region: "eu-west-1".into(),
+            message: "AccessDenied".into(),
+        }],
+    };
+    assert!(
+        matches!(
+            store.finish_run(&scheduled.id, &holder, t(13), &done).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "the node that lost its lease cannot finish"
+    );
+    assert!(matches!(
+        store.renew_lease(&scheduled.id, &holder, lease(15)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let finished = store
+        .finish_run(&scheduled.id, other, t(13), &done)
+        .await
+        .expect("finish");
+    assert_eq!(
+        (
+            finished.state,
+            finished.resources,
+            finished.evaluations,
+            finished.errors.len()
+        ),
+        (RunState::Completed, Some(7), Some(21), 1)
+    );
+    assert_eq!(finished.finished_at, Some(t(13)));
+    assert!(
+        matches!(
+            store.finish_run(&scheduled.id, other, t(13), &done).await,
+            Err(StoreError::Conflict(_))
+        ),
+        "finished once"
+    );
+    assert_eq!(
+        store.run(&scheduled.id).await.expect("run"),
+        Some(finished.clone())
+    );
+
+    // Not due again before an hour after the last run was queued.
+    assert!(store
+        .enqueue_due_runs(t(10) + Duration::minutes(59))
+        .await
+        .expect("tick")
+        .is_empty());
+    let next = store.enqueue_due_runs(t(11)).await.expect("tick");
+    assert_eq!(next.len(), 1);
+    let claimed = store
+        .claim_run("node-a", t(11), lease(12))
+        .await
+        .expect("claim")
+        .expect("run");
+    let failed = store
+        .finish_run(
+            &claimed.id,
+            "node-a",
+            t(11),
+            &RunOutcome::Failed {
+                errors: vec![CollectionError {
+                    service: "sts".into(),
+                    region: String::new(),
+                    message: "no credentials".into(),
+                }],
+            },
+        )
+        .await
+        .expect("fail");
+    assert_eq!((failed.state, failed.resources), (RunState::Failed, None));
+    let manual_run = store
+        .enqueue_run("q-manual", t(12), &audit("connector.run", "c"))
+        .await
+        .expect("run now");
+    let history = store.runs("q-hourly", Page::default()).await.expect("runs");
+    let ids: Vec<&str> = history.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![failed.id.as_str(), finished.id.as_str()],
+        "newest first"
+    );
+    assert_eq!(
+        store.runs("q-manual", Page::default()).await.expect("runs"),
+        vec![manual_run]
+    );
+    for c in [&hourly, &manual, &off] {
+        store
+            .delete_connector(&c.id, &audit("connector.delete", "c"))
+            .await
+            .expect("delete");
+    }
+}
+
+/// Awaits every future, concurrently (on this task: the store is borrowed).
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<Option<std::pin::Pin<Box<F>>>> =
+        futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut results: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if let Some(f) = slot {
+                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+                    *result = Some(v);
+                    *slot = None;
+                }
+            }
+        }
+        if pending.iter().all(Option::is_none) {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
 }

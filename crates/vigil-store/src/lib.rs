@@ -18,6 +18,7 @@ pub mod access;
 pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod connectors;
 pub mod iac;
 pub mod migration;
 pub mod search;
@@ -234,7 +235,7 @@ impl IacScanRecord {
 /// Each capability's methods live in a trait of their own (e.g.
 /// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
-pub trait Store: AccessStore + Send + Sync {
+pub trait Store: AccessStore + connectors::ConnectorStore + Send + Sync {
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 

@@ -3,8 +3,9 @@
 pub mod controls;
 pub mod db;
 pub mod evaluate;
+pub mod executor;
 pub mod iac;
-mod pipeline;
+pub(crate) mod pipeline;
 pub mod policies;
 pub mod scan;
 pub mod search;

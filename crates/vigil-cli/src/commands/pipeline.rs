@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use vigil_engine::{Catalog, Evaluation};
 use vigil_model::{Criticality, EvalResult, Resource, Timestamp};
-use vigil_store::{ControlRecord, EvaluationInput, PolicyRecord, ScanBatch, ScanSummary};
+use vigil_store::{ControlRecord, EvaluationInput, PolicyRecord, ScanBatch, ScanSummary, Store};
 
 /// Parses `--fail-on`: a criticality, or `none`.
 pub fn fail_on(text: &str) -> Result<Option<Criticality>> {
@@ -67,7 +67,15 @@ impl Evaluated {
 
 /// Evaluates `resources` against the catalogue (or one policy of it).
 pub fn evaluate(cli: &Cli, policy: Option<&str>, resources: &[Resource]) -> Result<Evaluated> {
-    let mut catalog = catalog(cli)?;
+    evaluate_with(catalog(cli)?, policy, resources)
+}
+
+/// Evaluates `resources` against `catalog` (or one policy of it).
+pub fn evaluate_with(
+    mut catalog: Catalog,
+    policy: Option<&str>,
+    resources: &[Resource],
+) -> Result<Evaluated> {
     let records = catalog_records(&catalog);
     if let Some(p) = policy {
         catalog.restrict_to_policy(p).map_err(Failure::input)?;
@@ -106,6 +114,21 @@ pub fn store(
     run: &str,
     resources: &[Resource],
 ) -> Result<ScanSummary> {
+    runtime()?.block_on(async {
+        let store = open_store(cli).await?;
+        record(store.as_ref(), evaluated, source, run, resources).await
+    })
+}
+
+/// Records a complete run of `source` in `store`: the catalogue's controls
+/// and policies, then the resources and their evaluations.
+pub async fn record(
+    store: &dyn Store,
+    evaluated: &Evaluated,
+    source: &str,
+    run: &str,
+    resources: &[Resource],
+) -> Result<ScanSummary> {
     let inputs: Vec<EvaluationInput<'_>> = evaluated
         .evaluations
         .iter()
@@ -118,22 +141,19 @@ pub fn store(
             message: &e.evidence.message,
         })
         .collect();
-    runtime()?.block_on(async {
-        let store = open_store(cli).await?;
-        let (controls, policies) = &evaluated.records;
-        store
-            .sync_catalog(controls, policies)
-            .await
-            .map_err(Failure::store)?;
-        store
-            .apply_scan(ScanBatch {
-                source,
-                run,
-                at: evaluated.now,
-                resources,
-                evaluations: &inputs,
-            })
-            .await
-            .map_err(Failure::store)
-    })
+    let (controls, policies) = &evaluated.records;
+    store
+        .sync_catalog(controls, policies)
+        .await
+        .map_err(Failure::store)?;
+    store
+        .apply_scan(ScanBatch {
+            source,
+            run,
+            at: evaluated.now,
+            resources,
+            evaluations: &inputs,
+        })
+        .await
+        .map_err(Failure::store)
 }

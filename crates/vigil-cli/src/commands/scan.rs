@@ -101,6 +101,7 @@ pub fn run(cli: &Cli, cmd: &Cmd) -> Result<ExitCode> {
         concurrency: args.concurrency,
         connector: args.connector.clone().unwrap_or_default(),
         run: run_id.clone(),
+        access_keys: None,
     };
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);

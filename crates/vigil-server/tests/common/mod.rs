@@ -124,11 +124,19 @@ pub fn start_on(
     place: &Place,
     admin_password: Option<&str>,
 ) -> Running {
+    let config = Config {
+        admin_password: admin_password.map(String::from),
+        ..Config::default()
+    };
+    start_with(rt, place, config)
+}
+
+/// A server on port 0 with `config` (its `listen` is ignored).
+pub fn start_with(rt: tokio::runtime::Runtime, place: &Place, config: Config) -> Running {
     let store = place.open(&rt);
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("an address"),
-        admin_password: admin_password.map(String::from),
-        ..Config::default()
+        ..config
     };
     let server = rt
         .block_on(Server::bind(store.clone(), config))
