@@ -11,6 +11,7 @@
 //! parameters. Connection errors never show the password of the URL.
 
 mod access;
+mod exceptions;
 mod url;
 
 use async_trait::async_trait;
@@ -51,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("../migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "exceptions",
+        sql: include_str!("../migrations/0006_exceptions.sql"),
     },
 ];
 
@@ -326,6 +332,8 @@ impl Store for PgStore {
             .map_err(db)?;
         // On any error the transaction is dropped, which rolls it back.
         let summary = apply(&mut tx, &plan, &scan).await?;
+        // A FAIL under an active exception is stored as PASSE.
+        exceptions::refresh(&mut tx, scan.at).await?;
         tx.commit().await.map_err(db)?;
         if summary.evaluations >= 10_000 || summary.new_resources >= 1_000 {
             // Fresh statistics for the planner now rather than whenever
@@ -684,15 +692,15 @@ async fn upsert_evaluations(
            ON CONFLICT (resource_id, cid) DO UPDATE SET result = EXCLUDED.result, \
            expected = EXCLUDED.expected, actual = EXCLUDED.actual, message = EXCLUDED.message, \
            last_evaluated = EXCLUDED.last_evaluated, \
-           last_reopened = CASE WHEN EXCLUDED.result = 'FAIL' AND ev.result IN ('PASS', 'PASSE') \
+           last_reopened = CASE WHEN EXCLUDED.result IN ('FAIL', 'PASSE') AND ev.result = 'PASS' \
            THEN EXCLUDED.last_evaluated ELSE ev.last_reopened END, \
-           last_fixed = CASE WHEN EXCLUDED.result = 'PASS' AND ev.result = 'FAIL' \
+           last_fixed = CASE WHEN EXCLUDED.result = 'PASS' AND ev.result IN ('FAIL', 'PASSE') \
            THEN EXCLUDED.last_evaluated ELSE ev.last_fixed END \
            RETURNING 1 \
          ) \
          SELECT (SELECT COUNT(*) FROM written), \
-           (SELECT COUNT(*) FROM prior WHERE now = 'FAIL' AND was IN ('PASS', 'PASSE')), \
-           (SELECT COUNT(*) FROM prior WHERE now = 'PASS' AND was = 'FAIL')",
+           (SELECT COUNT(*) FROM prior WHERE now IN ('FAIL', 'PASSE') AND was = 'PASS'), \
+           (SELECT COUNT(*) FROM prior WHERE now = 'PASS' AND was IN ('FAIL', 'PASSE'))",
     )
     .bind(chunk.iter().map(|e| e.resource_id).collect::<Vec<i64>>())
     .bind(chunk.iter().map(|e| e.cid).collect::<Vec<i64>>())

@@ -9,6 +9,7 @@
 //! full chunk so that the prepared statement is cached.
 
 mod access;
+mod exceptions;
 mod scan;
 
 use async_trait::async_trait;
@@ -51,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("../migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "exceptions",
+        sql: include_str!("../migrations/0006_exceptions.sql"),
     },
 ];
 
@@ -349,6 +355,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         // On any error the transaction is dropped, which rolls it back.
         let summary = scan::apply(&mut tx, &plan, &scan).await?;
+        // A FAIL under an active exception is stored as PASSE.
+        exceptions::refresh(&mut tx, scan.at).await?;
         tx.commit().await.map_err(db)?;
         if summary.evaluations >= 10_000 {
             // The scan is recorded; fresher statistics only help the planner,

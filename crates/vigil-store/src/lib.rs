@@ -18,6 +18,7 @@ pub mod access;
 pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod exceptions;
 pub mod iac;
 pub mod migration;
 pub mod search;
@@ -25,6 +26,7 @@ pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
+pub use exceptions::ExceptionStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
@@ -234,7 +236,7 @@ impl IacScanRecord {
 /// Each capability's methods live in a trait of their own (e.g.
 /// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
-pub trait Store: AccessStore + Send + Sync {
+pub trait Store: AccessStore + ExceptionStore + Send + Sync {
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
