@@ -12,6 +12,7 @@ pub mod access;
 pub mod auth;
 pub mod body;
 pub mod error;
+pub mod exceptions;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
@@ -51,6 +52,8 @@ pub struct Config {
     pub login_limit: u32,
     /// The window of the login limit.
     pub login_window: Duration,
+    /// How often exceptions' start and end dates are checked.
+    pub exception_sweep: Duration,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             admin_password: None,
             login_limit: 10,
             login_window: Duration::from_secs(60),
+            exception_sweep: Duration::from_secs(5),
         }
     }
 }
@@ -92,6 +96,8 @@ pub struct Server {
     addr: SocketAddr,
     /// What the first start did about the `admin` account.
     pub bootstrap: AdminBootstrap,
+    store: Arc<dyn Store>,
+    exception_sweep: Duration,
 }
 
 /// The OpenAPI document of the API.
@@ -103,6 +109,8 @@ pub struct Server {
         users::permissions, users::list_roles, users::get_role, users::create_role,
         users::update_role, users::delete_role, users::list_users, users::get_user,
         users::create_user, users::update_user, users::delete_user, users::audit_log,
+        exceptions::list, exceptions::get_one, exceptions::create, exceptions::update,
+        exceptions::delete, exceptions::copy, exceptions::history,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -110,6 +118,7 @@ pub struct Server {
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Tokens and the caller's identity"),
         (name = "users", description = "Users, roles, permissions and the audit log"),
+        (name = "exceptions", description = "Exceptions: FAIL reads PASSE while one is active"),
     )
 )]
 pub struct ApiDoc;
@@ -263,6 +272,18 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(users::delete_user),
         )
         .route("/api/v1/audit", get(users::audit_log))
+        .route(
+            "/api/v1/exceptions",
+            get(exceptions::list).post(exceptions::create),
+        )
+        .route(
+            "/api/v1/exceptions/{id}",
+            get(exceptions::get_one)
+                .put(exceptions::update)
+                .delete(exceptions::delete),
+        )
+        .route("/api/v1/exceptions/{id}/copy", post(exceptions::copy))
+        .route("/api/v1/exceptions/{id}/history", get(exceptions::history))
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))
@@ -301,7 +322,7 @@ impl Server {
             auth::bootstrap_admin(store.as_ref(), config.admin_password.as_deref()).await?;
         let key = signing_key(store.as_ref()).await?;
         let state = Arc::new(AppState {
-            store,
+            store: store.clone(),
             signer: jwt::Signer::new(key),
             logins: RateLimiter::new(config.login_limit, config.login_window),
             metrics: Metrics::default(),
@@ -321,6 +342,8 @@ impl Server {
             router: router(state),
             addr,
             bootstrap,
+            store,
+            exception_sweep: config.exception_sweep,
         })
     }
 
@@ -331,19 +354,22 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in
-    /// flight.
+    /// flight. The exception sweep runs meanwhile.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServerError> {
-        axum::serve(
+        let sweep = tokio::spawn(exceptions::sweep(self.store, self.exception_sweep));
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| ServerError::Serve(e.to_string()))
+        .map_err(|e| ServerError::Serve(e.to_string()));
+        sweep.abort();
+        served
     }
 }
 

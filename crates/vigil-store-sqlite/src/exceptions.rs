@@ -20,7 +20,7 @@ pub(crate) async fn refresh(
     now: Timestamp,
 ) -> Result<RefreshSummary, StoreError> {
     let now = now.timestamp_millis();
-    let restored = sqlx::query(&exceptions::to_fail_sql(now, false))
+    let restored = sqlx::query(&exceptions::to_fail_sql(now))
         .execute(&mut *conn)
         .await
         .map_err(db)?

@@ -391,24 +391,18 @@ pub fn to_passe_sql(now: i64) -> String {
     )
 }
 
-/// The statement that turns every uncovered PASSE back into FAIL (driven by
-/// the PASSE rows, found by the `(result, cid)` index). `anti_join` picks the
-/// form each planner runs best: `NOT IN` (SQLite materializes the covered
-/// pairs once) or `NOT EXISTS` (PostgreSQL plans a hash anti-join).
-pub fn to_fail_sql(now: i64, not_exists: bool) -> String {
-    let covered = covered_sql(now);
-    if not_exists {
-        format!(
-            "UPDATE evaluations SET result = 'FAIL' WHERE result = 'PASSE' AND NOT EXISTS \
-             (SELECT 1 FROM ({covered}) AS k WHERE k.rid = evaluations.resource_id \
-             AND k.cid = evaluations.cid)"
-        )
-    } else {
-        format!(
-            "UPDATE evaluations SET result = 'FAIL' WHERE result = 'PASSE' \
-             AND (resource_id, cid) NOT IN (SELECT rid, cid FROM ({covered}) AS k)"
-        )
-    }
+/// The statement that turns every uncovered PASSE back into FAIL: driven by
+/// the PASSE rows (found by the `(result, cid)` index), each looked up in
+/// the covered pairs (SQLite materializes them with an automatic index,
+/// PostgreSQL plans an anti-join). At 1,000,000 evaluations either
+/// statement takes tens of milliseconds when nothing changes.
+pub fn to_fail_sql(now: i64) -> String {
+    format!(
+        "UPDATE evaluations SET result = 'FAIL' WHERE result = 'PASSE' AND NOT EXISTS \
+         (SELECT 1 FROM ({}) AS k WHERE k.rid = evaluations.resource_id \
+         AND k.cid = evaluations.cid)",
+        covered_sql(now)
+    )
 }
 
 /// The columns of `exceptions`, in the order the backends select them.
