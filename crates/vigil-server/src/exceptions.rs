@@ -459,11 +459,11 @@ async fn create_record(
     } else {
         "exception.create"
     };
-    let mut details = x.summary();
-    if let (Some(from), Some(map)) = (copied_from, details.as_object_mut()) {
-        map.insert("copied_from".into(), from.into());
-    }
-    let audit = caller.audit(action, &format!("exception:{}", x.id), details);
+    let audit = caller.audit(
+        action,
+        &format!("exception:{}", x.id),
+        x.creation(copied_from),
+    );
     state
         .store
         .create_exception(&x, copied_from, &audit)

@@ -219,10 +219,7 @@ impl ExceptionStore for PgStore {
             )));
         }
         write(&mut tx, exception).await?;
-        let mut changes = exception.summary();
-        if let (Some(from), Some(map)) = (copied_from, changes.as_object_mut()) {
-            map.insert("copied_from".into(), from.into());
-        }
+        let changes = exception.creation(copied_from);
         record(&mut tx, &exception.id, audit, changes).await?;
         tx.commit().await.map_err(db)
     }

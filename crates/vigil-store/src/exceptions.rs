@@ -264,6 +264,16 @@ impl ExceptionRecord {
         serde_json::Value::Object(changes)
     }
 
+    /// What the first history entry records: the fields, and `copied_from`
+    /// for a copy.
+    pub fn creation(&self, copied_from: Option<&str>) -> serde_json::Value {
+        let mut changes = self.summary();
+        if let (Some(from), Some(map)) = (copied_from, changes.as_object_mut()) {
+            map.insert("copied_from".into(), from.into());
+        }
+        changes
+    }
+
     /// The exception's fields as history and the audit log record them.
     pub fn summary(&self) -> serde_json::Value {
         serde_json::json!({
