@@ -9,23 +9,46 @@ use vigil_model::Timestamp;
 use vigil_store::access::AuditEntry;
 use vigil_store::exceptions::{
     self, check_editable, history_of, ExceptionColumns, ExceptionHistoryRecord, ExceptionRecord,
-    ExceptionStore, RefreshSummary,
+    ExceptionStore, RefreshScope, RefreshSummary,
 };
 use vigil_store::StoreError;
 
-/// Makes stored results agree with the exceptions active at `now`, on
-/// `conn` (inside the caller's transaction).
+/// The advisory lock that keeps refreshes from deadlocking ("vigil-exc").
+const EXCEPTION_LOCK: i64 = 0x7669_6769_6c65_7863;
+
+/// Takes the exceptions lock for the transaction on `conn`: `shared` for a
+/// scan (scans touch disjoint evaluations, and refresh only their own), else
+/// exclusive, for a change or refresh of every evaluation. Each takes it
+/// before locking any row, so a refresh and a scan never wait on each other
+/// in a cycle.
+pub(crate) async fn lock(conn: &mut PgConnection, shared: bool) -> Result<(), StoreError> {
+    let sql = if shared {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock($1)"
+    };
+    sqlx::query(sql)
+        .bind(EXCEPTION_LOCK)
+        .execute(conn)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Makes stored results within `scope` agree with the exceptions active at
+/// `now`, on `conn` (inside the caller's transaction).
 pub(crate) async fn refresh(
     conn: &mut PgConnection,
     now: Timestamp,
+    scope: RefreshScope<'_>,
 ) -> Result<RefreshSummary, StoreError> {
     let now = now.timestamp_millis();
-    let restored = sqlx::query(&exceptions::to_fail_sql(now))
+    let restored = sqlx::query(&exceptions::to_fail_sql(now, scope))
         .execute(&mut *conn)
         .await
         .map_err(db)?
         .rows_affected();
-    let excepted = sqlx::query(&exceptions::to_passe_sql(now))
+    let excepted = sqlx::query(&exceptions::to_passe_sql(now, scope))
         .execute(&mut *conn)
         .await
         .map_err(db)?
@@ -173,7 +196,7 @@ async fn record(
     .await
     .map_err(db)?;
     insert_audit(conn, audit).await?;
-    refresh(conn, audit.at).await?;
+    refresh(conn, audit.at, RefreshScope::All).await?;
     Ok(())
 }
 
@@ -212,6 +235,7 @@ impl ExceptionStore for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        lock(&mut tx, false).await?;
         if read_one(&mut tx, &exception.id).await?.is_some() {
             return Err(StoreError::Conflict(format!(
                 "exception {} already exists",
@@ -230,6 +254,7 @@ impl ExceptionStore for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        lock(&mut tx, false).await?;
         // Concurrent edits of one exception wait for each other.
         sqlx::query("SELECT 1 FROM exceptions WHERE id = $1 FOR UPDATE")
             .bind(&exception.id)
@@ -247,6 +272,7 @@ impl ExceptionStore for PgStore {
 
     async fn delete_exception(&self, id: &str, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
+        lock(&mut tx, false).await?;
         let done = sqlx::query("DELETE FROM exceptions WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -274,7 +300,8 @@ impl ExceptionStore for PgStore {
 
     async fn refresh_exceptions(&self, now: Timestamp) -> Result<RefreshSummary, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let summary = refresh(&mut tx, now).await?;
+        lock(&mut tx, false).await?;
+        let summary = refresh(&mut tx, now, RefreshScope::All).await?;
         tx.commit().await.map_err(db)?;
         Ok(summary)
     }

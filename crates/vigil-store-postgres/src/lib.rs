@@ -22,6 +22,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use vigil_query::{Dialect, Query, SqlParam};
 use vigil_store::batch::{Plan, PlannedEvaluation, PlannedResource};
+use vigil_store::exceptions::RefreshScope;
 use vigil_store::iac::{self, IacScanRow};
 use vigil_store::migration::{self, Migration};
 use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
@@ -330,10 +331,14 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        // Scans share the exceptions lock; a refresh of every evaluation
+        // takes it alone (see `exceptions::lock`).
+        exceptions::lock(&mut tx, true).await?;
         // On any error the transaction is dropped, which rolls it back.
         let summary = apply(&mut tx, &plan, &scan).await?;
-        // A FAIL under an active exception is stored as PASSE.
-        exceptions::refresh(&mut tx, scan.at).await?;
+        // A FAIL under an active exception is stored as PASSE (the scan
+        // changed only its source's evaluations).
+        exceptions::refresh(&mut tx, scan.at, RefreshScope::Source(scan.source)).await?;
         tx.commit().await.map_err(db)?;
         if summary.evaluations >= 10_000 || summary.new_resources >= 1_000 {
             // Fresh statistics for the planner now rather than whenever

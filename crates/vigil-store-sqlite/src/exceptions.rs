@@ -9,23 +9,24 @@ use vigil_model::Timestamp;
 use vigil_store::access::AuditEntry;
 use vigil_store::exceptions::{
     self, check_editable, history_of, ExceptionColumns, ExceptionHistoryRecord, ExceptionRecord,
-    ExceptionStore, RefreshSummary,
+    ExceptionStore, RefreshScope, RefreshSummary,
 };
 use vigil_store::StoreError;
 
-/// Makes stored results agree with the exceptions active at `now`, on
-/// `conn` (inside the caller's transaction).
+/// Makes stored results within `scope` agree with the exceptions active at
+/// `now`, on `conn` (inside the caller's transaction).
 pub(crate) async fn refresh(
     conn: &mut SqliteConnection,
     now: Timestamp,
+    scope: RefreshScope<'_>,
 ) -> Result<RefreshSummary, StoreError> {
     let now = now.timestamp_millis();
-    let restored = sqlx::query(&exceptions::to_fail_sql(now))
+    let restored = sqlx::query(&exceptions::to_fail_sql(now, scope))
         .execute(&mut *conn)
         .await
         .map_err(db)?
         .rows_affected();
-    let excepted = sqlx::query(&exceptions::to_passe_sql(now))
+    let excepted = sqlx::query(&exceptions::to_passe_sql(now, scope))
         .execute(&mut *conn)
         .await
         .map_err(db)?
@@ -169,7 +170,7 @@ async fn record(
     .await
     .map_err(db)?;
     insert_audit(conn, audit).await?;
-    refresh(conn, audit.at).await?;
+    refresh(conn, audit.at, RefreshScope::All).await?;
     Ok(())
 }
 
@@ -268,7 +269,7 @@ impl ExceptionStore for SqliteStore {
     async fn refresh_exceptions(&self, now: Timestamp) -> Result<RefreshSummary, StoreError> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let summary = refresh(&mut tx, now).await?;
+        let summary = refresh(&mut tx, now, RefreshScope::All).await?;
         tx.commit().await.map_err(db)?;
         Ok(summary)
     }
