@@ -266,6 +266,22 @@ impl ExceptionStore for SqliteStore {
         rows.into_iter().map(exceptions::read_history).collect()
     }
 
+    async fn exceptions_turning(
+        &self,
+        after: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM exceptions \
+             WHERE start_at BETWEEN ?1 AND ?2 OR end_at BETWEEN ?1 AND ?2)",
+        )
+        .bind(after.timestamp_millis())
+        .bind(until.timestamp_millis())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)
+    }
+
     async fn refresh_exceptions(&self, now: Timestamp) -> Result<RefreshSummary, StoreError> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;

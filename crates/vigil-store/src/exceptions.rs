@@ -359,14 +359,7 @@ pub trait ExceptionStore: Send + Sync {
         &self,
         after: Timestamp,
         until: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let window = after..=until;
-        Ok(self
-            .exceptions()
-            .await?
-            .iter()
-            .any(|x| window.contains(&x.start) || window.contains(&x.end)))
-    }
+    ) -> Result<bool, StoreError>;
 
     /// Makes stored results agree with the exceptions active at `now`: every
     /// covered FAIL becomes PASSE and every uncovered PASSE becomes FAIL, in
