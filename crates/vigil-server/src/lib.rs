@@ -14,6 +14,7 @@ pub mod body;
 pub mod connectors;
 pub mod error;
 pub mod iac;
+pub mod exceptions;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
@@ -65,6 +66,8 @@ pub struct Config {
     pub worker: worker::WorkerConfig,
     /// The shortest polling interval accepted, in minutes (default 15).
     pub min_polling_minutes: u32,
+    /// How often exceptions' start and end dates are checked.
+    pub exception_sweep: Duration,
 }
 
 impl Default for Config {
@@ -78,6 +81,7 @@ impl Default for Config {
             executor: None,
             worker: worker::WorkerConfig::default(),
             min_polling_minutes: connectors::MIN_POLLING_MINUTES,
+            exception_sweep: Duration::from_secs(5),
         }
     }
 }
@@ -118,6 +122,8 @@ pub struct Server {
     pub bootstrap: AdminBootstrap,
     /// This node's worker of connector runs, started by [`Server::serve`].
     worker: Option<(worker::Worker, Arc<AppState>)>,
+    store: Arc<dyn Store>,
+    exception_sweep: Duration,
 }
 
 /// The OpenAPI document of the API.
@@ -134,6 +140,8 @@ pub struct Server {
         connectors::list_connectors, connectors::get_connector, connectors::create_connector,
         connectors::update_connector, connectors::delete_connector, connectors::run_connector,
         connectors::list_runs, connectors::get_run,
+        exceptions::list, exceptions::get_one, exceptions::create, exceptions::update,
+        exceptions::delete, exceptions::copy, exceptions::history,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -143,6 +151,7 @@ pub struct Server {
         (name = "users", description = "Users, roles, permissions and the audit log"),
         (name = "iac", description = "IaC scans: upload files or archives, results, the scan list (also at Qualys' paths)"),
         (name = "connectors", description = "AWS connectors, run now, scheduled runs and their history"),
+        (name = "exceptions", description = "Exceptions: FAIL reads PASSE while one is active"),
     )
 )]
 pub struct ApiDoc;
@@ -312,6 +321,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/connectors/{id}/runs", get(connectors::list_runs))
         .route("/api/v1/runs/{run_id}", get(connectors::get_run))
+        .route(
+            "/api/v1/exceptions",
+            get(exceptions::list).post(exceptions::create),
+        )
+        .route(
+            "/api/v1/exceptions/{id}",
+            get(exceptions::get_one)
+                .put(exceptions::update)
+                .delete(exceptions::delete),
+        )
+        .route("/api/v1/exceptions/{id}/copy", post(exceptions::copy))
+        .route("/api/v1/exceptions/{id}/history", get(exceptions::history))
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))
@@ -351,7 +372,7 @@ impl Server {
             auth::bootstrap_admin(store.as_ref(), config.admin_password.as_deref()).await?;
         let key = signing_key(store.as_ref()).await?;
         let state = Arc::new(AppState {
-            store,
+            store: store.clone(),
             signer: jwt::Signer::new(key),
             logins: RateLimiter::new(config.login_limit, config.login_window),
             metrics: Metrics::default(),
@@ -379,6 +400,8 @@ impl Server {
             addr,
             bootstrap,
             worker,
+            store,
+            exception_sweep: config.exception_sweep,
         })
     }
 
@@ -389,7 +412,7 @@ impl Server {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in
-    /// flight.
+    /// flight. The exception sweep runs meanwhile.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -397,6 +420,7 @@ impl Server {
         let worker = self
             .worker
             .map(|(worker, state)| tokio::spawn(worker.run(state)));
+        let sweep = tokio::spawn(exceptions::sweep(self.store, self.exception_sweep));
         let served = axum::serve(
             self.listener,
             self.router
@@ -410,6 +434,7 @@ impl Server {
         if let Some(worker) = worker {
             worker.abort();
         }
+        sweep.abort();
         served
     }
 

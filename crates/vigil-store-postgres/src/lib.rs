@@ -12,6 +12,7 @@
 
 mod access;
 mod connectors;
+mod exceptions;
 mod url;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use vigil_query::{Dialect, Query, SqlParam};
 use vigil_store::batch::{Plan, PlannedEvaluation, PlannedResource};
+use vigil_store::exceptions::RefreshScope;
 use vigil_store::iac::{self, IacScanRow};
 use vigil_store::migration::{self, Migration};
 use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
@@ -57,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "connectors",
         sql: include_str!("../migrations/0005_connectors.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "exceptions",
+        sql: include_str!("../migrations/0006_exceptions.sql"),
     },
 ];
 
@@ -330,8 +337,14 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        // Scans share the exceptions lock; a refresh of every evaluation
+        // takes it alone (see `exceptions::lock`).
+        exceptions::lock(&mut tx, true).await?;
         // On any error the transaction is dropped, which rolls it back.
         let summary = apply(&mut tx, &plan, &scan).await?;
+        // A FAIL under an active exception is stored as PASSE (the scan
+        // changed only its source's evaluations).
+        exceptions::refresh(&mut tx, scan.at, RefreshScope::Source(scan.source)).await?;
         tx.commit().await.map_err(db)?;
         if summary.evaluations >= 10_000 || summary.new_resources >= 1_000 {
             // Fresh statistics for the planner now rather than whenever
@@ -698,15 +711,15 @@ async fn upsert_evaluations(
            ON CONFLICT (resource_id, cid) DO UPDATE SET result = EXCLUDED.result, \
            expected = EXCLUDED.expected, actual = EXCLUDED.actual, message = EXCLUDED.message, \
            last_evaluated = EXCLUDED.last_evaluated, \
-           last_reopened = CASE WHEN EXCLUDED.result = 'FAIL' AND ev.result IN ('PASS', 'PASSE') \
+           last_reopened = CASE WHEN EXCLUDED.result IN ('FAIL', 'PASSE') AND ev.result = 'PASS' \
            THEN EXCLUDED.last_evaluated ELSE ev.last_reopened END, \
-           last_fixed = CASE WHEN EXCLUDED.result = 'PASS' AND ev.result = 'FAIL' \
+           last_fixed = CASE WHEN EXCLUDED.result = 'PASS' AND ev.result IN ('FAIL', 'PASSE') \
            THEN EXCLUDED.last_evaluated ELSE ev.last_fixed END \
            RETURNING 1 \
          ) \
          SELECT (SELECT COUNT(*) FROM written), \
-           (SELECT COUNT(*) FROM prior WHERE now = 'FAIL' AND was IN ('PASS', 'PASSE')), \
-           (SELECT COUNT(*) FROM prior WHERE now = 'PASS' AND was = 'FAIL')",
+           (SELECT COUNT(*) FROM prior WHERE now IN ('FAIL', 'PASSE') AND was = 'PASS'), \
+           (SELECT COUNT(*) FROM prior WHERE now = 'PASS' AND was IN ('FAIL', 'PASSE'))",
     )
     .bind(chunk.iter().map(|e| e.resource_id).collect::<Vec<i64>>())
     .bind(chunk.iter().map(|e| e.cid).collect::<Vec<i64>>())

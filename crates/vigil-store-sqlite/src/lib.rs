@@ -10,6 +10,7 @@
 
 mod access;
 mod connectors;
+mod exceptions;
 mod scan;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 use vigil_query::{Dialect, Query, SqlParam};
 use vigil_store::batch::Plan;
+use vigil_store::exceptions::RefreshScope;
 use vigil_store::iac::{self, IacScanRow};
 use vigil_store::migration::{self, Migration};
 use vigil_store::search::{self, count, CRITICALITY_RANK, EVALUATION_COLUMNS, FROM_PRESENT};
@@ -57,6 +59,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         name: "connectors",
         sql: include_str!("../migrations/0005_connectors.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "exceptions",
+        sql: include_str!("../migrations/0006_exceptions.sql"),
     },
 ];
 
@@ -355,6 +362,9 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         // On any error the transaction is dropped, which rolls it back.
         let summary = scan::apply(&mut tx, &plan, &scan).await?;
+        // A FAIL under an active exception is stored as PASSE (the scan
+        // changed only its source's evaluations).
+        exceptions::refresh(&mut tx, scan.at, RefreshScope::Source(scan.source)).await?;
         tx.commit().await.map_err(db)?;
         if summary.evaluations >= 10_000 {
             // The scan is recorded; fresher statistics only help the planner,

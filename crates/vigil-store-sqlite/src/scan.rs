@@ -37,6 +37,17 @@ fn code(result: EvalResult) -> u8 {
     }
 }
 
+/// The result a lifecycle compares: a PASSE (stored, or reported by a scan)
+/// is a FAIL under an exception, so exceptions never reopen or fix anything;
+/// the refresh at the end of the scan decides FAIL or PASSE.
+fn lifecycle(code: u8) -> u8 {
+    if code == PASSE {
+        FAIL
+    } else {
+        code
+    }
+}
+
 /// Empty text is bound as NULL (and turned back into `''` by the SQL): a NULL
 /// costs SQLite no allocation.
 fn non_empty(s: &str) -> Option<&str> {
@@ -325,10 +336,10 @@ fn compare(existing: &[(i64, i64, u8)], evaluations: &[PlannedEvaluation<'_>]) -
         }
         match evaluations.get(next) {
             Some(e) if (e.resource_id, e.cid) == key => {
-                let now = code(e.input.result);
+                let (now, old) = (lifecycle(code(e.input.result)), lifecycle(old));
                 if now == old {
                     out.same_result[next] = true;
-                } else if now == FAIL && (old == PASS || old == PASSE) {
+                } else if now == FAIL && old == PASS {
                     out.reopened += 1;
                 } else if now == PASS && old == FAIL {
                     out.fixed += 1;
@@ -387,9 +398,9 @@ fn evaluation_sql(n: usize) -> String {
         ") WHERE true ON CONFLICT (resource_id, cid) DO UPDATE SET result = excluded.result, \
          expected = excluded.expected, actual = excluded.actual, message = excluded.message, \
          last_evaluated = excluded.last_evaluated, \
-         last_reopened = CASE WHEN excluded.result = 'FAIL' AND evaluations.result IN ('PASS', 'PASSE') \
+         last_reopened = CASE WHEN excluded.result IN ('FAIL', 'PASSE') AND evaluations.result = 'PASS' \
          THEN excluded.last_evaluated ELSE evaluations.last_reopened END, \
-         last_fixed = CASE WHEN excluded.result = 'PASS' AND evaluations.result = 'FAIL' \
+         last_fixed = CASE WHEN excluded.result = 'PASS' AND evaluations.result IN ('FAIL', 'PASSE') \
          THEN excluded.last_evaluated ELSE evaluations.last_fixed END",
     )
 }

@@ -12,6 +12,7 @@ use crate::access::{AuditEntry, AuditFilter, Permission, RoleRecord, UserChange,
 use crate::connectors::{
     Authentication, CollectionError, ConnectorRecord, RunOutcome, RunRecord, RunState, RunTrigger,
 };
+use crate::exceptions::{ExceptionRecord, ExceptionStatus, Reason, RefreshSummary, Scope};
 use crate::users::NewUser;
 use crate::{
     ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
@@ -42,6 +43,7 @@ pub async fn run_all(store: &dyn Store) {
     roles_users_and_audit(store).await;
     connectors_and_runs(store).await;
     run_queue_and_leases(store).await;
+    exceptions_and_passe(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -382,7 +384,10 @@ pub async fn first_scans(store: &dyn Store) {
     );
 
     let iac = [logs()];
-    let iac_evaluations = [eval(0, 1, EvalResult::Fail), eval(0, 2, EvalResult::Passe)];
+    // The IaC file's logs bucket is excepted from control 2: the scan's FAIL
+    // is stored as PASSE.
+    except_logs(store).await;
+    let iac_evaluations = [eval(0, 1, EvalResult::Fail), eval(0, 2, EvalResult::Fail)];
     let iac_at = t(0) + Duration::minutes(10);
     let summary = sync(store, IAC, "run-iac", iac_at, &iac, &iac_evaluations)
         .await
@@ -1753,4 +1758,380 @@ async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) 
     })
     .await;
     results.into_iter().flatten().collect()
+}
+
+/// An exception of `scope` for `controls`, from `start` to `end`, made at
+/// `start` by `tester`.
+fn exception(
+    id: &str,
+    scope: Scope,
+    controls: &[u32],
+    start: Timestamp,
+    end: Timestamp,
+) -> ExceptionRecord {
+    ExceptionRecord {
+        id: id.into(),
+        name: format!("exception {id}"),
+        reason: Reason::RiskAccepted,
+        explanation: "accepted for the test".into(),
+        start,
+        end,
+        security_policy: "ISP-7".into(),
+        security_procedure: String::new(),
+        scope,
+        controls: controls.to_vec(),
+        created_by: "tester".into(),
+        created_at: start,
+        updated_by: "tester".into(),
+        updated_at: start,
+    }
+}
+
+/// An audit entry of an exception change by `tester` at `at`.
+fn exception_audit(action: &str, id: &str, at: Timestamp) -> AuditEntry {
+    AuditEntry {
+        at,
+        actor: "tester".into(),
+        action: format!("exception.{action}"),
+        target: format!("exception:{id}"),
+        details: serde_json::json!({}),
+    }
+}
+
+/// The exception of [`first_scans`]: the IaC logs bucket, control 2, for
+/// years.
+async fn except_logs(store: &dyn Store) {
+    let x = exception(
+        "logs",
+        Scope::Resources(vec![LOGS.into()]),
+        &[2],
+        t(-1),
+        t(100_000),
+    );
+    store
+        .create_exception(&x, None, &exception_audit("create", "logs", t(0)))
+        .await
+        .expect("create the logs exception");
+}
+
+const EXC: &str = "connector:exc";
+const EXC_A: &str = "arn:aws:s3:::exc-a";
+const EXC_B: &str = "arn:aws:s3:::exc-b";
+
+fn exc_bucket(id: &str, name: &str) -> Resource {
+    resource(
+        "444455556666",
+        "us-east-1",
+        "S3",
+        "aws.s3.bucket",
+        id,
+        name,
+        &[],
+        Origin::Connector {
+            connector: "exc".into(),
+            run: "exc-run".into(),
+        },
+    )
+}
+
+/// The results of (cid 1, a), (cid 2, a), (cid 1, b), (cid 2, b).
+async fn exc_results(store: &dyn Store) -> [EvalResult; 4] {
+    let now = t(300);
+    [
+        row(store, 1, EXC_A, now).await.result,
+        row(store, 2, EXC_A, now).await.result,
+        row(store, 1, EXC_B, now).await.result,
+        row(store, 2, EXC_B, now).await.result,
+    ]
+}
+
+/// Exceptions turn covered FAILs into PASSE while active, for both scopes,
+/// and only FAILs; expiry, edits and deletion bring the FAIL back; scans keep
+/// PASSE without moving the lifecycle; every change is in the history.
+pub async fn exceptions_and_passe(store: &dyn Store) {
+    use EvalResult::{Fail, Pass, Passe, Skip};
+    let resources = [exc_bucket(EXC_A, "exc-a"), exc_bucket(EXC_B, "exc-b")];
+    let first = [
+        eval(0, 1, Fail),
+        eval(0, 2, Skip),
+        eval(1, 1, Fail),
+        eval(1, 2, Fail),
+    ];
+    sync(store, EXC, "exc-1", t(100), &resources, &first)
+        .await
+        .expect("scan of exc");
+    assert_eq!(exc_results(store).await, [Fail, Skip, Fail, Fail]);
+
+    // A resource exception (by native id) that starts later does nothing yet.
+    let mut by_resource = exception(
+        "by-resource",
+        Scope::Resources(vec![EXC_A.into()]),
+        &[1, 2],
+        t(101),
+        t(103),
+    );
+    store
+        .create_exception(
+            &by_resource,
+            None,
+            &exception_audit("create", "by-resource", t(100)),
+        )
+        .await
+        .expect("create by-resource");
+    let kept = store
+        .exception("by-resource")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(kept, by_resource, "an exception reads back as written");
+    assert_eq!(kept.status(t(100)), ExceptionStatus::Inactive);
+    assert_eq!(
+        exc_results(store).await,
+        [Fail, Skip, Fail, Fail],
+        "inactive"
+    );
+
+    // At its start the FAIL becomes PASSE; the SKIP stays.
+    let summary = store.refresh_exceptions(t(101)).await.expect("refresh");
+    assert_eq!(
+        summary,
+        RefreshSummary {
+            excepted: 1,
+            restored: 0
+        }
+    );
+    assert_eq!(
+        exc_results(store).await,
+        [Passe, Skip, Fail, Fail],
+        "active"
+    );
+    assert_eq!(
+        store.refresh_exceptions(t(101)).await.expect("refresh"),
+        RefreshSummary::default(),
+        "a second refresh changes nothing"
+    );
+
+    // A connector exception covers every resource of the connector at once.
+    let by_connector = exception(
+        "by-connector",
+        Scope::Connectors(vec!["exc".into()]),
+        &[2],
+        t(100),
+        t(200),
+    );
+    store
+        .create_exception(
+            &by_connector,
+            None,
+            &exception_audit("create", "by-connector", t(101)),
+        )
+        .await
+        .expect("create by-connector");
+    assert_eq!(
+        exc_results(store).await,
+        [Passe, Skip, Fail, Passe],
+        "connector scope"
+    );
+
+    // A new scan keeps PASSE for a FAIL and moves no lifecycle time; a PASS
+    // where PASSE was is a fix, and PASS is never excepted.
+    let second = [
+        eval(0, 1, Fail),
+        eval(0, 2, Skip),
+        eval(1, 1, Fail),
+        eval(1, 2, Pass),
+    ];
+    let summary = sync(store, EXC, "exc-2", t(102), &resources, &second)
+        .await
+        .expect("second scan of exc");
+    assert_eq!((summary.reopened, summary.fixed), (0, 1), "{summary:?}");
+    assert_eq!(
+        exc_results(store).await,
+        [Passe, Skip, Fail, Pass],
+        "second scan"
+    );
+    let a1 = row(store, 1, EXC_A, t(300)).await;
+    assert_eq!(
+        (a1.last_reopened, a1.last_fixed, a1.last_evaluated),
+        (None, None, t(102))
+    );
+    assert_eq!(row(store, 2, EXC_B, t(300)).await.last_fixed, Some(t(102)));
+    // The FAIL comes back under the connector exception: PASSE again, no reopening.
+    let third = [
+        eval(0, 1, Fail),
+        eval(0, 2, Skip),
+        eval(1, 1, Fail),
+        eval(1, 2, Fail),
+    ];
+    let summary = sync(store, EXC, "exc-3", t(102), &resources, &third)
+        .await
+        .expect("third scan of exc");
+    assert_eq!(
+        summary.reopened, 1,
+        "PASS to FAIL reopens even when excepted"
+    );
+    assert_eq!(
+        exc_results(store).await,
+        [Passe, Skip, Fail, Passe],
+        "third scan"
+    );
+
+    // Editing an active exception: control 1 out of scope gives its FAIL back.
+    by_resource.controls = vec![2];
+    by_resource.explanation = "narrowed".into();
+    by_resource.updated_at = t(102);
+    store
+        .update_exception(
+            &by_resource,
+            &exception_audit("edit", "by-resource", t(102)),
+        )
+        .await
+        .expect("edit by-resource");
+    assert_eq!(
+        exc_results(store).await,
+        [Fail, Skip, Fail, Passe],
+        "edited out of scope"
+    );
+    let history = store
+        .exception_history("by-resource")
+        .await
+        .expect("history");
+    let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
+    assert_eq!(actions, ["create", "edit"]);
+    assert_eq!(history[1].user, "tester");
+    assert_eq!(history[1].at, t(102));
+    assert_eq!(
+        history[1].changes["controls"],
+        serde_json::json!({"from": [1, 2], "to": [2]})
+    );
+    // Only an active exception can be edited.
+    match store
+        .update_exception(
+            &by_resource,
+            &exception_audit("edit", "by-resource", t(104)),
+        )
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("EXPIRED"), "{m}"),
+        other => panic!("editing an expired exception: {other:?}"),
+    }
+
+    // A resource exception by uid; it expires with the sweep.
+    let by_uid = exception(
+        "by-uid",
+        Scope::Resources(vec![resources[1].uid()]),
+        &[1],
+        t(100),
+        t(103),
+    );
+    store
+        .create_exception(
+            &by_uid,
+            Some("by-resource"),
+            &exception_audit("copy", "by-uid", t(102)),
+        )
+        .await
+        .expect("create by-uid");
+    assert_eq!(
+        exc_results(store).await,
+        [Fail, Skip, Passe, Passe],
+        "uid scope"
+    );
+    let history = store.exception_history("by-uid").await.expect("history");
+    assert_eq!(history[0].action, "copy");
+    assert_eq!(history[0].changes["copied_from"], "by-resource");
+    let summary = store.refresh_exceptions(t(104)).await.expect("refresh");
+    assert_eq!(
+        summary,
+        RefreshSummary {
+            excepted: 0,
+            restored: 1
+        }
+    );
+    assert_eq!(
+        exc_results(store).await,
+        [Fail, Skip, Fail, Passe],
+        "expired"
+    );
+    assert!(store
+        .exceptions_turning(t(102), t(104))
+        .await
+        .expect("turning"));
+    assert!(!store
+        .exceptions_turning(t(250), t(260))
+        .await
+        .expect("turning"));
+
+    // Deleting brings the FAIL back; the history keeps the deletion.
+    store
+        .delete_exception(
+            "by-connector",
+            &exception_audit("delete", "by-connector", t(104)),
+        )
+        .await
+        .expect("delete by-connector");
+    assert_eq!(
+        exc_results(store).await,
+        [Fail, Skip, Fail, Fail],
+        "deleted"
+    );
+    assert!(store
+        .exception("by-connector")
+        .await
+        .expect("read")
+        .is_none());
+    let history = store
+        .exception_history("by-connector")
+        .await
+        .expect("history");
+    assert_eq!(history.last().map(|h| h.action.as_str()), Some("delete"));
+    assert!(matches!(
+        store
+            .delete_exception(
+                "by-connector",
+                &exception_audit("delete", "by-connector", t(104))
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Unknown controls are refused, and nothing is kept.
+    assert_eq!(
+        store.unknown_controls(&[1, 99_999]).await.expect("unknown"),
+        vec![99_999]
+    );
+    let bad = exception(
+        "bad",
+        Scope::Connectors(vec!["exc".into()]),
+        &[99_999],
+        t(100),
+        t(200),
+    );
+    assert!(matches!(
+        store
+            .create_exception(&bad, None, &exception_audit("create", "bad", t(104)))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(store.exception("bad").await.expect("read").is_none());
+    assert!(store
+        .exception_history("bad")
+        .await
+        .expect("history")
+        .is_empty());
+    let ids: Vec<String> = store
+        .exceptions()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    for id in ["logs", "by-resource", "by-uid"] {
+        assert!(ids.iter().any(|i| i == id), "{id} in {ids:?}");
+    }
+    assert_eq!(
+        row(store, 2, LOGS, t(300)).await.result,
+        Passe,
+        "the logs exception holds"
+    );
 }

@@ -19,6 +19,7 @@ pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod connectors;
+pub mod exceptions;
 pub mod iac;
 pub mod migration;
 pub mod search;
@@ -26,6 +27,7 @@ pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
+pub use exceptions::ExceptionStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
@@ -235,7 +237,9 @@ impl IacScanRecord {
 /// Each capability's methods live in a trait of their own (e.g.
 /// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
-pub trait Store: AccessStore + connectors::ConnectorStore + Send + Sync {
+pub trait Store:
+    AccessStore + connectors::ConnectorStore + ExceptionStore + Send + Sync
+{
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
