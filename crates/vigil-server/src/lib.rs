@@ -11,6 +11,7 @@
 pub mod access;
 pub mod auth;
 pub mod body;
+pub mod controls;
 pub mod error;
 pub mod jwt;
 pub mod metrics;
@@ -25,7 +26,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::future::Future;
@@ -103,6 +104,10 @@ pub struct Server {
         users::permissions, users::list_roles, users::get_role, users::create_role,
         users::update_role, users::delete_role, users::list_users, users::get_user,
         users::create_user, users::update_user, users::delete_user, users::audit_log,
+        controls::copy_control, controls::create_control, controls::update_control,
+        controls::delete_control, controls::list_controls, controls::set_criticality,
+        controls::create_policy, controls::update_policy, controls::delete_policy,
+        controls::list_policies, controls::evaluate,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -110,6 +115,7 @@ pub struct Server {
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Tokens and the caller's identity"),
         (name = "users", description = "Users, roles, permissions and the audit log"),
+        (name = "controls", description = "Copies, user-defined controls, criticality, custom policies, re-evaluation"),
     )
 )]
 pub struct ApiDoc;
@@ -263,6 +269,28 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(users::delete_user),
         )
         .route("/api/v1/audit", get(users::audit_log))
+        .route(
+            "/api/v1/controls/custom",
+            get(controls::list_controls).post(controls::create_control),
+        )
+        .route(
+            "/api/v1/controls/custom/{cid}",
+            put(controls::update_control).delete(controls::delete_control),
+        )
+        .route("/api/v1/controls/{cid}/copy", post(controls::copy_control))
+        .route(
+            "/api/v1/controls/{cid}/criticality",
+            put(controls::set_criticality),
+        )
+        .route(
+            "/api/v1/policies/custom",
+            get(controls::list_policies).post(controls::create_policy),
+        )
+        .route(
+            "/api/v1/policies/custom/{name}",
+            put(controls::update_policy).delete(controls::delete_policy),
+        )
+        .route("/api/v1/evaluate", post(controls::evaluate))
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))

@@ -11,6 +11,7 @@
 //! parameters. Connection errors never show the password of the URL.
 
 mod access;
+mod custom_controls;
 mod url;
 
 use async_trait::async_trait;
@@ -52,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "access",
         sql: include_str!("../migrations/0004_access.sql"),
     },
+    Migration {
+        version: 8,
+        name: "custom_controls",
+        sql: include_str!("../migrations/0008_custom_controls.sql"),
+    },
 ];
 
 /// The advisory lock key that serializes migrations ("vigil" in ASCII).
@@ -59,7 +65,7 @@ const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
 
 /// Rows per statement.
 const RESOURCE_CHUNK: usize = 5_000;
-const EVALUATION_CHUNK: usize = 50_000;
+pub(crate) const EVALUATION_CHUNK: usize = 50_000;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -665,7 +671,7 @@ async fn apply(
 }
 
 /// Upserts one chunk; returns how many were reopened and fixed.
-async fn upsert_evaluations(
+pub(crate) async fn upsert_evaluations(
     conn: &mut PgConnection,
     chunk: &[PlannedEvaluation<'_>],
     at: i64,

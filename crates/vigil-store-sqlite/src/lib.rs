@@ -9,6 +9,7 @@
 //! full chunk so that the prepared statement is cached.
 
 mod access;
+mod custom_controls;
 mod scan;
 
 use async_trait::async_trait;
@@ -51,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("../migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "custom_controls",
+        sql: include_str!("../migrations/0008_custom_controls.sql"),
     },
 ];
 
