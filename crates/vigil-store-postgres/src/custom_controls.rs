@@ -317,7 +317,7 @@ impl CustomControlStore for PgStore {
             .collect();
         let mut tx = self.pool.begin().await.map_err(db)?;
         let existing: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT resource_id, cid FROM evaluations \
+            "SELECT resource_id, cid::bigint FROM evaluations \
              WHERE resource_id = ANY($1::bigint[]) AND cid = ANY($2::bigint[])",
         )
         .bind(batch.resources)
