@@ -173,7 +173,10 @@ pub async fn sync_effective_controls(store: &dyn Store) -> Result<EffectiveCatal
 /// A CID in a path: a number, else 400.
 fn cid_in_path(text: &str) -> Result<u32, ApiError> {
     text.trim().parse().map_err(|_| {
-        ApiError::invalid_field("cid", format!("`{text}` is not a CID; give a number, e.g. 11"))
+        ApiError::invalid_field(
+            "cid",
+            format!("`{text}` is not a CID; give a number, e.g. 11"),
+        )
     })
 }
 
@@ -396,7 +399,10 @@ pub async fn copy_control(
         let value: toml::Value = serde_json::from_value(value.clone()).map_err(|_| {
             ApiError::invalid_field(
                 &field,
-                format!("parameter `{name}` takes a {:?} value, not null", p.param_type),
+                format!(
+                    "parameter `{name}` takes a {:?} value, not null",
+                    p.param_type
+                ),
             )
         })?;
         p.check(&value)
@@ -972,7 +978,11 @@ pub async fn delete_policy(
     if effective.is_system_policy(&name) {
         return Err(system_policy(&name));
     }
-    let audit = caller.audit("policy.delete", &format!("policy:{name}"), serde_json::json!({}));
+    let audit = caller.audit(
+        "policy.delete",
+        &format!("policy:{name}"),
+        serde_json::json!({}),
+    );
     state
         .store
         .delete_custom_policy(&name, &audit)
@@ -1091,8 +1101,7 @@ pub async fn evaluate(
     }
     let now = chrono::Utc::now();
     let cids: Vec<u32> = controls.iter().map(|c| c.spec.cid).collect();
-    let resources: Vec<vigil_model::Resource> =
-        stored.iter().map(|s| s.resource.clone()).collect();
+    let resources: Vec<vigil_model::Resource> = stored.iter().map(|s| s.resource.clone()).collect();
     let evaluations = tokio::task::spawn_blocking(move || {
         let engine = Engine::new(&controls, now)?;
         Ok::<_, CatalogError>(engine.evaluate(&resources, &|_| {}))

@@ -107,13 +107,22 @@ fn copies_and_evaluation(place: &Place) {
     assert_eq!(copy["control"]["parameters"][0]["default"], 16);
 
     // Parameters are checked against their type and range.
-    for (value, why) in [(json!("long"), "type"), (json!(200), "between"), (json!(null), "null")] {
+    for (value, why) in [
+        (json!("long"), "type"),
+        (json!(200), "between"),
+        (json!(null), "null"),
+    ] {
         let bad = server.post(
             "/api/v1/controls/11/copy",
             &sub,
             &json!({"parameters": {"minimum_length": value}}),
         );
-        assert_eq!(field_of(&bad, 400), "parameters.minimum_length", "{why}: {}", bad.body);
+        assert_eq!(
+            field_of(&bad, 400),
+            "parameters.minimum_length",
+            "{why}: {}",
+            bad.body
+        );
     }
     let unknown = server.post(
         "/api/v1/controls/11/copy",
@@ -133,8 +142,14 @@ fn copies_and_evaluation(place: &Place) {
     let run = server.post("/api/v1/evaluate", &sub, &json!({"cid": cid}));
     assert_eq!(run.status, 200, "{}", run.body);
     let run = run.json();
-    assert_eq!((run["resources"].clone(), run["evaluations"].clone()), (json!(2), json!(2)));
-    assert_eq!((run["pass"].clone(), run["fail"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (run["resources"].clone(), run["evaluations"].clone()),
+        (json!(2), json!(2))
+    );
+    assert_eq!(
+        (run["pass"].clone(), run["fail"].clone()),
+        (json!(1), json!(1))
+    );
     let rows = search(&server, &format!("cid:{cid}"));
     assert_eq!(result_of(&rows, ARN_SHORT), Some(EvalResult::Fail));
     assert_eq!(result_of(&rows, ARN_LONG), Some(EvalResult::Pass));
@@ -150,7 +165,11 @@ fn copies_and_evaluation(place: &Place) {
     assert_eq!(result_of(&rows, ARN_SHORT), None);
     assert_eq!(search(&server, &format!("cid:{cid}")).len(), 2);
     server
-        .post("/api/v1/evaluate", &sub, &json!({"resource_id": "arn:none"}))
+        .post(
+            "/api/v1/evaluate",
+            &sub,
+            &json!({"resource_id": "arn:none"}),
+        )
         .error(404, "not_found");
     let neither = server.post("/api/v1/evaluate", &sub, &json!({}));
     assert_eq!(field_of(&neither, 400), "cid");
@@ -174,7 +193,11 @@ fn copies_and_evaluation(place: &Place) {
     );
     assert_eq!(field_of(&bad, 400), "criticality");
     server
-        .put("/api/v1/controls/424242/criticality", &sub, &json!({"criticality": "LOW"}))
+        .put(
+            "/api/v1/controls/424242/criticality",
+            &sub,
+            &json!({"criticality": "LOW"}),
+        )
         .error(404, "not_found");
 
     // The changes are audited.
@@ -182,10 +205,22 @@ fn copies_and_evaluation(place: &Place) {
     assert_eq!(audit.status, 200, "{}", audit.body);
     let actions: Vec<String> = audit.json()["items"]
         .as_array()
-        .map(|a| a.iter().map(|e| e["action"].as_str().unwrap_or("").to_string()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|e| e["action"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default();
-    assert!(actions.contains(&"control.copy".to_string()), "{}", audit.body);
-    assert!(actions.contains(&"control.criticality".to_string()), "{}", audit.body);
+    assert!(
+        actions.contains(&"control.copy".to_string()),
+        "{}",
+        audit.body
+    );
+    assert!(
+        actions.contains(&"control.criticality".to_string()),
+        "{}",
+        audit.body
+    );
 }
 
 fn user_defined_controls(place: &Place) {
@@ -212,7 +247,10 @@ fn user_defined_controls(place: &Place) {
     let mut bad_type = custom_control("true");
     bad_type["resource_type"] = json!("iam.password");
     assert_eq!(
-        field_of(&server.post("/api/v1/controls/custom", &sub, &bad_type), 400),
+        field_of(
+            &server.post("/api/v1/controls/custom", &sub, &bad_type),
+            400
+        ),
         "resource_type"
     );
 
@@ -220,7 +258,9 @@ fn user_defined_controls(place: &Place) {
     let created = server.post(
         "/api/v1/controls/custom",
         &sub,
-        &custom_control("resource.require_symbols && resource.minimum_password_length >= params.minimum"),
+        &custom_control(
+            "resource.require_symbols && resource.minimum_password_length >= params.minimum",
+        ),
     );
     assert_eq!(created.status, 201, "{}", created.body);
     let cid = created.json()["cid"].as_u64().expect("a CID");
@@ -252,7 +292,10 @@ fn user_defined_controls(place: &Place) {
     let refused = server.put("/api/v1/controls/custom/11", &sub, &edited);
     let body = refused.error(409, "system_control");
     assert!(
-        body["message"].as_str().unwrap_or("").contains("only have their criticality changed"),
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("only have their criticality changed"),
         "{body}"
     );
     server
@@ -269,12 +312,19 @@ fn user_defined_controls(place: &Place) {
 
     // Delete: the control and its evaluations go; its CID is not reused.
     assert_eq!(
-        server.delete(&format!("/api/v1/controls/custom/{cid}"), &sub).status,
+        server
+            .delete(&format!("/api/v1/controls/custom/{cid}"), &sub)
+            .status,
         204
     );
     assert!(search(&server, &format!("cid:{cid}")).is_empty());
     let again = server.post("/api/v1/controls/custom", &sub, &custom_control("true"));
-    assert_eq!(again.json()["cid"].as_u64(), Some(cid + 1), "{}", again.body);
+    assert_eq!(
+        again.json()["cid"].as_u64(),
+        Some(cid + 1),
+        "{}",
+        again.body
+    );
     let list = server.get("/api/v1/controls/custom", Some(&reader));
     assert_eq!(list.json().as_array().map(Vec::len), Some(1));
 }
@@ -310,12 +360,20 @@ fn custom_policies(place: &Place) {
         &json!({"name": "Other", "cids": [11], "connectors": ["nope"]}),
     );
     assert_eq!(field_of(&no_connector, 400), "connectors[0]");
-    let empty = server.post("/api/v1/policies/custom", &sub, &json!({"name": "Other", "cids": []}));
+    let empty = server.post(
+        "/api/v1/policies/custom",
+        &sub,
+        &json!({"name": "Other", "cids": []}),
+    );
     assert_eq!(field_of(&empty, 400), "cids");
     let missing = server.post("/api/v1/policies/custom", &sub, &json!({"cids": [11]}));
     assert_eq!(field_of(&missing, 400), "name");
     server
-        .post("/api/v1/policies/custom", &sub, &json!({"name": "Strict IAM", "cids": [11]}))
+        .post(
+            "/api/v1/policies/custom",
+            &sub,
+            &json!({"name": "Strict IAM", "cids": [11]}),
+        )
         .error(409, "conflict");
     server
         .post(
@@ -341,10 +399,18 @@ fn custom_policies(place: &Place) {
     );
     assert_eq!(changed.status, 200, "{}", changed.body);
     assert_eq!(changed.json()["cids"], json!([11]));
-    let bad = server.put("/api/v1/policies/custom/Strict%20IAM", &sub, &json!({"cids": [7, 7]}));
+    let bad = server.put(
+        "/api/v1/policies/custom/Strict%20IAM",
+        &sub,
+        &json!({"cids": [7, 7]}),
+    );
     assert_eq!(field_of(&bad, 400), "cids[1]");
     server
-        .put("/api/v1/policies/custom/Nothing", &sub, &json!({"cids": [11]}))
+        .put(
+            "/api/v1/policies/custom/Nothing",
+            &sub,
+            &json!({"cids": [11]}),
+        )
         .error(404, "not_found");
     server
         .put(
@@ -354,19 +420,29 @@ fn custom_policies(place: &Place) {
         )
         .error(409, "system_policy");
     server
-        .delete("/api/v1/policies/custom/AWS%20Best%20Practices%20Policy", &sub)
+        .delete(
+            "/api/v1/policies/custom/AWS%20Best%20Practices%20Policy",
+            &sub,
+        )
         .error(409, "system_policy");
     let list = server.get("/api/v1/policies/custom", Some(&reader));
     assert_eq!(list.status, 200, "{}", list.body);
     assert_eq!(list.json()[0]["name"], "Strict IAM");
 
-    assert_eq!(server.delete("/api/v1/policies/custom/Strict%20IAM", &sub).status, 204);
+    assert_eq!(
+        server
+            .delete("/api/v1/policies/custom/Strict%20IAM", &sub)
+            .status,
+        204
+    );
     server
         .delete("/api/v1/policies/custom/Strict%20IAM", &sub)
         .error(404, "not_found");
     assert!(search(&server, "policy.name:\"Strict IAM\"").is_empty());
     assert_eq!(
-        server.delete(&format!("/api/v1/controls/custom/{cid}"), &sub).status,
+        server
+            .delete(&format!("/api/v1/controls/custom/{cid}"), &sub)
+            .status,
         204
     );
 }
@@ -404,8 +480,14 @@ fn permissions(place: &Place) {
                 .error(403, "forbidden");
         }
     }
-    assert_eq!(server.get("/api/v1/controls/custom", Some(&reader)).status, 200);
-    assert_eq!(server.get("/api/v1/policies/custom", Some(&reader)).status, 200);
+    assert_eq!(
+        server.get("/api/v1/controls/custom", Some(&reader)).status,
+        200
+    );
+    assert_eq!(
+        server.get("/api/v1/policies/custom", Some(&reader)).status,
+        200
+    );
     server
         .get("/api/v1/policies/custom", Some(&reports))
         .error(403, "forbidden");

@@ -55,7 +55,9 @@ impl CustomControlStore for PgStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
-        Ok(max.map_or(Ok(FIRST_USER_CID), |m| cc::cid_of(m + 1))?.max(FIRST_USER_CID))
+        Ok(max
+            .map_or(Ok(FIRST_USER_CID), |m| cc::cid_of(m + 1))?
+            .max(FIRST_USER_CID))
     }
 
     async fn create_user_control(
@@ -245,11 +247,7 @@ impl CustomControlStore for PgStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn delete_custom_policy(
-        &self,
-        name: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    async fn delete_custom_policy(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db)?;
         let done = sqlx::query("DELETE FROM custom_policies WHERE name = $1")
             .bind(name)

@@ -61,7 +61,9 @@ impl CustomControlStore for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
-        Ok(max.map_or(Ok(FIRST_USER_CID), |m| cc::cid_of(m + 1))?.max(FIRST_USER_CID))
+        Ok(max
+            .map_or(Ok(FIRST_USER_CID), |m| cc::cid_of(m + 1))?
+            .max(FIRST_USER_CID))
     }
 
     async fn create_user_control(
@@ -257,11 +259,7 @@ impl CustomControlStore for SqliteStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn delete_custom_policy(
-        &self,
-        name: &str,
-        audit: &AuditEntry,
-    ) -> Result<(), StoreError> {
+    async fn delete_custom_policy(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(db)?;
         let done = sqlx::query("DELETE FROM custom_policies WHERE name = ?")

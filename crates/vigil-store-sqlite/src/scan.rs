@@ -416,7 +416,10 @@ pub(crate) async fn upsert_evaluations(
 }
 
 /// Deletes the evaluations of the given (resource id, cid) pairs.
-pub(crate) async fn delete_pairs(conn: &mut SqliteConnection, pairs: &[(i64, i64)]) -> Result<(), StoreError> {
+pub(crate) async fn delete_pairs(
+    conn: &mut SqliteConnection,
+    pairs: &[(i64, i64)],
+) -> Result<(), StoreError> {
     for chunk in pairs.chunks(PAIR_CHUNK) {
         let sql = multi_row(
             "DELETE FROM evaluations WHERE (resource_id, cid) IN (VALUES ",

@@ -177,7 +177,8 @@ pub struct StoredResource {
 }
 
 /// The columns of `resources` that [`read_resource`] reads, in order.
-pub const RESOURCE_COLUMNS: &str = "id, source, provider, account, region, service, resource_type, \
+pub const RESOURCE_COLUMNS: &str =
+    "id, source, provider, account, region, service, resource_type, \
      native_id, name, tags, attributes, associations, origin, first_discovered, last_updated";
 
 /// A resource row in [`RESOURCE_COLUMNS`] order (text columns may be NULL).
@@ -201,8 +202,23 @@ pub type ResourceColumns = (
 
 /// Reads a row of [`RESOURCE_COLUMNS`] back into a [`Resource`].
 pub fn read_resource(row: ResourceColumns) -> Result<StoredResource, StoreError> {
-    let (id, source, provider, account, region, service, ty, native, name, tags, attrs, assoc, origin, first, last) =
-        row;
+    let (
+        id,
+        source,
+        provider,
+        account,
+        region,
+        service,
+        ty,
+        native,
+        name,
+        tags,
+        attrs,
+        assoc,
+        origin,
+        first,
+        last,
+    ) = row;
     fn json<T: serde::de::DeserializeOwned + Default>(
         id: i64,
         what: &str,
@@ -370,8 +386,7 @@ pub trait CustomControlStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Deletes a custom policy (`NotFound` when there is none).
-    async fn delete_custom_policy(&self, name: &str, audit: &AuditEntry)
-        -> Result<(), StoreError>;
+    async fn delete_custom_policy(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError>;
 
     /// Present (not gone) resources that match `selector`, by store id.
     async fn stored_resources(

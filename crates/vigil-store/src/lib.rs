@@ -25,8 +25,8 @@ pub mod search;
 pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
-pub use custom_controls::CustomControlStore;
 use async_trait::async_trait;
+pub use custom_controls::CustomControlStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
