@@ -90,6 +90,36 @@ fn load_user_control(record: &UserControlRecord) -> Result<LoadedControl, ApiErr
     })
 }
 
+/// The rows of the `controls` and `policies` tables (what search and counts
+/// read) for a catalogue.
+pub fn catalog_records(catalog: &Catalog) -> (Vec<ControlRecord>, Vec<PolicyRecord>) {
+    let controls = catalog
+        .controls
+        .iter()
+        .map(|c| ControlRecord {
+            cid: c.spec.cid,
+            title: c.spec.title.clone(),
+            service: c.spec.service.clone(),
+            resource_type: c.spec.resource_type.clone(),
+            provider: c.spec.provider,
+            criticality: c.spec.criticality,
+            execution_type: c.spec.execution_type,
+            remediable: c.spec.remediable,
+        })
+        .collect();
+    let policies = catalog
+        .policies
+        .iter()
+        .map(|p| PolicyRecord {
+            name: p.name.clone(),
+            provider: p.provider,
+            description: p.description.clone(),
+            cids: p.controls.clone(),
+        })
+        .collect();
+    (controls, policies)
+}
+
 /// The catalogue in effect now: the built-in catalogue, the user-defined
 /// controls and custom policies of the store, and the criticality overrides.
 /// One call; scheduled runs compile `.catalog` and record with
@@ -123,30 +153,7 @@ pub async fn effective_controls(store: &dyn Store) -> Result<EffectiveCatalog, A
         });
     }
     catalog.policies.sort_by(|a, b| a.name.cmp(&b.name));
-    let controls = catalog
-        .controls
-        .iter()
-        .map(|c| ControlRecord {
-            cid: c.spec.cid,
-            title: c.spec.title.clone(),
-            service: c.spec.service.clone(),
-            resource_type: c.spec.resource_type.clone(),
-            provider: c.spec.provider,
-            criticality: c.spec.criticality,
-            execution_type: c.spec.execution_type,
-            remediable: c.spec.remediable,
-        })
-        .collect();
-    let policies = catalog
-        .policies
-        .iter()
-        .map(|p| PolicyRecord {
-            name: p.name.clone(),
-            provider: p.provider,
-            description: p.description.clone(),
-            cids: p.controls.clone(),
-        })
-        .collect();
+    let (controls, policies) = catalog_records(&catalog);
     Ok(EffectiveCatalog {
         catalog,
         custom_policies,

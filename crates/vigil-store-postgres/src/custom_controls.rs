@@ -14,6 +14,21 @@ use vigil_store::custom_controls::{
 };
 use vigil_store::{AuditEntry, EvaluationInput, StoreError};
 
+/// Commits a change that touched `rows` rows, with its audit entry; when it
+/// touched none, nothing is kept and the error is `missing()`.
+async fn commit_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    rows: u64,
+    missing: impl FnOnce() -> StoreError,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(missing());
+    }
+    insert_audit(&mut tx, audit).await?;
+    tx.commit().await.map_err(db)
+}
+
 /// Fails with `Conflict` when a custom policy lists `cid`.
 async fn refuse_if_in_policy(conn: &mut PgConnection, cid: u32) -> Result<(), StoreError> {
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(&format!(
@@ -82,14 +97,13 @@ impl CustomControlStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "CID {} is already taken",
-                control.cid
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::Conflict(format!("CID {} is already taken", control.cid)),
+            audit,
+        )
+        .await
     }
 
     async fn update_user_control(
@@ -113,14 +127,13 @@ impl CustomControlStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "no user-defined control with CID {}",
-                control.cid
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::NotFound(format!("no user-defined control with CID {}", control.cid)),
+            audit,
+        )
+        .await
     }
 
     async fn delete_user_control(&self, cid: u32, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -134,11 +147,8 @@ impl CustomControlStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "no user-defined control with CID {cid}"
-            )));
-        }
+        // The control's evaluations and override go with it (rolled back
+        // when there was no such control).
         for table in ["evaluations", "criticality_overrides"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE cid = $1"))
                 .bind(i64::from(cid))
@@ -146,8 +156,8 @@ impl CustomControlStore for PgStore {
                 .await
                 .map_err(db)?;
         }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        let missing = || StoreError::NotFound(format!("no user-defined control with CID {cid}"));
+        commit_change(tx, done.rows_affected(), missing, audit).await
     }
 
     async fn criticality_overrides(&self) -> Result<Vec<(u32, Criticality)>, StoreError> {
@@ -210,14 +220,8 @@ impl CustomControlStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "policy {} already exists",
-                policy.name
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        let taken = || StoreError::Conflict(format!("policy {} already exists", policy.name));
+        commit_change(tx, done.rows_affected(), taken, audit).await
     }
 
     async fn update_custom_policy(
@@ -237,14 +241,13 @@ impl CustomControlStore for PgStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "no custom policy {}",
-                policy.name
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::NotFound(format!("no custom policy {}", policy.name)),
+            audit,
+        )
+        .await
     }
 
     async fn delete_custom_policy(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -254,11 +257,13 @@ impl CustomControlStore for PgStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no custom policy {name}")));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::NotFound(format!("no custom policy {name}")),
+            audit,
+        )
+        .await
     }
 
     async fn stored_resources(

@@ -20,6 +20,21 @@ fn json_list(values: &[String]) -> String {
     serde_json::Value::from(values.to_vec()).to_string()
 }
 
+/// Commits a change that touched `rows` rows, with its audit entry; when it
+/// touched none, nothing is kept and the error is `missing()`.
+async fn commit_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Sqlite>,
+    rows: u64,
+    missing: impl FnOnce() -> StoreError,
+    audit: &AuditEntry,
+) -> Result<(), StoreError> {
+    if rows == 0 {
+        return Err(missing());
+    }
+    insert_audit(&mut tx, audit).await?;
+    tx.commit().await.map_err(db)
+}
+
 /// Fails with `Conflict` when a custom policy lists `cid`.
 async fn refuse_if_in_policy(conn: &mut SqliteConnection, cid: u32) -> Result<(), StoreError> {
     let rows: Vec<(String, String, String, String)> = sqlx::query_as(&format!(
@@ -89,14 +104,13 @@ impl CustomControlStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "CID {} is already taken",
-                control.cid
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::Conflict(format!("CID {} is already taken", control.cid)),
+            audit,
+        )
+        .await
     }
 
     async fn update_user_control(
@@ -121,14 +135,13 @@ impl CustomControlStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "no user-defined control with CID {}",
-                control.cid
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::NotFound(format!("no user-defined control with CID {}", control.cid)),
+            audit,
+        )
+        .await
     }
 
     async fn delete_user_control(&self, cid: u32, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -143,11 +156,8 @@ impl CustomControlStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "no user-defined control with CID {cid}"
-            )));
-        }
+        // The control's evaluations and override go with it (rolled back
+        // when there was no such control).
         for table in ["evaluations", "criticality_overrides"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE cid = ?"))
                 .bind(i64::from(cid))
@@ -155,8 +165,8 @@ impl CustomControlStore for SqliteStore {
                 .await
                 .map_err(db)?;
         }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        let missing = || StoreError::NotFound(format!("no user-defined control with CID {cid}"));
+        commit_change(tx, done.rows_affected(), missing, audit).await
     }
 
     async fn criticality_overrides(&self) -> Result<Vec<(u32, Criticality)>, StoreError> {
@@ -221,14 +231,8 @@ impl CustomControlStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(format!(
-                "policy {} already exists",
-                policy.name
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        let taken = || StoreError::Conflict(format!("policy {} already exists", policy.name));
+        commit_change(tx, done.rows_affected(), taken, audit).await
     }
 
     async fn update_custom_policy(
@@ -249,14 +253,13 @@ impl CustomControlStore for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!(
-                "no custom policy {}",
-                policy.name
-            )));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::NotFound(format!("no custom policy {}", policy.name)),
+            audit,
+        )
+        .await
     }
 
     async fn delete_custom_policy(&self, name: &str, audit: &AuditEntry) -> Result<(), StoreError> {
@@ -267,11 +270,13 @@ impl CustomControlStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("no custom policy {name}")));
-        }
-        insert_audit(&mut tx, audit).await?;
-        tx.commit().await.map_err(db)
+        commit_change(
+            tx,
+            done.rows_affected(),
+            || StoreError::NotFound(format!("no custom policy {name}")),
+            audit,
+        )
+        .await
     }
 
     async fn stored_resources(
