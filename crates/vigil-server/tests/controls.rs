@@ -105,6 +105,7 @@ fn copies_and_evaluation(place: &Place) {
     assert_eq!(copy["based_on"], 11);
     assert_eq!(copy["criticality"], "HIGH");
     assert_eq!(copy["control"]["parameters"][0]["default"], 16);
+    assert!(copy["control"]["logic"]["pass"].is_string(), "{copy}");
 
     // Parameters are checked against their type and range.
     for (value, why) in [
@@ -236,7 +237,35 @@ fn user_defined_controls(place: &Place) {
         &custom_control("resource.require_symbols == && true"),
     );
     assert_eq!(field_of(&broken, 400), "logic.pass", "{}", broken.body);
-    assert!(broken.body.contains("line 1, column"), "{}", broken.body);
+    assert!(
+        broken
+            .body
+            .contains("logic.pass at line 1, column 29: syntax error"),
+        "{}",
+        broken.body
+    );
+    // The example of docs/api.md.
+    let owner = server.post(
+        "/api/v1/controls/custom",
+        &sub,
+        &json!({
+            "title": "Buckets must carry an owner tag",
+            "service": "S3",
+            "resource_type": "aws.s3.bucket",
+            "criticality": "MEDIUM",
+            "evaluation": "Check that the bucket has the tag named by the parameter.",
+            "parameters": [{"name": "tag", "type": "string", "default": "owner"}],
+            "logic": {"pass": "params.tag in meta.tags", "expected": "tag ${tag} present"}
+        }),
+    );
+    assert_eq!(owner.status, 201, "{}", owner.body);
+    let owner = owner.json()["cid"].as_u64().expect("a CID");
+    assert_eq!(
+        server
+            .delete(&format!("/api/v1/controls/custom/{owner}"), &sub)
+            .status,
+        204
+    );
     let undeclared = server.post(
         "/api/v1/controls/custom",
         &sub,
