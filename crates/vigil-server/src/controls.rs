@@ -29,7 +29,7 @@ use vigil_engine::{
     Catalog, CatalogError, CompiledControl, ControlSpec, Engine, LoadedControl, Logic,
     MandateMapping, Parameter, Policy, Provenance, FIRST_USER_CID,
 };
-use vigil_model::{Criticality, EvalResult, ExecutionType, Provider};
+use vigil_model::{Criticality, EvalResult, ExecutionType, Origin, Provider};
 use vigil_store::custom_controls::{
     CustomPolicyRecord, EvaluationWrite, Reevaluation, ResourceSelector, UserControlRecord,
 };
@@ -1048,7 +1048,8 @@ pub struct EvaluateSummary {
 /// Re-evaluates, with the controls in effect (built-in, user-defined,
 /// criticality overrides), one control over the stored resources of its type
 /// or every control over one resource, and writes the results (lifecycle
-/// kept: reopened, fixed). Only resources of connectors the caller sees.
+/// kept: reopened, fixed). Only resources of connectors the caller sees;
+/// IaC resources are judged again by scanning their files.
 #[utoipa::path(post, path = "/api/v1/evaluate", tag = "controls",
     security(("bearer" = ["manage_policies_controls"])),
     request_body = EvaluateForm,
@@ -1095,14 +1096,17 @@ pub async fn evaluate(
             ))
         }
     };
-    let stored = state
+    let mut stored = state
         .store
         .stored_resources(&selector)
         .await
         .map_err(ApiError::internal)?;
+    // The store does not keep the suppressions of IaC resources: they are
+    // judged again by scanning their files, not here.
+    stored.retain(|s| !matches!(s.resource.origin, Origin::Iac { .. }));
     if stored.is_empty() && selector.native_id.is_some() {
         return Err(ApiError::missing(format!(
-            "there is no present resource {}",
+            "there is no present resource {} of a connector you can see",
             selector.native_id.unwrap_or_default()
         )));
     }

@@ -172,6 +172,17 @@ fn copies_and_evaluation(place: &Place) {
             &json!({"resource_id": "arn:none"}),
         )
         .error(404, "not_found");
+    // A user with tags sees only the connectors carrying one of them.
+    let tagged = server.user_token("tagged", "sub_user", &["prod"]);
+    server
+        .post(
+            "/api/v1/evaluate",
+            &tagged,
+            &json!({"resource_id": ARN_LONG}),
+        )
+        .error(404, "not_found");
+    let none = server.post("/api/v1/evaluate", &tagged, &json!({"cid": cid}));
+    assert_eq!(none.json()["resources"], 0, "{}", none.body);
     let neither = server.post("/api/v1/evaluate", &sub, &json!({}));
     assert_eq!(field_of(&neither, 400), "cid");
     let unknown = server.post("/api/v1/evaluate", &sub, &json!({"cid": 424242}));

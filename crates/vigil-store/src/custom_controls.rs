@@ -103,9 +103,13 @@ impl CustomPolicyRecord {
     /// Checks what the database cannot: a name, at least one control.
     pub fn validate(&self) -> Result<(), StoreError> {
         let name = self.name.trim();
-        if name.is_empty() || name.len() > 200 || name != self.name {
+        if name.is_empty()
+            || name.len() > 200
+            || name != self.name
+            || name.chars().any(|c| c == '/' || c.is_control())
+        {
             return Err(StoreError::Invalid(
-                "a policy name must be 1 to 200 characters without leading or trailing spaces"
+                "a policy name must be 1 to 200 characters, without `/`, control characters, or leading or trailing spaces"
                     .into(),
             ));
         }
