@@ -406,6 +406,12 @@ fn custom_policies(place: &Place) {
         &json!({"name": "Other", "cids": []}),
     );
     assert_eq!(field_of(&empty, 400), "cids");
+    let slash = server.post(
+        "/api/v1/policies/custom",
+        &sub,
+        &json!({"name": "a/b", "cids": [11]}),
+    );
+    assert_eq!(field_of(&slash, 400), "name");
     let missing = server.post("/api/v1/policies/custom", &sub, &json!({"cids": [11]}));
     assert_eq!(field_of(&missing, 400), "name");
     server
