@@ -148,29 +148,5 @@ pub fn catalog_records(
     Vec<vigil_store::ControlRecord>,
     Vec<vigil_store::PolicyRecord>,
 ) {
-    let controls = catalog
-        .controls
-        .iter()
-        .map(|c| vigil_store::ControlRecord {
-            cid: c.spec.cid,
-            title: c.spec.title.clone(),
-            service: c.spec.service.clone(),
-            resource_type: c.spec.resource_type.clone(),
-            provider: c.spec.provider,
-            criticality: c.spec.criticality,
-            execution_type: c.spec.execution_type,
-            remediable: c.spec.remediable,
-        })
-        .collect();
-    let policies = catalog
-        .policies
-        .iter()
-        .map(|p| vigil_store::PolicyRecord {
-            name: p.name.clone(),
-            provider: p.provider,
-            description: p.description.clone(),
-            cids: p.controls.clone(),
-        })
-        .collect();
-    (controls, policies)
+    vigil_server::controls::catalog_records(catalog)
 }

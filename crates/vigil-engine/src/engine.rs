@@ -166,6 +166,36 @@ impl CompiledControl {
         })
     }
 
+    /// Checks a control's expressions one by one, without a file: an error's
+    /// `file` is the expression's key (`logic.pass`, `logic.applies`,
+    /// `logic.actual`, or `parameters`) and its line and column are within
+    /// that expression. For controls written through an API, where the
+    /// expression, not a file, is what the author sees.
+    pub fn check_expressions(spec: &ControlSpec) -> Result<(), CatalogError> {
+        let params = spec
+            .param_values()
+            .map_err(|e| CatalogError::at("parameters", 1, 1, e))?;
+        let declared: HashSet<&str> = params.keys().map(String::as_str).collect();
+        let logic = &spec.logic;
+        let expressions = [
+            ("logic.applies", logic.applies.as_ref()),
+            ("logic.pass", Some(&logic.pass)),
+            ("logic.actual", logic.actual.as_ref()),
+        ];
+        for (key, expr) in expressions {
+            if let Some(expr) = expr {
+                let at = ExprSource {
+                    file: key,
+                    line: 1,
+                    column: 1,
+                    key,
+                };
+                cel::compile(expr.get_ref(), &at, &declared)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether every expression of the control compiled for the fast
     /// evaluator (which still leaves rare shapes of data to the interpreter).
     pub fn is_fast(&self) -> bool {

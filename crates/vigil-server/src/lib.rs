@@ -12,6 +12,7 @@ pub mod access;
 pub mod auth;
 pub mod body;
 pub mod connectors;
+pub mod controls;
 pub mod error;
 pub mod iac;
 pub mod exceptions;
@@ -30,7 +31,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::future::Future;
@@ -142,6 +143,10 @@ pub struct Server {
         connectors::list_runs, connectors::get_run,
         exceptions::list, exceptions::get_one, exceptions::create, exceptions::update,
         exceptions::delete, exceptions::copy, exceptions::history,
+        controls::copy_control, controls::create_control, controls::update_control,
+        controls::delete_control, controls::list_controls, controls::set_criticality,
+        controls::create_policy, controls::update_policy, controls::delete_policy,
+        controls::list_policies, controls::evaluate,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -152,6 +157,7 @@ pub struct Server {
         (name = "iac", description = "IaC scans: upload files or archives, results, the scan list (also at Qualys' paths)"),
         (name = "connectors", description = "AWS connectors, run now, scheduled runs and their history"),
         (name = "exceptions", description = "Exceptions: FAIL reads PASSE while one is active"),
+        (name = "controls", description = "Copies, user-defined controls, criticality, custom policies, re-evaluation"),
     )
 )]
 pub struct ApiDoc;
@@ -333,6 +339,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/exceptions/{id}/copy", post(exceptions::copy))
         .route("/api/v1/exceptions/{id}/history", get(exceptions::history))
+        .route(
+            "/api/v1/controls/custom",
+            get(controls::list_controls).post(controls::create_control),
+        )
+        .route(
+            "/api/v1/controls/custom/{cid}",
+            put(controls::update_control).delete(controls::delete_control),
+        )
+        .route("/api/v1/controls/{cid}/copy", post(controls::copy_control))
+        .route(
+            "/api/v1/controls/{cid}/criticality",
+            put(controls::set_criticality),
+        )
+        .route(
+            "/api/v1/policies/custom",
+            get(controls::list_policies).post(controls::create_policy),
+        )
+        .route(
+            "/api/v1/policies/custom/{name}",
+            put(controls::update_policy).delete(controls::delete_policy),
+        )
+        .route("/api/v1/evaluate", post(controls::evaluate))
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))

@@ -13,6 +13,7 @@
 mod access;
 mod connectors;
 mod exceptions;
+mod custom_controls;
 mod url;
 
 use async_trait::async_trait;
@@ -65,6 +66,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "exceptions",
         sql: include_str!("../migrations/0006_exceptions.sql"),
     },
+    Migration {
+        version: 8,
+        name: "custom_controls",
+        sql: include_str!("../migrations/0008_custom_controls.sql"),
+    },
 ];
 
 /// The advisory lock key that serializes migrations ("vigil" in ASCII).
@@ -72,7 +78,7 @@ const MIGRATION_LOCK: i64 = 0x7669_6769_6c00;
 
 /// Rows per statement.
 const RESOURCE_CHUNK: usize = 5_000;
-const EVALUATION_CHUNK: usize = 50_000;
+pub(crate) const EVALUATION_CHUNK: usize = 50_000;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -692,7 +698,7 @@ async fn apply(
 }
 
 /// Upserts one chunk; returns how many were reopened and fixed.
-async fn upsert_evaluations(
+pub(crate) async fn upsert_evaluations(
     conn: &mut PgConnection,
     chunk: &[PlannedEvaluation<'_>],
     at: i64,

@@ -11,6 +11,7 @@
 mod access;
 mod connectors;
 mod exceptions;
+mod custom_controls;
 mod scan;
 
 use async_trait::async_trait;
@@ -64,6 +65,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "exceptions",
         sql: include_str!("../migrations/0006_exceptions.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "custom_controls",
+        sql: include_str!("../migrations/0008_custom_controls.sql"),
     },
 ];
 

@@ -148,7 +148,7 @@ pub(crate) async fn apply(
     Ok(summary)
 }
 
-fn json_ids(ids: impl Iterator<Item = i64>) -> String {
+pub(crate) fn json_ids(ids: impl Iterator<Item = i64>) -> String {
     let mut s = String::from("[");
     for (i, id) in ids.enumerate() {
         if i > 0 {
@@ -405,7 +405,7 @@ fn evaluation_sql(n: usize) -> String {
     )
 }
 
-async fn upsert_evaluations(
+pub(crate) async fn upsert_evaluations(
     conn: &mut SqliteConnection,
     evaluations: &[&PlannedEvaluation<'_>],
     at: i64,
@@ -427,7 +427,10 @@ async fn upsert_evaluations(
 }
 
 /// Deletes the evaluations of the given (resource id, cid) pairs.
-async fn delete_pairs(conn: &mut SqliteConnection, pairs: &[(i64, i64)]) -> Result<(), StoreError> {
+pub(crate) async fn delete_pairs(
+    conn: &mut SqliteConnection,
+    pairs: &[(i64, i64)],
+) -> Result<(), StoreError> {
     for chunk in pairs.chunks(PAIR_CHUNK) {
         let sql = multi_row(
             "DELETE FROM evaluations WHERE (resource_id, cid) IN (VALUES ",

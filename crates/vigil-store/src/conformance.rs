@@ -12,6 +12,10 @@ use crate::access::{AuditEntry, AuditFilter, Permission, RoleRecord, UserChange,
 use crate::connectors::{
     Authentication, CollectionError, ConnectorRecord, RunOutcome, RunRecord, RunState, RunTrigger,
 };
+use crate::custom_controls::{
+    CustomPolicyRecord, EvaluationWrite, Reevaluation, ReevaluationSummary, ResourceSelector,
+    UserControlRecord, FIRST_USER_CID,
+};
 use crate::exceptions::{ExceptionRecord, ExceptionStatus, Reason, RefreshSummary, Scope};
 use crate::users::NewUser;
 use crate::{
@@ -44,6 +48,7 @@ pub async fn run_all(store: &dyn Store) {
     connectors_and_runs(store).await;
     run_queue_and_leases(store).await;
     exceptions_and_passe(store).await;
+    custom_controls(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -2134,4 +2139,369 @@ pub async fn exceptions_and_passe(store: &dyn Store) {
         Passe,
         "the logs exception holds"
     );
+}
+
+/// The audit entries whose action starts with `prefix`.
+async fn audited(store: &dyn Store, prefix: &str) -> usize {
+    let filter = AuditFilter {
+        action: Some(prefix.into()),
+        ..AuditFilter::default()
+    };
+    store
+        .audit_log(
+            &filter,
+            Page {
+                limit: 1000,
+                offset: 0,
+            },
+        )
+        .await
+        .expect("audit_log")
+        .len()
+}
+
+fn user_control(cid: u32, title: &str) -> UserControlRecord {
+    UserControlRecord {
+        cid,
+        title: title.into(),
+        criticality: Criticality::Medium,
+        resource_type: "aws.s3.bucket".into(),
+        based_on: Some(1),
+        definition: format!("cid = {cid}\ntitle = \"{title}\"\n"),
+        created: t(1),
+        updated: t(1),
+    }
+}
+
+/// User-defined controls (CIDs never reused), criticality overrides, custom
+/// policies (a listed control cannot be deleted), stored resources read
+/// back, and re-evaluation of a subset; every change audited.
+pub async fn custom_controls(store: &dyn Store) {
+    const SOURCE: &str = "connector:custom-conformance";
+    let first = store.next_user_cid().await.expect("next_user_cid");
+    assert!(first >= FIRST_USER_CID);
+    let copy = user_control(first, "Versioning (copy)");
+    store
+        .create_user_control(&copy, &audit("control.copy", "control:x"))
+        .await
+        .expect("create user control");
+    assert!(matches!(
+        store
+            .create_user_control(&copy, &audit("control.copy", "control:x"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_user_control(&user_control(7, "system"), &audit("control.copy", "x"))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.next_user_cid().await.expect("next"), first + 1);
+    let mut changed = copy.clone();
+    changed.title = "Versioning, strict".into();
+    changed.updated = t(3);
+    store
+        .update_user_control(&changed, &audit("control.update", "control:x"))
+        .await
+        .expect("update user control");
+    assert_eq!(store.user_controls().await.expect("list"), vec![changed]);
+    assert!(matches!(
+        store
+            .update_user_control(
+                &user_control(first + 5, "none"),
+                &audit("control.update", "x")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Criticality overrides: set, then replaced.
+    for c in [Criticality::Low, Criticality::High] {
+        store
+            .set_criticality(1, c, &audit("control.criticality", "control:1"))
+            .await
+            .expect("set criticality");
+    }
+    store
+        .set_criticality(first, Criticality::Low, &audit("control.criticality", "c"))
+        .await
+        .expect("set criticality");
+    assert_eq!(
+        store.criticality_overrides().await.expect("overrides"),
+        vec![(1, Criticality::High), (first, Criticality::Low)]
+    );
+
+    // Custom policies.
+    let policy = CustomPolicyRecord {
+        name: "Ours".into(),
+        description: "test".into(),
+        cids: vec![1, first],
+        connectors: vec!["custom-conformance".into()],
+    };
+    store
+        .create_custom_policy(&policy, &audit("policy.create", "policy:Ours"))
+        .await
+        .expect("create policy");
+    assert!(matches!(
+        store
+            .create_custom_policy(&policy, &audit("policy.create", "policy:Ours"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .delete_user_control(first, &audit("control.delete", "c"))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    let narrower = CustomPolicyRecord {
+        cids: vec![1],
+        connectors: Vec::new(),
+        ..policy.clone()
+    };
+    store
+        .update_custom_policy(&narrower, &audit("policy.update", "policy:Ours"))
+        .await
+        .expect("update policy");
+    assert_eq!(
+        store.custom_policies().await.expect("policies"),
+        vec![narrower]
+    );
+    assert!(matches!(
+        store
+            .update_custom_policy(
+                &CustomPolicyRecord {
+                    name: "None".into(),
+                    ..policy.clone()
+                },
+                &audit("policy.update", "x")
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Stored resources come back as they were recorded.
+    let bucket = resource(
+        "999988887777",
+        "eu-west-1",
+        "S3",
+        "aws.s3.bucket",
+        "arn:aws:s3:::custom-conformance",
+        "custom-conformance",
+        &[("team", "blue")],
+        Origin::Connector {
+            connector: "custom-conformance".into(),
+            run: "r1".into(),
+        },
+    );
+    let instance = resource(
+        "999988887777",
+        "eu-west-1",
+        "EC2",
+        "aws.ec2.instance",
+        "arn:aws:ec2:eu-west-1:999988887777:instance/i-custom",
+        "i-custom",
+        &[],
+        bucket.origin.clone(),
+    );
+    let resources = [bucket.clone(), instance];
+    let evaluations = [EvaluationInput {
+        resource: 0,
+        cid: 2,
+        result: EvalResult::Fail,
+        expected: "e",
+        actual: "a",
+        message: "m",
+    }];
+    store
+        .apply_scan(ScanBatch {
+            source: SOURCE,
+            run: "r1",
+            at: t(1),
+            resources: &resources,
+            evaluations: &evaluations,
+        })
+        .await
+        .expect("scan");
+    let selector = ResourceSelector {
+        types: Some(vec!["aws.s3.bucket".into()]),
+        native_id: None,
+        sources: Some(vec![SOURCE.into()]),
+    };
+    let stored = store.stored_resources(&selector).await.expect("stored");
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].source, SOURCE);
+    let back = &stored[0].resource;
+    assert_eq!(
+        (&back.id, &back.tags, &back.attributes, &back.origin),
+        (&bucket.id, &bucket.tags, &bucket.attributes, &bucket.origin)
+    );
+    let by_id = ResourceSelector {
+        native_id: Some(bucket.id.clone()),
+        ..ResourceSelector::default()
+    };
+    assert_eq!(store.stored_resources(&by_id).await.expect("by id"), stored);
+    let elsewhere = ResourceSelector {
+        sources: Some(vec!["connector:other".into()]),
+        ..by_id.clone()
+    };
+    assert!(store
+        .stored_resources(&elsewhere)
+        .await
+        .expect("none")
+        .is_empty());
+
+    // Re-evaluation of CIDs 1 and `first` over the bucket: CID 2 stays, the
+    // lifecycle of a changed result is kept.
+    let rid = stored[0].row_id;
+    let write = |cid: u32, result: EvalResult| EvaluationWrite {
+        resource: rid,
+        cid,
+        result,
+        expected: "x".into(),
+        actual: "y".into(),
+        message: String::new(),
+    };
+    let catalog = {
+        let mut c = controls(Criticality::Medium);
+        c.push(control(
+            first,
+            "copy",
+            "S3",
+            "aws.s3.bucket",
+            Criticality::Low,
+            false,
+        ));
+        c
+    };
+    store.sync_catalog(&catalog, &[]).await.expect("sync");
+    let cids = [1, first];
+    let batch = |evaluations: &'static [(u32, EvalResult)]| {
+        evaluations
+            .iter()
+            .map(|(c, r)| write(*c, *r))
+            .collect::<Vec<_>>()
+    };
+    let firsts = batch(&[(1, EvalResult::Pass)]);
+    let summary = store
+        .reevaluate(
+            &Reevaluation {
+                at: t(2),
+                resources: &[rid],
+                cids: &cids,
+                evaluations: &[firsts.clone(), vec![write(first, EvalResult::Pass)]].concat(),
+            },
+            &audit("evaluation.run", "control:1"),
+        )
+        .await
+        .expect("reevaluate");
+    assert_eq!(
+        summary,
+        ReevaluationSummary {
+            written: 2,
+            removed: 0
+        }
+    );
+    let summary = store
+        .reevaluate(
+            &Reevaluation {
+                at: t(3),
+                resources: &[rid],
+                cids: &cids,
+                evaluations: &batch(&[(1, EvalResult::Fail)]),
+            },
+            &audit("evaluation.run", "control:1"),
+        )
+        .await
+        .expect("reevaluate");
+    assert_eq!(
+        summary,
+        ReevaluationSummary {
+            written: 1,
+            removed: 1
+        }
+    );
+    let rows = store
+        .search(
+            &q("resource.id:\"arn:aws:s3:::custom-conformance\"", t(4)),
+            Page::default(),
+        )
+        .await
+        .expect("search");
+    let got: Vec<(u32, EvalResult, Option<Timestamp>)> = rows
+        .iter()
+        .map(|r| (r.cid, r.result, r.last_reopened))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, EvalResult::Fail, Some(t(3))),
+            (2, EvalResult::Fail, None)
+        ]
+    );
+    assert!(matches!(
+        store
+            .reevaluate(
+                &Reevaluation {
+                    at: t(3),
+                    resources: &[rid],
+                    cids: &[1],
+                    evaluations: &batch(&[(2, EvalResult::Fail)]),
+                },
+                &audit("evaluation.run", "x"),
+            )
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert_eq!(store.present_resources(SOURCE).await.expect("present"), 2);
+
+    // Deleting: the policy first, then the control, its evaluations and its
+    // override; its CID is not given out again.
+    store
+        .delete_custom_policy("Ours", &audit("policy.delete", "policy:Ours"))
+        .await
+        .expect("delete policy");
+    assert!(matches!(
+        store
+            .delete_custom_policy("Ours", &audit("policy.delete", "x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .reevaluate(
+            &Reevaluation {
+                at: t(3),
+                resources: &[rid],
+                cids: &[first],
+                evaluations: &[write(first, EvalResult::Pass)],
+            },
+            &audit("evaluation.run", "x"),
+        )
+        .await
+        .expect("reevaluate");
+    store
+        .delete_user_control(first, &audit("control.delete", "c"))
+        .await
+        .expect("delete control");
+    assert!(matches!(
+        store
+            .delete_user_control(first, &audit("control.delete", "c"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.user_controls().await.expect("list").is_empty());
+    assert_eq!(
+        store.criticality_overrides().await.expect("overrides"),
+        vec![(1, Criticality::High)]
+    );
+    assert!(store
+        .search(&q(&format!("cid:{first}"), t(4)), Page::default())
+        .await
+        .expect("search")
+        .is_empty());
+    assert_eq!(store.next_user_cid().await.expect("next"), first + 1);
+    assert_eq!(audited(store, "control.").await, 6);
+    assert_eq!(audited(store, "policy.").await, 3);
+    assert_eq!(audited(store, "evaluation.").await, 3);
 }

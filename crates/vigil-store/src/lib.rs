@@ -20,6 +20,7 @@ pub mod batch;
 pub mod conformance;
 pub mod connectors;
 pub mod exceptions;
+pub mod custom_controls;
 pub mod iac;
 pub mod migration;
 pub mod search;
@@ -28,6 +29,7 @@ pub mod users;
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
 pub use exceptions::ExceptionStore;
+pub use custom_controls::CustomControlStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
@@ -238,7 +240,7 @@ impl IacScanRecord {
 /// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
 pub trait Store:
-    AccessStore + connectors::ConnectorStore + ExceptionStore + Send + Sync
+    AccessStore + connectors::ConnectorStore + ExceptionStore + CustomControlStore + Send + Sync
 {
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
