@@ -25,9 +25,8 @@ use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
-use vigil_engine::Catalog;
 use vigil_iac::report::{self, Document, Meta};
 use vigil_iac::source::{self, Gathered, Limits, SourceError};
 use vigil_iac::terraform::TfInputs;
@@ -348,15 +347,6 @@ async fn document(state: &AppState, scan_uuid: &str) -> Result<serde_json::Value
     })
 }
 
-/// The built-in catalogue, loaded once.
-fn catalog() -> Result<&'static Catalog, ApiError> {
-    static CATALOG: OnceLock<Result<Catalog, String>> = OnceLock::new();
-    CATALOG
-        .get_or_init(|| Catalog::builtin().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| ApiError::internal(format!("the built-in catalogue does not load: {e}")))
-}
-
 /// A file part of the form: its name and bytes.
 struct Upload {
     name: String,
@@ -602,7 +592,11 @@ async fn launch(
     if form.files.is_empty() {
         return Err(ApiError::missing_field("file"));
     }
-    let catalog = catalog()?;
+    // The effective catalogue: built-in plus user-defined controls,
+    // criticality overrides and custom policies, as runs use.
+    let catalog = crate::controls::effective_controls(state.store.as_ref())
+        .await?
+        .catalog;
     if let Some(p) = &form.policy {
         if !catalog.policies.iter().any(|x| &x.name == p) {
             return Err(ApiError::invalid_field(
@@ -632,7 +626,7 @@ async fn launch(
             var_files: form.var_files,
             ..Default::default()
         };
-        report::scan(gathered, &inputs, catalog, meta, now)
+        report::scan(gathered, &inputs, &catalog, meta, now)
             .map_err(|e| ApiError::invalid_field("policyName", e))
     })
     .await

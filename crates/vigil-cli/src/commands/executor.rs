@@ -43,9 +43,22 @@ impl AwsExecutor {
         }
     }
 
-    /// The controls a run evaluates: the one place that decides it.
-    fn controls(&self) -> Catalog {
-        self.catalog.clone()
+    /// The controls a run evaluates: the one place that decides it. The
+    /// store's effective catalogue (built-in, user-defined controls,
+    /// criticality overrides, custom policies) read at the start of each
+    /// run, so a control changed through the API counts from the next run;
+    /// the catalogue loaded at start when the store cannot give it.
+    async fn controls(&self, job: &RunJob) -> Catalog {
+        match vigil_server::controls::effective_controls(job.store.as_ref()).await {
+            Ok(effective) => effective.catalog,
+            Err(e) => {
+                eprintln!(
+                    "vigil serve: run {}: the user-defined controls could not be read ({}); evaluating the built-in catalogue",
+                    job.run.id, e.message
+                );
+                self.catalog.clone()
+            }
+        }
     }
 
     /// The options of `vigil-aws` for the job's connector.
@@ -95,7 +108,7 @@ impl AwsExecutor {
             })
             .collect();
         let resources = collection.resources;
-        let catalog = self.controls();
+        let catalog = self.controls(job).await;
         let (evaluated, resources) = tokio::task::spawn_blocking(move || {
             pipeline::evaluate_with(catalog, None, &resources).map(|e| (e, resources))
         })
