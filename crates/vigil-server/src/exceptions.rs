@@ -290,13 +290,39 @@ fn store_error(e: StoreError) -> ApiError {
     ApiError::from_store(e)
 }
 
-async fn load(state: &AppState, id: &str) -> Result<ExceptionRecord, ApiError> {
-    state
+/// The exception `id`, when it exists and the caller may see it (403 when
+/// its scope names a connector the caller's tags do not reach).
+async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<ExceptionRecord, ApiError> {
+    let x = state
         .store
         .exception(id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| ApiError::missing(format!("there is no exception {id}")))
+        .ok_or_else(|| ApiError::missing(format!("there is no exception {id}")))?;
+    if !visible(state, caller, &x).await? {
+        return Err(ApiError::forbidden(format!(
+            "exception {id} covers a connector that carries none of your tags; ask a Manager for access"
+        )));
+    }
+    Ok(x)
+}
+
+/// Whether the caller may see `x` (seed 001's tag-based access): callers
+/// without tags see every exception; others those whose connectors they
+/// all see (a resource-scoped exception names no connector).
+async fn visible(state: &AppState, caller: &Caller, x: &ExceptionRecord) -> Result<bool, ApiError> {
+    let Scope::Connectors(ids) = &x.scope else {
+        return Ok(true);
+    };
+    if caller.user.tags.is_empty() {
+        return Ok(true);
+    }
+    let connectors = crate::access::connectors(state).await?;
+    Ok(ids.iter().all(|id| {
+        connectors
+            .iter()
+            .any(|c| &c.id == id && caller.sees_tags(&c.tags))
+    }))
 }
 
 /// `patch` applied to `base`; `fixed` refuses changes to name, reason and
@@ -400,7 +426,12 @@ pub async fn list(
         Some(r) => Some(parse_reason(r)?),
     };
     let now = Utc::now();
-    let all = state.store.exceptions().await.map_err(store_error)?;
+    let mut all = Vec::new();
+    for x in state.store.exceptions().await.map_err(store_error)? {
+        if visible(&state, &caller, &x).await? {
+            all.push(x);
+        }
+    }
     let mut by_status = BTreeMap::new();
     let mut by_reason = BTreeMap::new();
     for x in &all {
@@ -441,7 +472,7 @@ pub async fn get_one(
 ) -> Result<Json<ExceptionView>, ApiError> {
     caller.require(Permission::ViewData)?;
     Ok(Json(ExceptionView::of(
-        load(&state, &id).await?,
+        load(&state, &caller, &id).await?,
         Utc::now(),
     )))
 }
@@ -540,7 +571,7 @@ pub async fn update(
 ) -> Result<Json<ExceptionView>, ApiError> {
     caller.require(Permission::ManagePoliciesControls)?;
     let patch = body.parse()?;
-    let old = load(&state, &id).await?;
+    let old = load(&state, &caller, &id).await?;
     let now = Utc::now();
     vigil_store::exceptions::check_editable(&old, now).map_err(store_error)?;
     let mut x = apply_patch(old.clone(), patch, true)?;
@@ -582,7 +613,7 @@ pub async fn copy(
 ) -> Result<(StatusCode, Json<ExceptionView>), ApiError> {
     caller.require(Permission::ManagePoliciesControls)?;
     let patch = body.parse()?;
-    let source = load(&state, &id).await?;
+    let source = load(&state, &caller, &id).await?;
     let now = Utc::now();
     let mut base = source.clone();
     base.name = format!("Copy of {}", source.name)
@@ -614,7 +645,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Permission::ManagePoliciesControls)?;
-    let old = load(&state, &id).await?;
+    let old = load(&state, &caller, &id).await?;
     let audit = caller.audit(
         "exception.delete",
         &format!("exception:{id}"),
@@ -646,6 +677,15 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryView>>, ApiError> {
     caller.require(Permission::ViewData)?;
+    if state
+        .store
+        .exception(&id)
+        .await
+        .map_err(store_error)?
+        .is_some()
+    {
+        load(&state, &caller, &id).await?;
+    }
     let entries = state
         .store
         .exception_history(&id)

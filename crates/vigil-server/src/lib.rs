@@ -14,8 +14,8 @@ pub mod body;
 pub mod connectors;
 pub mod controls;
 pub mod error;
-pub mod iac;
 pub mod exceptions;
+pub mod iac;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
@@ -96,6 +96,8 @@ pub enum ServerError {
     Store(#[from] vigil_store::StoreError),
     #[error("the JWT signing key in the store is not 32 bytes of hex; delete the `jwt_signing_key` setting to get a new one")]
     SigningKey,
+    #[error("cannot load the controls catalogue: {0}")]
+    Catalog(String),
     #[error("the server stopped with an error: {0}")]
     Serve(String),
 }
@@ -399,6 +401,11 @@ impl Server {
         let bootstrap =
             auth::bootstrap_admin(store.as_ref(), config.admin_password.as_deref()).await?;
         let key = signing_key(store.as_ref()).await?;
+        // Search, exceptions and policies read the controls table: fill it
+        // with the effective catalogue before the first request.
+        controls::sync_effective_controls(store.as_ref())
+            .await
+            .map_err(|e| ServerError::Catalog(e.message))?;
         let state = Arc::new(AppState {
             store: store.clone(),
             signer: jwt::Signer::new(key),

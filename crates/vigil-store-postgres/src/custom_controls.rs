@@ -7,12 +7,12 @@ use crate::{db, upsert_evaluations, PgStore, EVALUATION_CHUNK};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use vigil_model::Criticality;
-use vigil_store::exceptions::RefreshScope;
 use vigil_store::batch::PlannedEvaluation;
 use vigil_store::custom_controls::{
     self as cc, CustomControlStore, CustomPolicyRecord, Reevaluation, ReevaluationSummary,
     ResourceSelector, StoredResource, UserControlRecord, FIRST_USER_CID,
 };
+use vigil_store::exceptions::RefreshScope;
 use vigil_store::{AuditEntry, EvaluationInput, StoreError};
 
 /// Commits a change that touched `rows` rows, with its audit entry; when it

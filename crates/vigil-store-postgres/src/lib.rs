@@ -12,8 +12,8 @@
 
 mod access;
 mod connectors;
-mod exceptions;
 mod custom_controls;
+mod exceptions;
 mod url;
 
 use async_trait::async_trait;

@@ -8,12 +8,12 @@ use crate::{db, SqliteStore};
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
 use vigil_model::Criticality;
-use vigil_store::exceptions::RefreshScope;
 use vigil_store::batch::PlannedEvaluation;
 use vigil_store::custom_controls::{
     self as cc, CustomControlStore, CustomPolicyRecord, Reevaluation, ReevaluationSummary,
     ResourceSelector, StoredResource, UserControlRecord, FIRST_USER_CID,
 };
+use vigil_store::exceptions::RefreshScope;
 use vigil_store::{AuditEntry, EvaluationInput, StoreError};
 
 /// The JSON list of `values`, for `json_each`.

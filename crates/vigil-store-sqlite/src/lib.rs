@@ -10,8 +10,8 @@
 
 mod access;
 mod connectors;
-mod exceptions;
 mod custom_controls;
+mod exceptions;
 mod scan;
 
 use async_trait::async_trait;

@@ -19,8 +19,8 @@ pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod connectors;
-pub mod exceptions;
 pub mod custom_controls;
+pub mod exceptions;
 pub mod iac;
 pub mod migration;
 pub mod search;
@@ -28,8 +28,8 @@ pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
-pub use exceptions::ExceptionStore;
 pub use custom_controls::CustomControlStore;
+pub use exceptions::ExceptionStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
