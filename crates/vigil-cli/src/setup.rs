@@ -120,8 +120,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Opens the store named by `--database`, or the embedded SQLite file in the
 /// data directory, applying migrations.
 pub async fn open_store(cli: &Cli) -> Result<Box<dyn Store>> {
-    let url = match &cli.database {
-        Some(u) => u.clone(),
+    open_store_at(cli, cli.database.as_deref()).await
+}
+
+/// Opens the store at `url`, or the embedded SQLite file in the data
+/// directory when `url` is `None`, applying migrations.
+pub async fn open_store_at(cli: &Cli, url: Option<&str>) -> Result<Box<dyn Store>> {
+    let url = match url {
+        Some(u) => u.to_string(),
         None => format!("sqlite://{}", data_dir(cli)?.join("vigil.db").display()),
     };
     if let Some(path) = url.strip_prefix("sqlite://") {

@@ -123,3 +123,72 @@ fn serve_takes_the_admin_password_from_the_environment_and_never_prints_it() {
     assert!(err.contains("VIGIL_ADMIN_PASSWORD"), "{err}");
     assert_eq!(login(&url, "s3cret-from-env").0, 201);
 }
+
+#[test]
+fn serve_reads_its_config_file_and_names_a_bad_key_with_its_line() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let db = dir.path().join("from-config.db");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\ndatabase_url = \"sqlite://{}\"\nexception_sweep_seconds = 2\n",
+            db.display()
+        ),
+    )
+    .expect("write the config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("HOME", dir.path().join("home"))
+        .env_remove("VIGIL_DATABASE_URL")
+        .env_remove("VIGIL_LISTEN")
+        .env("VIGIL_ADMIN_PASSWORD", "a long enough password")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("vigil starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("a line on stdout");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
+    assert!(
+        !line.contains(":8080"),
+        "the config's port 0 was used: {line}"
+    );
+    assert!(
+        db.exists(),
+        "the store was opened at the config's database_url"
+    );
+
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\nlisten_port = 9\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("HOME", dir.path().join("home"))
+        .output()
+        .expect("vigil runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!("{}:2", config.display())) && err.contains("listen_port"),
+        "{err}"
+    );
+    std::fs::write(&config, "run_lease_seconds = 1\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .expect("vigil runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("run_lease_seconds") && err.contains("between 3 and 3600"),
+        "{err}"
+    );
+}
