@@ -372,3 +372,76 @@ fn two_nodes_share_runs_and_a_killed_nodes_run_is_taken_over() {
     assert_eq!(survivor.finished("completed"), completed_before + 1);
     drop(victim);
 }
+
+/// The README's "REST API in five minutes", step by step, as a newcomer runs
+/// it: a token from `/auth`, an AWS connector pointing at moto, run now,
+/// the failed HIGH controls, an exception, and PASSE.
+#[test]
+fn the_readme_newcomer_flow_ends_in_passe() {
+    let Some(moto) = env_url("VIGIL_TEST_MOTO_URL", "the_readme_newcomer_flow") else {
+        return;
+    };
+    // A bucket without versioning in moto's default account: control 48
+    // (HIGH) fails on it.
+    let bucket = format!("vigil-newcomer-{}", std::process::id());
+    let created = ureq::put(&format!("{moto}/{bucket}")).call();
+    assert!(created.is_ok(), "create the demo bucket: {created:?}");
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let node = node(dir.path(), None, "newcomer", &moto, 0);
+    let token = node.token();
+    let api = format!("{}/api/v1", node.url);
+    let connector = node.create(
+        &token,
+        &json!({"name": "demo", "authentication": {"type": "default"}, "regions": ["us-east-1"]}),
+    );
+    let (status, run) = call("POST", &format!("{api}/connectors/{connector}/run"), Some(&token), None);
+    assert_eq!(status, 202, "{run}");
+    let run_id = run["id"].as_str().expect("a run id").to_string();
+    wait(Duration::from_secs(120), "the run to complete", || {
+        completed(&node.get(&format!("/api/v1/runs/{run_id}"), &token))
+    });
+
+    let failed_high = |result: &str| {
+        let filter = format!(
+            "control.criticality:HIGH and control.result:{result} and cid:48 and resource.name:{bucket}"
+        );
+        let url = format!("{api}/evaluations?filter={}", urlencode(&filter));
+        let (status, page) = call("GET", &url, Some(&token), None);
+        assert_eq!(status, 200, "{page}");
+        page["items"].as_array().cloned().unwrap_or_default()
+    };
+    let fails = failed_high("FAIL");
+    assert_eq!(fails.len(), 1, "{fails:?}\n{}", node.log());
+    let resource = fails[0]["resource_id"].as_str().expect("a resource id").to_string();
+
+    let (status, exception) = call(
+        "POST",
+        &format!("{api}/exceptions"),
+        Some(&token),
+        Some(&json!({
+            "name": "Demo bucket", "reason": "Risk Accepted",
+            "explanation": "Versioning is not needed for this demo bucket",
+            "start": chrono::Utc::now().format("%Y-%m-%d").to_string(), "end": "2099-12-31",
+            "scope": {"resources": [resource]}, "controls": [48]
+        })),
+    );
+    assert_eq!(status, 201, "{exception}");
+    assert_eq!(exception["status"], "ACTIVE");
+    assert!(failed_high("FAIL").is_empty(), "the FAIL is gone at once");
+    let passe = failed_high("PASSE");
+    assert_eq!(passe.len(), 1, "{passe:?}");
+    assert_eq!(passe[0]["resource_id"], json!(resource));
+}
+
+/// `text` percent-encoded for a query string.
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
