@@ -10,6 +10,8 @@
 
 mod access;
 mod scan;
+mod data;
+mod saved_searches;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{
@@ -51,6 +53,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         name: "access",
         sql: include_str!("../migrations/0004_access.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "saved_searches",
+        sql: include_str!("../migrations/0007_saved_searches.sql"),
     },
 ];
 

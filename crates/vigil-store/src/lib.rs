@@ -18,12 +18,16 @@ pub mod access;
 pub mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod data;
 pub mod iac;
 pub mod migration;
+pub mod saved_searches;
 pub mod search;
 pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
+pub use data::DataStore;
+pub use saved_searches::SavedSearchStore;
 use async_trait::async_trait;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
@@ -234,7 +238,7 @@ impl IacScanRecord {
 /// Each capability's methods live in a trait of their own (e.g.
 /// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
-pub trait Store: AccessStore + Send + Sync {
+pub trait Store: AccessStore + DataStore + SavedSearchStore + Send + Sync {
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
 
