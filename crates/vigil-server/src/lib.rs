@@ -11,10 +11,14 @@
 pub mod access;
 pub mod auth;
 pub mod body;
+pub mod data;
+pub mod data_params;
+pub mod datalists;
 pub mod error;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
+pub mod saved_searches;
 pub mod swagger;
 pub mod users;
 
@@ -103,6 +107,10 @@ pub struct Server {
         users::permissions, users::list_roles, users::get_role, users::create_role,
         users::update_role, users::delete_role, users::list_users, users::get_user,
         users::create_user, users::update_user, users::delete_user, users::audit_log,
+        data::resources, data::resource, data::controls, data::control, data::policies,
+        data::policy, data::evaluations, data::counts, datalists::download,
+        saved_searches::create, saved_searches::list, saved_searches::get,
+        saved_searches::delete, saved_searches::share, saved_searches::unshare,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -110,6 +118,8 @@ pub struct Server {
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Tokens and the caller's identity"),
         (name = "users", description = "Users, roles, permissions and the audit log"),
+        (name = "data", description = "Resources, controls, policies, evaluations, counts and datalists"),
+        (name = "saved searches", description = "Named queries, private or shared"),
     )
 )]
 pub struct ApiDoc;
@@ -263,6 +273,27 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(users::delete_user),
         )
         .route("/api/v1/audit", get(users::audit_log))
+        .route("/api/v1/resources", get(data::resources))
+        .route("/api/v1/resources/{id}", get(data::resource))
+        .route("/api/v1/controls", get(data::controls))
+        .route("/api/v1/controls/{cid}", get(data::control))
+        .route("/api/v1/policies", get(data::policies))
+        .route("/api/v1/policies/{name}", get(data::policy))
+        .route("/api/v1/evaluations", get(data::evaluations))
+        .route("/api/v1/evaluations/counts", get(data::counts))
+        .route("/api/v1/datalists/{file}", get(datalists::download))
+        .route(
+            "/api/v1/saved-searches",
+            get(saved_searches::list).post(saved_searches::create),
+        )
+        .route(
+            "/api/v1/saved-searches/{id}",
+            get(saved_searches::get).delete(saved_searches::delete),
+        )
+        .route(
+            "/api/v1/saved-searches/{id}/share",
+            axum::routing::put(saved_searches::share).delete(saved_searches::unshare),
+        )
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))
