@@ -101,7 +101,7 @@ pub fn page<S: SortKey>(p: &DataParams, all: &[S]) -> Result<PageRequest<S>, Api
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let sort = if name.is_empty() {
+    let sort = if text.is_empty() {
         all.first().copied()
     } else {
         all.iter().copied().find(|s| s.name() == name)
