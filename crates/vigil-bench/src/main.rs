@@ -39,6 +39,17 @@ enum What {
         #[arg(long, default_value_t = 10)]
         per_resource: usize,
     },
+    /// Writes a SQLite store of resources × per-resource evaluations to
+    /// serve (the data API benchmark, bench/api).
+    Seed {
+        /// The SQLite file to write (created).
+        #[arg(long)]
+        db: std::path::PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        resources: usize,
+        #[arg(long, default_value_t = 10)]
+        per_resource: usize,
+    },
 }
 
 /// Synthetic resources: copies of every fixture resource of the catalogue,
@@ -69,6 +80,17 @@ fn catalog_controls() -> Result<Vec<u32>> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.what {
+        What::Seed {
+            db,
+            resources,
+            per_resource,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(store::seed(&db, resources, per_resource))?;
+        }
         What::Store {
             resources,
             per_resource,

@@ -89,7 +89,9 @@ pub enum Counts {
 }
 
 /// The query string, or a 400 when it cannot be read at all.
-pub(crate) fn params(query: Result<Query<DataParams>, QueryRejection>) -> Result<DataParams, ApiError> {
+pub(crate) fn params(
+    query: Result<Query<DataParams>, QueryRejection>,
+) -> Result<DataParams, ApiError> {
     query
         .map(|Query(p)| p)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
@@ -176,8 +178,12 @@ pub async fn resources(
 }
 
 fn resource_id(id: &str) -> Result<i64, ApiError> {
-    id.parse::<i64>()
-        .map_err(|_| ApiError::invalid_field("id", "a resource id is a whole number, the `id` of a resource"))
+    id.parse::<i64>().map_err(|_| {
+        ApiError::invalid_field(
+            "id",
+            "a resource id is a whole number, the `id` of a resource",
+        )
+    })
 }
 
 /// One resource: attributes, tags, associations, and every control evaluated

@@ -225,7 +225,10 @@ pub fn dates(
             let names: Vec<&str> = DateField::ALL.iter().map(|f| f.name()).collect();
             ApiError::invalid_field(
                 "date_field",
-                format!("`{name}` is not a date field; use one of {}", names.join(", ")),
+                format!(
+                    "`{name}` is not a date field; use one of {}",
+                    names.join(", ")
+                ),
             )
         })?,
     };
@@ -291,27 +294,47 @@ mod tests {
         let today = dates(&params(&[("date", "today")]), DateField::LastEvaluated, now)
             .unwrap()
             .unwrap();
-        assert_eq!((today.from, today.to), (ms("2026-03-10T00:00:00Z"), ms("2026-03-11T00:00:00Z")));
+        assert_eq!(
+            (today.from, today.to),
+            (ms("2026-03-10T00:00:00Z"), ms("2026-03-11T00:00:00Z"))
+        );
         // In Paris it is already the 11th.
         let p = params(&[("date", "yesterday"), ("tz", "Europe/Paris")]);
         let y = dates(&p, DateField::LastEvaluated, now).unwrap().unwrap();
-        assert_eq!((y.from, y.to), (ms("2026-03-09T23:00:00Z"), ms("2026-03-10T23:00:00Z")));
+        assert_eq!(
+            (y.from, y.to),
+            (ms("2026-03-09T23:00:00Z"), ms("2026-03-10T23:00:00Z"))
+        );
         let p = params(&[("date", "last_month"), ("date_field", "first_discovered")]);
         let m = dates(&p, DateField::LastEvaluated, now).unwrap().unwrap();
         assert_eq!(m.field, DateField::FirstDiscovered);
-        assert_eq!((m.from, m.to), (ms("2026-02-01T00:00:00Z"), ms("2026-03-01T00:00:00Z")));
-        let w = dates(&params(&[("date", "last_7_days")]), DateField::LastEvaluated, now)
-            .unwrap()
-            .unwrap();
+        assert_eq!(
+            (m.from, m.to),
+            (ms("2026-02-01T00:00:00Z"), ms("2026-03-01T00:00:00Z"))
+        );
+        let w = dates(
+            &params(&[("date", "last_7_days")]),
+            DateField::LastEvaluated,
+            now,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(w.from, ms("2026-03-04T00:00:00Z"));
     }
 
     #[test]
     fn ranges_take_days_and_instants_and_bad_values_name_their_field() {
         let now = Utc::now();
-        let p = params(&[("from", "2026-11-01"), ("to", "2026-11-02"), ("tz", "America/New_York")]);
+        let p = params(&[
+            ("from", "2026-11-01"),
+            ("to", "2026-11-02"),
+            ("tz", "America/New_York"),
+        ]);
         let r = dates(&p, DateField::LastEvaluated, now).unwrap().unwrap();
-        assert_eq!((r.from, r.to), (ms("2026-11-01T04:00:00Z"), ms("2026-11-03T05:00:00Z")));
+        assert_eq!(
+            (r.from, r.to),
+            (ms("2026-11-01T04:00:00Z"), ms("2026-11-03T05:00:00Z"))
+        );
         let p = params(&[("from", "2026-11-01T10:00:00+01:00")]);
         let r = dates(&p, DateField::LastEvaluated, now).unwrap().unwrap();
         assert_eq!((r.from, r.to), (ms("2026-11-01T09:00:00Z"), None));
@@ -321,7 +344,10 @@ mod tests {
             (vec![("from", "yesterday")], "from"),
             (vec![("from", "2026-02-02"), ("to", "2026-01-01")], "to"),
             (vec![("tz", "Mars/Olympus")], "tz"),
-            (vec![("from", "2026-01-01"), ("date_field", "when")], "date_field"),
+            (
+                vec![("from", "2026-01-01"), ("date_field", "when")],
+                "date_field",
+            ),
         ] {
             let e = dates(&params(&pairs), DateField::LastEvaluated, now).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(field), "{pairs:?}");
@@ -331,7 +357,11 @@ mod tests {
     #[test]
     fn cursors_round_trip_only_in_their_own_order() {
         let all = EvaluationSort::ALL;
-        let first = page(&params(&[("sort", "-last_evaluated"), ("limit", "5")]), &all).unwrap();
+        let first = page(
+            &params(&[("sort", "-last_evaluated"), ("limit", "5")]),
+            &all,
+        )
+        .unwrap();
         assert!(first.descending && first.limit == 5);
         let item_key = vec![
             vigil_store::data::KeyValue::Int(9),
@@ -339,7 +369,11 @@ mod tests {
             vigil_store::data::KeyValue::Int(3),
         ];
         let c = cursor(&first, item_key.clone());
-        let next = page(&params(&[("sort", "-last_evaluated"), ("cursor", &c)]), &all).unwrap();
+        let next = page(
+            &params(&[("sort", "-last_evaluated"), ("cursor", &c)]),
+            &all,
+        )
+        .unwrap();
         assert_eq!(next.after, Some(item_key));
         let e = page(&params(&[("sort", "cid"), ("cursor", &c)]), &all).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("cursor"));

@@ -381,6 +381,9 @@ mod tests {
     fn times_are_written_in_the_zone() {
         let t = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         assert_eq!(time(t, Tz::UTC), "2023-11-14T22:13:20Z");
-        assert_eq!(time(t, chrono_tz::Europe::Paris), "2023-11-14T23:13:20+01:00");
+        assert_eq!(
+            time(t, chrono_tz::Europe::Paris),
+            "2023-11-14T23:13:20+01:00"
+        );
     }
 }

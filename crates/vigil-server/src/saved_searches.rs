@@ -64,7 +64,10 @@ impl From<SavedSearch> for SavedSearchView {
 async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<SavedSearch, ApiError> {
     let missing = || ApiError::missing(format!("there is no saved search {id} that you can see"));
     let id = id.parse::<i64>().map_err(|_| {
-        ApiError::invalid_field("id", "a saved search id is a whole number, the `id` of a saved search")
+        ApiError::invalid_field(
+            "id",
+            "a saved search id is a whole number, the `id` of a saved search",
+        )
     })?;
     let search = state
         .store
@@ -109,7 +112,10 @@ pub async fn create(
     caller.require(Permission::Dashboards)?;
     let form = body.parse()?;
     if form.name.trim().is_empty() || form.name.chars().count() > 200 {
-        return Err(ApiError::invalid_field("name", "a name has 1 to 200 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "a name has 1 to 200 characters",
+        ));
     }
     data_params::query(&form.query, "query")?;
     let search = NewSavedSearch {
@@ -135,7 +141,9 @@ pub async fn create(
         .saved_search(id)
         .await
         .map_err(ApiError::from_store)?
-        .ok_or_else(|| ApiError::internal(format!("saved search {id} vanished after its creation")))?;
+        .ok_or_else(|| {
+            ApiError::internal(format!("saved search {id} vanished after its creation"))
+        })?;
     Ok((StatusCode::CREATED, Json(saved.into())))
 }
 

@@ -75,7 +75,8 @@ fn walk(server: &Running, token: &str, path: &str) -> Vec<Value> {
 }
 
 fn field_error(reply: Reply, field: &str) -> Value {
-    let body = reply.error(400, &reply.json()["code"].as_str().unwrap_or("").to_string());
+    let code = reply.json()["code"].clone();
+    let body = reply.error(400, code.as_str().unwrap_or(""));
     assert_eq!(body["field"], field, "{body}");
     body
 }
@@ -89,7 +90,9 @@ fn evaluations_and_counts(server: &Running, admin: &str) {
         .map(|r| (r["resource"].as_i64().unwrap(), r["cid"].as_i64().unwrap()))
         .collect();
     assert_eq!(unique.len(), total, "every row exactly once");
-    let filter = enc("control.criticality:HIGH and control.result:FAIL and resource.source:\"connector:data\"");
+    let filter = enc(
+        "control.criticality:HIGH and control.result:FAIL and resource.source:\"connector:data\"",
+    );
     let high = walk(
         server,
         admin,
@@ -100,20 +103,38 @@ fn evaluations_and_counts(server: &Running, admin: &str) {
     assert_eq!(high[0]["message"], "the setting is off", "with evidence");
     assert_eq!(high[0]["expected"], "true");
 
-    let today = walk(server, admin, "/api/v1/evaluations?date=today&tz=Europe/Paris&limit=1000");
+    let today = walk(
+        server,
+        admin,
+        "/api/v1/evaluations?date=today&tz=Europe/Paris&limit=1000",
+    );
     let utc_today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     // Paris and UTC agree on the day except around midnight; the window is a day either way.
     assert!(today.len() == total || today.is_empty());
     assert_eq!(
-        walk(server, admin, &format!("/api/v1/evaluations?from={utc_today}&to={utc_today}&limit=1000")).len(),
+        walk(
+            server,
+            admin,
+            &format!("/api/v1/evaluations?from={utc_today}&to={utc_today}&limit=1000")
+        )
+        .len(),
         total
     );
-    let old = server.get("/api/v1/evaluations?date=last_month&date_field=first_evaluated", Some(admin));
+    let old = server.get(
+        "/api/v1/evaluations?date=last_month&date_field=first_evaluated",
+        Some(admin),
+    );
     assert_eq!(old.json()["items"], json!([]));
 
-    let bad = server.get(&format!("/api/v1/evaluations?filter={}", enc("contrl.result:FAIL")), Some(admin));
+    let bad = server.get(
+        &format!("/api/v1/evaluations?filter={}", enc("contrl.result:FAIL")),
+        Some(admin),
+    );
     let body = field_error(bad, "filter");
-    assert!(body["message"].as_str().unwrap().contains("column 1"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("column 1"),
+        "{body}"
+    );
     for (query, field) in [
         ("sort=colour", "sort"),
         ("sort=-", "sort"),
@@ -127,13 +148,21 @@ fn evaluations_and_counts(server: &Running, admin: &str) {
         ("tz=Mars/Olympus", "tz"),
         ("from=2026-01-01&date_field=colour", "date_field"),
     ] {
-        field_error(server.get(&format!("/api/v1/evaluations?{query}"), Some(admin)), field);
+        field_error(
+            server.get(&format!("/api/v1/evaluations?{query}"), Some(admin)),
+            field,
+        );
     }
     // A cursor of another order is refused.
-    let page = server.get("/api/v1/evaluations?limit=1&sort=result", Some(admin)).json();
+    let page = server
+        .get("/api/v1/evaluations?limit=1&sort=result", Some(admin))
+        .json();
     let next = page["next"].as_str().unwrap();
     field_error(
-        server.get(&format!("/api/v1/evaluations?limit=1&cursor={next}"), Some(admin)),
+        server.get(
+            &format!("/api/v1/evaluations?limit=1&cursor={next}"),
+            Some(admin),
+        ),
         "cursor",
     );
 
@@ -144,19 +173,36 @@ fn evaluations_and_counts(server: &Running, admin: &str) {
     assert_eq!(counts["fail_high"], n);
     assert_eq!(counts["remediable"], n);
     let filtered = server
-        .get(&format!("/api/v1/evaluations/counts?filter={}", enc("resource.source:\"connector:data\"")), Some(admin))
+        .get(
+            &format!(
+                "/api/v1/evaluations/counts?filter={}",
+                enc("resource.source:\"connector:data\"")
+            ),
+            Some(admin),
+        )
         .json();
     assert_eq!(filtered["evaluations"], 3 * SMALL);
-    let accounts = server.get("/api/v1/evaluations/counts?group_by=account", Some(admin)).json();
+    let accounts = server
+        .get("/api/v1/evaluations/counts?group_by=account", Some(admin))
+        .json();
     let accounts = accounts["accounts"].as_array().expect("accounts");
     assert_eq!(accounts.len(), 3);
     assert_eq!(accounts[0]["account"], "10000000000");
     assert_eq!(
-        accounts.iter().map(|a| a["evaluations"].as_u64().unwrap()).sum::<u64>(),
+        accounts
+            .iter()
+            .map(|a| a["evaluations"].as_u64().unwrap())
+            .sum::<u64>(),
         3 * n
     );
-    field_error(server.get("/api/v1/evaluations/counts?group_by=region", Some(admin)), "group_by");
-    field_error(server.get("/api/v1/evaluations/counts?filter=cid:", Some(admin)), "filter");
+    field_error(
+        server.get("/api/v1/evaluations/counts?group_by=region", Some(admin)),
+        "group_by",
+    );
+    field_error(
+        server.get("/api/v1/evaluations/counts?filter=cid:", Some(admin)),
+        "filter",
+    );
 }
 
 fn resources_controls_policies(server: &Running, admin: &str) {
@@ -164,10 +210,20 @@ fn resources_controls_policies(server: &Running, admin: &str) {
     assert_eq!(all.len(), SMALL + BULK);
     assert_eq!(all[0]["name"], "data-024");
     let filter = enc("cid:2 and control.result:FAIL and resource.source:\"connector:data\"");
-    let failing = walk(server, admin, &format!("/api/v1/resources?filter={filter}&limit=5"));
+    let failing = walk(
+        server,
+        admin,
+        &format!("/api/v1/resources?filter={filter}&limit=5"),
+    );
     assert_eq!(failing.len(), SMALL.div_ceil(2));
-    field_error(server.get("/api/v1/resources?sort=criticality", Some(admin)), "sort");
-    field_error(server.get("/api/v1/resources?filter=(", Some(admin)), "filter");
+    field_error(
+        server.get("/api/v1/resources?sort=criticality", Some(admin)),
+        "sort",
+    );
+    field_error(
+        server.get("/api/v1/resources?filter=(", Some(admin)),
+        "filter",
+    );
 
     let id = failing[0]["id"].as_i64().unwrap();
     let detail = server.get(&format!("/api/v1/resources/{id}"), Some(admin));
@@ -182,17 +238,28 @@ fn resources_controls_policies(server: &Running, admin: &str) {
     assert_eq!(evaluations[0]["cid"], 1);
     assert_eq!(evaluations[0]["actual"], "false");
     field_error(server.get("/api/v1/resources/abc", Some(admin)), "id");
-    server.get("/api/v1/resources/999999999", Some(admin)).error(404, "not_found");
+    server
+        .get("/api/v1/resources/999999999", Some(admin))
+        .error(404, "not_found");
 
     let controls = server.get("/api/v1/controls", Some(admin)).json();
     assert_eq!(controls.as_array().unwrap().len(), 4);
     assert_eq!(controls[0]["fail"], SMALL + BULK);
     assert_eq!(controls[2]["pass"], SMALL + BULK);
     let scoped = server
-        .get(&format!("/api/v1/controls?filter={}", enc("resource.source:\"connector:data\"")), Some(admin))
+        .get(
+            &format!(
+                "/api/v1/controls?filter={}",
+                enc("resource.source:\"connector:data\"")
+            ),
+            Some(admin),
+        )
         .json();
     assert_eq!(scoped[0]["fail"], SMALL);
-    field_error(server.get("/api/v1/controls?filter=nope:1", Some(admin)), "filter");
+    field_error(
+        server.get("/api/v1/controls?filter=nope:1", Some(admin)),
+        "filter",
+    );
     let one = server.get("/api/v1/controls/1", Some(admin)).json();
     assert_eq!(one["criticality"], "HIGH");
     assert_eq!(one["fail"], SMALL + BULK);
@@ -200,23 +267,40 @@ fn resources_controls_policies(server: &Running, admin: &str) {
         one["policies"],
         json!(["CIS Amazon Web Services Foundations Benchmark"])
     );
-    server.get("/api/v1/controls/99", Some(admin)).error(404, "not_found");
+    server
+        .get("/api/v1/controls/99", Some(admin))
+        .error(404, "not_found");
     field_error(server.get("/api/v1/controls/x", Some(admin)), "cid");
 
     let policies = server.get("/api/v1/policies", Some(admin)).json();
     assert_eq!(policies.as_array().unwrap().len(), 2);
-    let baseline = server.get("/api/v1/policies/Internal%20Baseline", Some(admin)).json();
+    let baseline = server
+        .get("/api/v1/policies/Internal%20Baseline", Some(admin))
+        .json();
     assert_eq!(baseline["cids"], json!([3, 4]));
     assert_eq!(baseline["controls"].as_array().unwrap().len(), 2);
-    server.get("/api/v1/policies/None", Some(admin)).error(404, "not_found");
+    server
+        .get("/api/v1/policies/None", Some(admin))
+        .error(404, "not_found");
 }
 
 fn datalists(server: &Running, admin: &str) {
-    let csv = server.get("/api/v1/datalists/evaluations.csv?tz=Europe/Paris", Some(admin));
+    let csv = server.get(
+        "/api/v1/datalists/evaluations.csv?tz=Europe/Paris",
+        Some(admin),
+    );
     assert_eq!(csv.status, 200, "{}", csv.body);
-    assert!(csv.content_type.starts_with("text/csv"), "{}", csv.content_type);
+    assert!(
+        csv.content_type.starts_with("text/csv"),
+        "{}",
+        csv.content_type
+    );
     let lines: Vec<&str> = csv.body.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines.len(), 1 + 3 * (SMALL + BULK), "no record cap, across pages of 5,000");
+    assert_eq!(
+        lines.len(),
+        1 + 3 * (SMALL + BULK),
+        "no record cap, across pages of 5,000"
+    );
     assert!(lines[0].starts_with("cid,control,criticality,result,resource,"));
     let first: Vec<&str> = lines[1].split(',').collect();
     assert!(
@@ -225,18 +309,33 @@ fn datalists(server: &Running, admin: &str) {
         lines[1]
     );
     let filtered = server.get(
-        &format!("/api/v1/datalists/resources.csv?filter={}", enc("resource.source:\"connector:data\"")),
+        &format!(
+            "/api/v1/datalists/resources.csv?filter={}",
+            enc("resource.source:\"connector:data\"")
+        ),
         Some(admin),
     );
     assert_eq!(filtered.body.lines().count(), 1 + SMALL);
     assert!(filtered.body.contains(",index=0,"), "{}", filtered.body);
     let controls = server.get("/api/v1/datalists/controls.csv", Some(admin));
     assert_eq!(controls.body.lines().count(), 5);
-    assert!(controls.body.contains("\"S3 bucket versioning should be enabled\"") || controls.body.contains(",S3 bucket versioning should be enabled,"));
+    assert!(
+        controls
+            .body
+            .contains("\"S3 bucket versioning should be enabled\"")
+            || controls
+                .body
+                .contains(",S3 bucket versioning should be enabled,")
+    );
     let connectors = server.get("/api/v1/datalists/connectors.csv", Some(admin));
     assert_eq!(connectors.body, "id,name,tags\r\n");
-    server.get("/api/v1/datalists/users.csv", Some(admin)).error(404, "not_found");
-    field_error(server.get("/api/v1/datalists/evaluations.csv?tz=Nowhere", Some(admin)), "tz");
+    server
+        .get("/api/v1/datalists/users.csv", Some(admin))
+        .error(404, "not_found");
+    field_error(
+        server.get("/api/v1/datalists/evaluations.csv?tz=Nowhere", Some(admin)),
+        "tz",
+    );
 }
 
 const ENDPOINTS: &[&str] = &[
@@ -251,30 +350,53 @@ const ENDPOINTS: &[&str] = &[
 ];
 
 fn access(server: &Running, admin: &str) {
-    for path in ENDPOINTS
-        .iter()
-        .chain(&["/api/v1/datalists/evaluations.csv", "/api/v1/saved-searches"])
-    {
+    for path in ENDPOINTS.iter().chain(&[
+        "/api/v1/datalists/evaluations.csv",
+        "/api/v1/saved-searches",
+    ]) {
         server.get(path, None).error(401, "unauthorized");
     }
     let reports = user(server, admin, "reports", "reports_only", &[]);
     for path in ENDPOINTS {
         server.get(path, Some(&reports)).error(403, "forbidden");
     }
-    server.get("/api/v1/saved-searches", Some(&reports)).error(403, "forbidden");
+    server
+        .get("/api/v1/saved-searches", Some(&reports))
+        .error(403, "forbidden");
     let csv = server.get("/api/v1/datalists/evaluations.csv", Some(&reports));
     assert_eq!(csv.status, 200, "reports_only downloads datalists");
     let reader = user(server, admin, "reader", "reader", &[]);
-    assert_eq!(server.get("/api/v1/datalists/resources.csv", Some(&reader)).status, 200);
-    assert_eq!(server.get("/api/v1/evaluations?limit=1", Some(&reader)).status, 200);
+    assert_eq!(
+        server
+            .get("/api/v1/datalists/resources.csv", Some(&reader))
+            .status,
+        200
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/evaluations?limit=1", Some(&reader))
+            .status,
+        200
+    );
 
     // A user with tags sees only their connectors' resources: none here.
     let tagged = user(server, admin, "tagged", "reader", &["prod"]);
     let page = server.get("/api/v1/evaluations", Some(&tagged)).json();
     assert_eq!(page["items"], json!([]));
-    assert_eq!(server.get("/api/v1/resources", Some(&tagged)).json()["items"], json!([]));
-    assert_eq!(server.get("/api/v1/evaluations/counts", Some(&tagged)).json()["evaluations"], 0);
-    assert_eq!(server.get("/api/v1/controls/1", Some(&tagged)).json()["fail"], 0);
+    assert_eq!(
+        server.get("/api/v1/resources", Some(&tagged)).json()["items"],
+        json!([])
+    );
+    assert_eq!(
+        server
+            .get("/api/v1/evaluations/counts", Some(&tagged))
+            .json()["evaluations"],
+        0
+    );
+    assert_eq!(
+        server.get("/api/v1/controls/1", Some(&tagged)).json()["fail"],
+        0
+    );
     let any = server.get("/api/v1/resources?limit=1", Some(admin)).json();
     let id = any["items"][0]["id"].as_i64().unwrap();
     server
@@ -291,33 +413,62 @@ fn saved_searches(server: &Running, admin: &str) {
     let created = server.post("/api/v1/saved-searches", &ann, &form);
     assert_eq!(created.status, 201, "{}", created.body);
     let saved = created.json();
-    assert_eq!((saved["owner"].clone(), saved["shared"].clone()), (json!("ann"), json!(false)));
+    assert_eq!(
+        (saved["owner"].clone(), saved["shared"].clone()),
+        (json!("ann"), json!(false))
+    );
     let id = saved["id"].as_i64().unwrap();
-    server.post("/api/v1/saved-searches", &ann, &form).error(409, "conflict");
+    server
+        .post("/api/v1/saved-searches", &ann, &form)
+        .error(409, "conflict");
     let bad = server.post(
         "/api/v1/saved-searches",
         &ann,
         &json!({"name": "x", "query": "control.result:MAYBE"}),
     );
     field_error(bad, "query");
-    field_error(server.post("/api/v1/saved-searches", &ann, &json!({"name": "", "query": ""})), "name");
-    field_error(server.post("/api/v1/saved-searches", &ann, &json!({"query": ""})), "name");
+    field_error(
+        server.post(
+            "/api/v1/saved-searches",
+            &ann,
+            &json!({"name": "", "query": ""}),
+        ),
+        "name",
+    );
+    field_error(
+        server.post("/api/v1/saved-searches", &ann, &json!({"query": ""})),
+        "name",
+    );
 
     let path = format!("/api/v1/saved-searches/{id}");
     assert_eq!(server.get(&path, Some(&ann)).json()["query"], form["query"]);
     server.get(&path, Some(&bob)).error(404, "not_found");
-    assert_eq!(server.get("/api/v1/saved-searches", Some(&bob)).json(), json!([]));
-    server.put(&format!("{path}/share"), &bob, &json!({})).error(404, "not_found");
+    assert_eq!(
+        server.get("/api/v1/saved-searches", Some(&bob)).json(),
+        json!([])
+    );
+    server
+        .put(&format!("{path}/share"), &bob, &json!({}))
+        .error(404, "not_found");
     let shared = server.put(&format!("{path}/share"), &ann, &json!({}));
     assert_eq!(shared.json()["shared"], true);
-    assert_eq!(server.get("/api/v1/saved-searches", Some(&bob)).json()[0]["id"], id);
+    assert_eq!(
+        server.get("/api/v1/saved-searches", Some(&bob)).json()[0]["id"],
+        id
+    );
     assert_eq!(server.get(&path, Some(&bob)).status, 200);
     server.delete(&path, &bob).error(403, "forbidden");
-    server.delete(&format!("{path}/share"), &bob).error(403, "forbidden");
+    server
+        .delete(&format!("{path}/share"), &bob)
+        .error(403, "forbidden");
     let unshared = server.call("DELETE", &format!("{path}/share"), Some(&ann), None);
     assert_eq!(unshared.json()["shared"], false);
     field_error(server.get("/api/v1/saved-searches/x", Some(&ann)), "id");
-    assert_eq!(server.delete(&path, admin).status, 204, "a Manager deletes any");
+    assert_eq!(
+        server.delete(&path, admin).status,
+        204,
+        "a Manager deletes any"
+    );
     server.get(&path, Some(&ann)).error(404, "not_found");
     let audit = server
         .get("/api/v1/audit?action=saved_search.", Some(admin))

@@ -11,9 +11,9 @@
 //! parameters. Connection errors never show the password of the URL.
 
 mod access;
-mod url;
 mod data;
 mod saved_searches;
+mod url;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};

@@ -9,9 +9,9 @@
 //! full chunk so that the prepared statement is cached.
 
 mod access;
-mod scan;
 mod data;
 mod saved_searches;
+mod scan;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{

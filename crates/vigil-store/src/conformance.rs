@@ -10,8 +10,8 @@
 
 use crate::access::{AuditEntry, AuditFilter, Permission, RoleRecord, UserChange, MANAGER, READER};
 use crate::data::{
-    DataFilter, DateField, DateRange, EvaluationItem, EvaluationSort, Key, KeyValue,
-    PageRequest, ResourceSort,
+    DataFilter, DateField, DateRange, EvaluationItem, EvaluationSort, Key, KeyValue, PageRequest,
+    ResourceSort,
 };
 use crate::saved_searches::{NewSavedSearch, SavedSearch};
 use crate::users::NewUser;
@@ -1462,9 +1462,16 @@ pub async fn data_reads(store: &dyn Store) {
         .expect("sync_catalog");
     let resources = sample_resources("data", N);
     let evaluations = sample_evaluations(N);
-    sync(store, "connector:data", "run-1", t(100), &resources, &evaluations)
-        .await
-        .expect("data scan");
+    sync(
+        store,
+        "connector:data",
+        "run-1",
+        t(100),
+        &resources,
+        &evaluations,
+    )
+    .await
+    .expect("data scan");
     let mut filter = DataFilter::new(Query::all());
     filter.sources = Some(vec!["connector:data".into()]);
 
@@ -1503,9 +1510,11 @@ pub async fn data_reads(store: &dyn Store) {
 
     let mut none = filter.clone();
     none.sources = Some(Vec::new());
-    assert!(walk_evaluations(store, &none, EvaluationSort::Cid, false, 10)
-        .await
-        .is_empty());
+    assert!(
+        walk_evaluations(store, &none, EvaluationSort::Cid, false, 10)
+            .await
+            .is_empty()
+    );
     let window = |from: i64, to: i64| DataFilter {
         dates: Some(DateRange {
             field: DateField::LastEvaluated,
@@ -1520,9 +1529,11 @@ pub async fn data_reads(store: &dyn Store) {
             .len(),
         3 * N
     );
-    assert!(walk_evaluations(store, &window(101, 102), EvaluationSort::Cid, false, 100)
-        .await
-        .is_empty());
+    assert!(
+        walk_evaluations(store, &window(101, 102), EvaluationSort::Cid, false, 100)
+            .await
+            .is_empty()
+    );
 
     for sort in ResourceSort::ALL {
         let mut page = PageRequest {
@@ -1533,7 +1544,10 @@ pub async fn data_reads(store: &dyn Store) {
         };
         let mut ids = Vec::new();
         loop {
-            let rows = store.resource_page(&filter, &page).await.expect("resource_page");
+            let rows = store
+                .resource_page(&filter, &page)
+                .await
+                .expect("resource_page");
             page.after = rows.last().map(|r| sort.key_of(r));
             ids.extend(rows.iter().map(|r| r.id));
             if rows.len() < 6 {
@@ -1568,7 +1582,11 @@ pub async fn data_reads(store: &dyn Store) {
         ..filter.clone()
     };
     assert_eq!(
-        store.resource_page(&by_region, &first).await.expect("by region").len(),
+        store
+            .resource_page(&by_region, &first)
+            .await
+            .expect("by region")
+            .len(),
         N
     );
 
@@ -1579,7 +1597,10 @@ pub async fn data_reads(store: &dyn Store) {
         .expect("resource_detail")
         .expect("the resource");
     assert_eq!(detail.source, "connector:data");
-    assert_eq!(detail.attributes.as_ref().map(|a| a["name"].clone()), Some("data-000".into()));
+    assert_eq!(
+        detail.attributes.as_ref().map(|a| a["name"].clone()),
+        Some("data-000".into())
+    );
     assert_eq!(
         detail.associations.as_ref().map(|a| a[0]["id"].clone()),
         Some("key-0".into())
@@ -1589,7 +1610,11 @@ pub async fn data_reads(store: &dyn Store) {
         .await
         .expect("resource_detail")
         .is_none());
-    assert!(store.resource_detail(-1, &None).await.expect("none").is_none());
+    assert!(store
+        .resource_detail(-1, &None)
+        .await
+        .expect("none")
+        .is_none());
 
     let counts = store.monitor_counts(&filter).await.expect("monitor_counts");
     assert_eq!(
@@ -1616,7 +1641,10 @@ pub async fn data_reads(store: &dyn Store) {
     let per_control = store.control_counts(&filter).await.expect("control_counts");
     assert_eq!(per_control.len(), 4);
     assert_eq!((per_control[0].fail, per_control[0].pass), (N as u64, 0));
-    assert_eq!((per_control[1].fail, per_control[1].pass), (N as u64 / 2, N as u64 / 2));
+    assert_eq!(
+        (per_control[1].fail, per_control[1].pass),
+        (N as u64 / 2, N as u64 / 2)
+    );
     assert_eq!(per_control[3].fail + per_control[3].pass, 0);
     assert_eq!(store.controls().await.expect("controls"), catalog);
     assert_eq!(store.policies().await.expect("policies"), {
@@ -1646,16 +1674,25 @@ pub async fn saved_searches(store: &dyn Store) {
         created: t(3),
     };
     let a = store
-        .create_saved_search(&new("ann", "fails", false), &audit("saved_search.create", "a"))
+        .create_saved_search(
+            &new("ann", "fails", false),
+            &audit("saved_search.create", "a"),
+        )
         .await
         .expect("create");
     let b = store
-        .create_saved_search(&new("bob", "fails", true), &audit("saved_search.create", "b"))
+        .create_saved_search(
+            &new("bob", "fails", true),
+            &audit("saved_search.create", "b"),
+        )
         .await
         .expect("the same name for another owner");
     assert!(matches!(
         store
-            .create_saved_search(&new("ann", "fails", true), &audit("saved_search.create", "c"))
+            .create_saved_search(
+                &new("ann", "fails", true),
+                &audit("saved_search.create", "c")
+            )
             .await,
         Err(StoreError::Conflict(_))
     ));
@@ -1669,12 +1706,18 @@ pub async fn saved_searches(store: &dyn Store) {
         list.into_iter().map(|s| (s.owner, s.shared)).collect()
     };
     let ann = store.saved_searches("ann").await.expect("list");
-    assert_eq!(names(ann), vec![("ann".into(), false), ("bob".into(), true)]);
+    assert_eq!(
+        names(ann),
+        vec![("ann".into(), false), ("bob".into(), true)]
+    );
     store
         .share_saved_search(b, false, &audit("saved_search.unshare", "b"))
         .await
         .expect("unshare");
-    assert_eq!(names(store.saved_searches("ann").await.expect("list")).len(), 1);
+    assert_eq!(
+        names(store.saved_searches("ann").await.expect("list")).len(),
+        1
+    );
     store
         .share_saved_search(a, true, &audit("saved_search.share", "a"))
         .await

@@ -230,7 +230,9 @@ impl SortKey for EvaluationSort {
             EvaluationSort::FirstEvaluated => {
                 &[("e.first_evaluated", KeyKind::Int), EVAL_ID, EVAL_CID]
             }
-            EvaluationSort::LastEvaluated => &[("e.last_evaluated", KeyKind::Int), EVAL_ID, EVAL_CID],
+            EvaluationSort::LastEvaluated => {
+                &[("e.last_evaluated", KeyKind::Int), EVAL_ID, EVAL_CID]
+            }
             EvaluationSort::Resource => &[EVAL_ID, EVAL_CID],
         }
     }
@@ -381,8 +383,9 @@ pub fn read_resource(
     Ok(ResourceRecord {
         id: int(0)?,
         source: s(1)?,
-        provider: Provider::from_str(&provider)
-            .map_err(|_| StoreError::Database(format!("stored provider `{provider}` is not valid")))?,
+        provider: Provider::from_str(&provider).map_err(|_| {
+            StoreError::Database(format!("stored provider `{provider}` is not valid"))
+        })?,
         account: s(3)?,
         region: s(4)?,
         service: s(5)?,
@@ -392,8 +395,16 @@ pub fn read_resource(
         tags,
         first_discovered: timestamp(int(10)?)?,
         last_updated: timestamp(int(11)?)?,
-        attributes: if detail { json_column("attributes", text(12)?)? } else { None },
-        associations: if detail { json_column("associations", text(13)?)? } else { None },
+        attributes: if detail {
+            json_column("attributes", text(12)?)?
+        } else {
+            None
+        },
+        associations: if detail {
+            json_column("associations", text(13)?)?
+        } else {
+            None
+        },
     })
 }
 
@@ -605,7 +616,8 @@ impl SqlBuilder {
                 .param(SqlParam::Int(from));
         }
         if let Some(to) = dates.to {
-            self.push(&format!(" AND {column} < ")).param(SqlParam::Int(to));
+            self.push(&format!(" AND {column} < "))
+                .param(SqlParam::Int(to));
         }
         self
     }
@@ -895,7 +907,11 @@ mod tests {
         );
         assert_eq!(s.params.len(), 8);
         let p = SqlBuilder::evaluations(Dialect::Postgres, &filter, &page);
-        assert!(p.sql.contains("(e.result = $1)") && p.sql.ends_with("LIMIT $8"), "{}", p.sql);
+        assert!(
+            p.sql.contains("(e.result = $1)") && p.sql.ends_with("LIMIT $8"),
+            "{}",
+            p.sql
+        );
     }
 
     #[test]
@@ -906,22 +922,34 @@ mod tests {
             after: None,
             limit: 5,
         };
-        let only = SqlBuilder::resources(Dialect::Sqlite, &DataFilter::new(q("region:eu-*")), &page);
+        let only =
+            SqlBuilder::resources(Dialect::Sqlite, &DataFilter::new(q("region:eu-*")), &page);
         assert!(!only.sql.contains("EXISTS"), "{}", only.sql);
         let mut filter = DataFilter::new(q("control.result:FAIL"));
         filter.sources = Some(Vec::new());
         let evals = SqlBuilder::resources(Dialect::Postgres, &filter, &page);
         assert!(evals.sql.contains("AND 1 = 0 AND EXISTS"), "{}", evals.sql);
-        assert!(evals.sql.ends_with("ORDER BY r.name, r.id LIMIT $2"), "{}", evals.sql);
+        assert!(
+            evals.sql.ends_with("ORDER BY r.name, r.id LIMIT $2"),
+            "{}",
+            evals.sql
+        );
     }
 
     #[test]
     fn keys_fit_only_their_order() {
-        let key = vec![KeyValue::Text("FAIL".into()), KeyValue::Int(1), KeyValue::Int(2)];
+        let key = vec![
+            KeyValue::Text("FAIL".into()),
+            KeyValue::Int(1),
+            KeyValue::Int(2),
+        ];
         assert!(key_fits(EvaluationSort::Result, &key));
         assert!(!key_fits(EvaluationSort::Cid, &key));
         assert!(!key_fits(EvaluationSort::Criticality, &key));
-        assert_eq!(DateField::parse("first_discovered"), Some(DateField::FirstDiscovered));
+        assert_eq!(
+            DateField::parse("first_discovered"),
+            Some(DateField::FirstDiscovered)
+        );
         assert!(DateField::parse("when").is_none());
     }
 

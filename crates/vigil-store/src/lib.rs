@@ -26,9 +26,9 @@ pub mod search;
 pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
+use async_trait::async_trait;
 pub use data::DataStore;
 pub use saved_searches::SavedSearchStore;
-use async_trait::async_trait;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
