@@ -1,7 +1,7 @@
 //! The data APIs' reads on SQLite: the SQL comes from
 //! [`vigil_store::data::SqlBuilder`]; this file runs it and reads rows back.
 
-use crate::{bind_params, db, evaluation_row, SqliteStore, WITHOUT_GONE};
+use crate::{bind_params, db, evaluation_row, SqliteStore};
 use async_trait::async_trait;
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
@@ -76,7 +76,7 @@ impl DataStore for SqliteStore {
         filter: &DataFilter,
         by_account: bool,
     ) -> Result<Vec<EvaluationGroup>, StoreError> {
-        let b = SqlBuilder::groups(Dialect::Sqlite, filter, by_account, WITHOUT_GONE);
+        let b = SqlBuilder::groups(Dialect::Sqlite, filter, by_account);
         let rows = self.rows(&b).await?;
         rows.iter()
             .map(|row| {

@@ -1631,6 +1631,25 @@ pub async fn data_reads(store: &dyn Store) {
             remediable: N as u64,
         }
     );
+    // Unrestricted counts (gone resources subtracted, not joined) agree
+    // with `Store::counts`, which joins.
+    for text in ["", "control.result:FAIL", "control.criticality:HIGH", "policy.name:CIS*"] {
+        let query = q(text, t(100));
+        let all = store
+            .monitor_counts(&DataFilter::new(query.clone()))
+            .await
+            .expect("monitor_counts");
+        assert_eq!(all, store.counts(&query).await.expect("counts"), "`{text}`");
+        let accounts = store
+            .account_counts(&DataFilter::new(query))
+            .await
+            .expect("account_counts");
+        assert_eq!(
+            accounts.iter().map(|a| a.counts.fail).sum::<u64>(),
+            all.fail,
+            "`{text}` per account"
+        );
+    }
     let accounts = store.account_counts(&filter).await.expect("account_counts");
     assert_eq!(accounts.len(), 3);
     assert_eq!(accounts[0].account, "10000000000");

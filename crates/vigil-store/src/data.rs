@@ -738,33 +738,51 @@ impl SqlBuilder {
     }
 
     /// Evaluations counted by account (when `by_account`), control and
-    /// result. `without_resources` is the backend's FROM clause that leaves
-    /// gone resources out without joining them (see
-    /// [`count_from`](crate::search::count_from)).
-    pub fn groups(
-        dialect: Dialect,
-        filter: &DataFilter,
-        by_account: bool,
-        without_resources: &'static str,
-    ) -> SqlBuilder {
-        let mut condition = SqlBuilder::new(dialect);
-        condition.evaluation_condition(filter);
-        let (account, from) = if by_account {
-            ("r.account", crate::search::FROM_PRESENT)
+    /// result: rows of account (or NULL), cid, result, count.
+    ///
+    /// When the filter reads neither the resource nor its account, the
+    /// evaluations are counted without joining their resources (a read of
+    /// the (result, cid) index alone, in its order) and those of the few
+    /// gone resources are subtracted: over a million rows that is several
+    /// times faster than joining every evaluation to its resource.
+    pub fn groups(dialect: Dialect, filter: &DataFilter, by_account: bool) -> SqlBuilder {
+        let mut probe = SqlBuilder::new(dialect);
+        probe.evaluation_condition(filter);
+        let controls = if crate::search::refers_to(&probe.sql, b'c') {
+            "JOIN controls c ON c.cid = e.cid "
         } else {
-            (
-                "NULL",
-                crate::search::count_from(&condition.sql, without_resources),
-            )
+            ""
         };
-        let group = if by_account { "r.account, " } else { "" };
         let mut b = SqlBuilder::new(dialect);
-        b.sql = format!(
-            "SELECT {account}, CAST(e.cid AS BIGINT), e.result, COUNT(*) {from}({}) \
-             GROUP BY {group}e.cid, e.result",
-            condition.sql
-        );
-        b.params = condition.params;
+        if by_account || crate::search::refers_to(&probe.sql, b'r') {
+            let (account, group) = if by_account {
+                ("r.account", "r.account, e.result, e.cid")
+            } else {
+                ("NULL", "e.result, e.cid")
+            };
+            b.push(&format!(
+                "SELECT {account}, CAST(e.cid AS BIGINT), e.result, COUNT(*) \
+                 FROM evaluations e JOIN resources r ON r.id = e.resource_id {controls}\
+                 WHERE r.gone_at IS NULL AND ("
+            ))
+            .evaluation_condition(filter)
+            .push(&format!(") GROUP BY {group}"));
+        } else {
+            b.push(&format!(
+                "SELECT NULL, t.cid, t.result, CAST(SUM(t.n) AS BIGINT) FROM (\
+                 SELECT CAST(e.cid AS BIGINT) AS cid, e.result AS result, COUNT(*) AS n \
+                 FROM evaluations e {controls}WHERE ("
+            ))
+            .evaluation_condition(filter)
+            .push(&format!(
+                ") GROUP BY e.result, e.cid UNION ALL \
+                 SELECT CAST(e.cid AS BIGINT), e.result, -COUNT(*) FROM resources g \
+                 JOIN evaluations e ON e.resource_id = g.id {controls}\
+                 WHERE g.gone_at IS NOT NULL AND ("
+            ))
+            .evaluation_condition(filter)
+            .push(") GROUP BY e.result, e.cid) t GROUP BY t.result, t.cid HAVING SUM(t.n) > 0");
+        }
         b
     }
 }
@@ -812,7 +830,8 @@ pub trait DataStore: Send + Sync {
     async fn monitor_counts(&self, filter: &DataFilter) -> Result<MonitorCounts, StoreError> {
         let groups = self.evaluation_groups(filter, false).await?;
         let controls = self.controls().await?;
-        Ok(fold_counts(&groups, &by_cid(&controls)))
+        let controls = by_cid(&controls);
+        Ok(fold_counts(known(&groups, &controls), &controls))
     }
 
     /// The Monitor counts of the matching evaluations per account, by account.
@@ -821,11 +840,11 @@ pub trait DataStore: Send + Sync {
         let controls = self.controls().await?;
         let controls = by_cid(&controls);
         let mut accounts: BTreeMap<String, Vec<EvaluationGroup>> = BTreeMap::new();
-        for g in groups {
+        for g in known(&groups, &controls) {
             accounts
                 .entry(g.account.clone().unwrap_or_default())
                 .or_default()
-                .push(g);
+                .push(g.clone());
         }
         Ok(accounts
             .into_iter()
@@ -868,6 +887,15 @@ pub trait DataStore: Send + Sync {
 
 fn by_cid(controls: &[ControlRecord]) -> HashMap<u32, &ControlRecord> {
     controls.iter().map(|c| (c.cid, c)).collect()
+}
+
+/// The groups of controls in the catalogue (evaluations of a control since
+/// removed from it are not counted).
+fn known<'g>(
+    groups: &'g [EvaluationGroup],
+    controls: &'g HashMap<u32, &ControlRecord>,
+) -> impl Iterator<Item = &'g EvaluationGroup> {
+    groups.iter().filter(|g| controls.contains_key(&g.cid))
 }
 
 #[cfg(test)]
