@@ -546,6 +546,17 @@ pub fn read_policies(
     Ok(out)
 }
 
+/// The ORDER BY list of a page's sort.
+fn order_by<S: SortKey>(page: &PageRequest<S>) -> String {
+    let direction = if page.descending { " DESC" } else { "" };
+    page.sort
+        .columns()
+        .iter()
+        .map(|c| format!("{}{direction}", c.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// SQL text and its parameters, with placeholders of one dialect.
 #[derive(Debug, Clone)]
 pub struct SqlBuilder {
@@ -553,10 +564,6 @@ pub struct SqlBuilder {
     pub sql: String,
     pub params: Vec<SqlParam>,
 }
-
-/// The rows of an evaluation page: evaluations with resources and controls.
-const EVALUATIONS_FROM: &str = "FROM evaluations e JOIN resources r ON r.id = e.resource_id \
-     JOIN controls c ON c.cid = e.cid WHERE ";
 
 impl SqlBuilder {
     /// An empty statement.
@@ -659,31 +666,44 @@ impl SqlBuilder {
             }
             self.push(")");
         }
-        let direction = if page.descending { " DESC" } else { "" };
-        let order = columns
-            .iter()
-            .map(|c| format!("{}{direction}", c.0))
-            .collect::<Vec<_>>()
-            .join(", ");
-        self.push(&format!(" ORDER BY {order} LIMIT "))
+        self.push(&format!(" ORDER BY {} LIMIT ", order_by(page)))
             .param(SqlParam::Int(i64::from(page.limit)))
     }
 
     /// A page of evaluations: the columns of
     /// [`EVALUATION_COLUMNS`](crate::search::EVALUATION_COLUMNS), then
     /// `r.id`.
+    ///
+    /// The page's keys are chosen first, reading resources only when the
+    /// filter does (the few gone ones are excluded by id otherwise): joining
+    /// every candidate to its resource makes SQLite scan the whole resource
+    /// table for a join filter before the first row. Only the page's rows
+    /// are then read in full.
     pub fn evaluations(
         dialect: Dialect,
         filter: &DataFilter,
         page: &PageRequest<EvaluationSort>,
     ) -> SqlBuilder {
+        let mut probe = SqlBuilder::new(dialect);
+        probe.evaluation_condition(filter);
+        let present = if crate::search::refers_to(&probe.sql, b'r') {
+            "JOIN resources r ON r.id = e.resource_id WHERE r.gone_at IS NULL AND "
+        } else {
+            "WHERE e.resource_id NOT IN (SELECT id FROM resources WHERE gone_at IS NOT NULL) AND "
+        };
         let mut b = SqlBuilder::new(dialect);
         b.push(&format!(
-            "SELECT {}, r.id {EVALUATIONS_FROM}r.gone_at IS NULL AND ",
+            "SELECT {}, r.id FROM (SELECT e.resource_id AS rid, e.cid AS cid \
+             FROM evaluations e JOIN controls c ON c.cid = e.cid {present}",
             crate::search::EVALUATION_COLUMNS
         ))
         .evaluation_condition(filter)
-        .page(page);
+        .page(page)
+        .push(&format!(
+            ") k JOIN evaluations e ON e.resource_id = k.rid AND e.cid = k.cid \
+             JOIN resources r ON r.id = k.rid JOIN controls c ON c.cid = k.cid ORDER BY {}",
+            order_by(page)
+        ));
         b
     }
 
@@ -924,19 +944,25 @@ mod tests {
         };
         let s = SqlBuilder::evaluations(Dialect::Sqlite, &filter, &page);
         assert!(
-            s.sql.ends_with(
-                "WHERE r.gone_at IS NULL AND ((e.result = ?)) AND r.source IN (?, ?) \
+            s.sql.contains(
+                "JOIN resources r ON r.id = e.resource_id WHERE r.gone_at IS NULL AND \
+                 ((e.result = ?)) AND r.source IN (?, ?) \
                  AND e.last_evaluated >= ? AND e.last_evaluated < ? \
                  AND (e.cid, e.resource_id) < (?, ?) \
-                 ORDER BY e.cid DESC, e.resource_id DESC LIMIT ?"
+                 ORDER BY e.cid DESC, e.resource_id DESC LIMIT ?) k"
             ),
             "{}",
             s.sql
         );
+        assert!(s.sql.ends_with("ORDER BY e.cid DESC, e.resource_id DESC"), "{}", s.sql);
+        let mut unrestricted = filter.clone();
+        unrestricted.sources = None;
+        let u = SqlBuilder::evaluations(Dialect::Sqlite, &unrestricted, &page);
+        assert!(u.sql.contains("WHERE e.resource_id NOT IN"), "{}", u.sql);
         assert_eq!(s.params.len(), 8);
         let p = SqlBuilder::evaluations(Dialect::Postgres, &filter, &page);
         assert!(
-            p.sql.contains("(e.result = $1)") && p.sql.ends_with("LIMIT $8"),
+            p.sql.contains("(e.result = $1)") && p.sql.contains("LIMIT $8) k"),
             "{}",
             p.sql
         );
