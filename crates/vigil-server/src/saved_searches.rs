@@ -48,14 +48,15 @@ pub struct SavedSearchView {
 
 impl From<SavedSearch> for SavedSearchView {
     fn from(s: SavedSearch) -> Self {
+        let SavedSearch { id, search } = s;
         SavedSearchView {
-            id: s.id,
-            name: s.name,
-            owner: s.owner,
-            query: s.query,
-            description: s.description,
-            shared: s.shared,
-            created: s.created.to_rfc3339(),
+            id,
+            name: search.name,
+            owner: search.owner,
+            query: search.query,
+            description: search.description,
+            shared: search.shared,
+            created: search.created.to_rfc3339(),
         }
     }
 }
@@ -75,7 +76,10 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<SavedSea
         .await
         .map_err(ApiError::from_store)?
         .ok_or_else(missing)?;
-    if search.owner != caller.username() && !search.shared && caller.role.name != MANAGER {
+    if search.search.owner != caller.username()
+        && !search.search.shared
+        && caller.role.name != MANAGER
+    {
         return Err(missing());
     }
     Ok(search)
@@ -84,10 +88,10 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<SavedSea
 /// The saved search `id` if `caller` may change it (its owner or a Manager).
 async fn owned(state: &AppState, caller: &Caller, id: &str) -> Result<SavedSearch, ApiError> {
     let search = visible(state, caller, id).await?;
-    if search.owner != caller.username() && caller.role.name != MANAGER {
+    if search.search.owner != caller.username() && caller.role.name != MANAGER {
         return Err(ApiError::forbidden(format!(
             "saved search {} belongs to {}; only they or a Manager can change it",
-            search.id, search.owner
+            search.id, search.search.owner
         )));
     }
     Ok(search)
@@ -210,7 +214,7 @@ pub async fn delete(
     let audit = caller.audit(
         "saved_search.delete",
         &format!("saved_search:{}", search.id),
-        serde_json::json!({"name": search.name, "owner": search.owner}),
+        serde_json::json!({"name": search.search.name, "owner": search.search.owner}),
     );
     state
         .store
@@ -235,14 +239,14 @@ async fn set_shared(
             "saved_search.unshare"
         },
         &format!("saved_search:{}", search.id),
-        serde_json::json!({"name": search.name, "owner": search.owner}),
+        serde_json::json!({"name": search.search.name, "owner": search.search.owner}),
     );
     state
         .store
         .share_saved_search(search.id, shared, &audit)
         .await
         .map_err(ApiError::from_store)?;
-    search.shared = shared;
+    search.search.shared = shared;
     Ok(Json(search.into()))
 }
 

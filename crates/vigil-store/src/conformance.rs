@@ -1633,7 +1633,12 @@ pub async fn data_reads(store: &dyn Store) {
     );
     // Unrestricted counts (gone resources subtracted, not joined) agree
     // with `Store::counts`, which joins.
-    for text in ["", "control.result:FAIL", "control.criticality:HIGH", "policy.name:CIS*"] {
+    for text in [
+        "",
+        "control.result:FAIL",
+        "control.criticality:HIGH",
+        "policy.name:CIS*",
+    ] {
         let query = q(text, t(100));
         let all = store
             .monitor_counts(&DataFilter::new(query.clone()))
@@ -1722,7 +1727,9 @@ pub async fn saved_searches(store: &dyn Store) {
         Err(StoreError::Invalid(_))
     ));
     let names = |list: Vec<SavedSearch>| -> Vec<(String, bool)> {
-        list.into_iter().map(|s| (s.owner, s.shared)).collect()
+        list.into_iter()
+            .map(|s| (s.search.owner, s.search.shared))
+            .collect()
     };
     let ann = store.saved_searches("ann").await.expect("list");
     assert_eq!(
@@ -1742,7 +1749,7 @@ pub async fn saved_searches(store: &dyn Store) {
         .await
         .expect("share");
     let loaded = store.saved_search(a).await.expect("load").expect("kept");
-    assert!(loaded.shared && loaded.description == "fails of ann" && loaded.created == t(3));
+    assert_eq!(loaded.search, new("ann", "fails", true));
     store
         .delete_saved_search(a, &audit("saved_search.delete", "a"))
         .await

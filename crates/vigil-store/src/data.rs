@@ -954,7 +954,11 @@ mod tests {
             "{}",
             s.sql
         );
-        assert!(s.sql.ends_with("ORDER BY e.cid DESC, e.resource_id DESC"), "{}", s.sql);
+        assert!(
+            s.sql.ends_with("ORDER BY e.cid DESC, e.resource_id DESC"),
+            "{}",
+            s.sql
+        );
         let mut unrestricted = filter.clone();
         unrestricted.sources = None;
         let u = SqlBuilder::evaluations(Dialect::Sqlite, &unrestricted, &page);

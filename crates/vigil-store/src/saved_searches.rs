@@ -8,10 +8,17 @@ use async_trait::async_trait;
 use serde::Serialize;
 use vigil_model::Timestamp;
 
-/// A kept saved search.
+/// A kept saved search: its id and what was saved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SavedSearch {
     pub id: i64,
+    #[serde(flatten)]
+    pub search: NewSavedSearch,
+}
+
+/// A saved search to keep.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NewSavedSearch {
     pub name: String,
     /// The username that saved it.
     pub owner: String,
@@ -19,17 +26,6 @@ pub struct SavedSearch {
     pub query: String,
     pub description: String,
     /// Whether every user sees it.
-    pub shared: bool,
-    pub created: Timestamp,
-}
-
-/// A saved search to keep.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewSavedSearch {
-    pub name: String,
-    pub owner: String,
-    pub query: String,
-    pub description: String,
     pub shared: bool,
     pub created: Timestamp,
 }
@@ -59,12 +55,14 @@ pub fn read(
 ) -> Result<SavedSearch, StoreError> {
     Ok(SavedSearch {
         id,
-        name,
-        owner,
-        query,
-        description,
-        shared,
-        created: timestamp(created)?,
+        search: NewSavedSearch {
+            name,
+            owner,
+            query,
+            description,
+            shared,
+            created: timestamp(created)?,
+        },
     })
 }
 
