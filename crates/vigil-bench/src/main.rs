@@ -77,6 +77,14 @@ fn catalog_controls() -> Result<Vec<u32>> {
         .collect())
 }
 
+/// The runtime of the store benchmarks: two workers, as the machine's cores.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.what {
@@ -85,20 +93,14 @@ fn main() -> Result<()> {
             resources,
             per_resource,
         } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             rt.block_on(store::seed(&db, resources, per_resource))?;
         }
         What::Store {
             resources,
             per_resource,
         } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             rt.block_on(store::run(resources, per_resource))?;
         }
         What::Engine {
