@@ -216,6 +216,17 @@ fn resources_controls_policies(server: &Running, admin: &str) {
         &format!("/api/v1/resources?filter={filter}&limit=5"),
     );
     assert_eq!(failing.len(), SMALL.div_ceil(2));
+    let evaluated_today = server
+        .get(
+            "/api/v1/resources?date=today&date_field=last_evaluated&limit=1000",
+            Some(admin),
+        )
+        .json();
+    assert_eq!(evaluated_today["items"].as_array().unwrap().len(), 1000);
+    let discovered_last_month = server
+        .get("/api/v1/resources?date=last_month", Some(admin))
+        .json();
+    assert_eq!(discovered_last_month["items"], json!([]));
     field_error(
         server.get("/api/v1/resources?sort=criticality", Some(admin)),
         "sort",
