@@ -39,6 +39,17 @@ enum What {
         #[arg(long, default_value_t = 10)]
         per_resource: usize,
     },
+    /// Writes a SQLite store of resources × per-resource evaluations to
+    /// serve (the data API benchmark, bench/api).
+    Seed {
+        /// The SQLite file to write (created).
+        #[arg(long)]
+        db: std::path::PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        resources: usize,
+        #[arg(long, default_value_t = 10)]
+        per_resource: usize,
+    },
 }
 
 /// Synthetic resources: copies of every fixture resource of the catalogue,
@@ -66,17 +77,30 @@ fn catalog_controls() -> Result<Vec<u32>> {
         .collect())
 }
 
+/// The runtime of the store benchmarks: two workers, as the machine's cores.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.what {
+        What::Seed {
+            db,
+            resources,
+            per_resource,
+        } => {
+            let rt = runtime()?;
+            rt.block_on(store::seed(&db, resources, per_resource))?;
+        }
         What::Store {
             resources,
             per_resource,
         } => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()?;
+            let rt = runtime()?;
             rt.block_on(store::run(resources, per_resource))?;
         }
         What::Engine {

@@ -395,7 +395,12 @@ fn the_readme_newcomer_flow_ends_in_passe() {
         &token,
         &json!({"name": "demo", "authentication": {"type": "default"}, "regions": ["us-east-1"]}),
     );
-    let (status, run) = call("POST", &format!("{api}/connectors/{connector}/run"), Some(&token), None);
+    let (status, run) = call(
+        "POST",
+        &format!("{api}/connectors/{connector}/run"),
+        Some(&token),
+        None,
+    );
     assert_eq!(status, 202, "{run}");
     let run_id = run["id"].as_str().expect("a run id").to_string();
     wait(Duration::from_secs(120), "the run to complete", || {
@@ -413,7 +418,10 @@ fn the_readme_newcomer_flow_ends_in_passe() {
     };
     let fails = failed_high("FAIL");
     assert_eq!(fails.len(), 1, "{fails:?}\n{}", node.log());
-    let resource = fails[0]["resource_id"].as_str().expect("a resource id").to_string();
+    let resource = fails[0]["resource_id"]
+        .as_str()
+        .expect("a resource id")
+        .to_string();
 
     let (status, exception) = call(
         "POST",

@@ -13,12 +13,16 @@ pub mod auth;
 pub mod body;
 pub mod connectors;
 pub mod controls;
+pub mod data;
+pub mod data_params;
+pub mod datalists;
 pub mod error;
 pub mod exceptions;
 pub mod iac;
 pub mod jwt;
 pub mod metrics;
 pub mod ratelimit;
+pub mod saved_searches;
 pub mod secrets;
 pub mod swagger;
 pub mod users;
@@ -149,6 +153,10 @@ pub struct Server {
         controls::delete_control, controls::list_controls, controls::set_criticality,
         controls::create_policy, controls::update_policy, controls::delete_policy,
         controls::list_policies, controls::evaluate,
+        data::resources, data::resource, data::controls, data::control, data::policies,
+        data::policy, data::evaluations, data::counts, datalists::download,
+        saved_searches::create, saved_searches::list, saved_searches::get,
+        saved_searches::delete, saved_searches::share, saved_searches::unshare,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -160,6 +168,8 @@ pub struct Server {
         (name = "connectors", description = "AWS connectors, run now, scheduled runs and their history"),
         (name = "exceptions", description = "Exceptions: FAIL reads PASSE while one is active"),
         (name = "controls", description = "Copies, user-defined controls, criticality, custom policies, re-evaluation"),
+        (name = "data", description = "Resources, controls, policies, evaluations, counts and datalists"),
+        (name = "saved searches", description = "Named queries, private or shared"),
     )
 )]
 pub struct ApiDoc;
@@ -363,6 +373,27 @@ pub fn router(state: Arc<AppState>) -> Router {
             put(controls::update_policy).delete(controls::delete_policy),
         )
         .route("/api/v1/evaluate", post(controls::evaluate))
+        .route("/api/v1/resources", get(data::resources))
+        .route("/api/v1/resources/{id}", get(data::resource))
+        .route("/api/v1/controls", get(data::controls))
+        .route("/api/v1/controls/{cid}", get(data::control))
+        .route("/api/v1/policies", get(data::policies))
+        .route("/api/v1/policies/{name}", get(data::policy))
+        .route("/api/v1/evaluations", get(data::evaluations))
+        .route("/api/v1/evaluations/counts", get(data::counts))
+        .route("/api/v1/datalists/{file}", get(datalists::download))
+        .route(
+            "/api/v1/saved-searches",
+            get(saved_searches::list).post(saved_searches::create),
+        )
+        .route(
+            "/api/v1/saved-searches/{id}",
+            get(saved_searches::get).delete(saved_searches::delete),
+        )
+        .route(
+            "/api/v1/saved-searches/{id}/share",
+            axum::routing::put(saved_searches::share).delete(saved_searches::unshare),
+        )
         .route("/api/openapi.json", get(openapi_json))
         .route("/swagger-ui", get(swagger::redirect))
         .route("/swagger-ui/", get(swagger::index))

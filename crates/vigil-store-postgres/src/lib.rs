@@ -13,7 +13,9 @@
 mod access;
 mod connectors;
 mod custom_controls;
+mod data;
 mod exceptions;
+mod saved_searches;
 mod url;
 
 use async_trait::async_trait;
@@ -65,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "exceptions",
         sql: include_str!("../migrations/0006_exceptions.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "saved_searches",
+        sql: include_str!("../migrations/0007_saved_searches.sql"),
     },
     Migration {
         version: 8,

@@ -16,7 +16,12 @@ use crate::custom_controls::{
     CustomPolicyRecord, EvaluationWrite, Reevaluation, ReevaluationSummary, ResourceSelector,
     UserControlRecord, FIRST_USER_CID,
 };
+use crate::data::{
+    DataFilter, DateField, DateRange, EvaluationItem, EvaluationSort, Key, KeyValue, PageRequest,
+    ResourceSort,
+};
 use crate::exceptions::{ExceptionRecord, ExceptionStatus, Reason, RefreshSummary, Scope};
+use crate::saved_searches::{NewSavedSearch, SavedSearch};
 use crate::users::NewUser;
 use crate::{
     ControlRecord, EvaluationInput, EvaluationRow, IacScanRecord, MonitorCounts, Page,
@@ -49,6 +54,8 @@ pub async fn run_all(store: &dyn Store) {
     run_queue_and_leases(store).await;
     exceptions_and_passe(store).await;
     custom_controls(store).await;
+    data_reads(store).await;
+    saved_searches(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -2504,4 +2511,424 @@ pub async fn custom_controls(store: &dyn Store) {
     assert_eq!(audited(store, "control.").await, 6);
     assert_eq!(audited(store, "policy.").await, 3);
     assert_eq!(audited(store, "evaluation.").await, 3);
+}
+
+/// The catalogue of the data checks (and of the server's data tests): four
+/// controls (1 and 4 HIGH, 2 MEDIUM, 3 LOW; 1 and 3 remediable) in two
+/// policies.
+pub fn sample_catalog() -> (Vec<ControlRecord>, Vec<PolicyRecord>) {
+    (
+        controls(Criticality::Medium),
+        vec![policy(CIS, &[1, 2]), policy(BASELINE, &[3, 4])],
+    )
+}
+
+/// `n` S3 buckets of connector `connector` (source `connector:<connector>`),
+/// named `<connector>-<i>`, in accounts `1000000000<i % 3>`.
+pub fn sample_resources(connector: &str, n: usize) -> Vec<Resource> {
+    (0..n)
+        .map(|i| {
+            let mut r = resource(
+                &format!("1000000000{}", i % 3),
+                "eu-west-1",
+                "S3",
+                "aws.s3.bucket",
+                &format!("arn:aws:s3:::{connector}-{i:03}"),
+                &format!("{connector}-{i:03}"),
+                &[("index", &i.to_string())],
+                Origin::Connector {
+                    connector: connector.into(),
+                    run: "run-1".into(),
+                },
+            );
+            r.associations = vec![vigil_model::Association {
+                relation: "uses".into(),
+                resource_type: "aws.kms.key".into(),
+                id: format!("key-{i}"),
+            }];
+            r
+        })
+        .collect()
+}
+
+/// Controls 1, 2 and 3 on each of `n` resources: control 1 fails on every
+/// resource, control 2 on every other one, control 3 passes.
+pub fn sample_evaluations(n: usize) -> Vec<EvaluationInput<'static>> {
+    (0..n)
+        .flat_map(|i| {
+            [
+                eval(i, 1, EvalResult::Fail),
+                eval(
+                    i,
+                    2,
+                    if i % 2 == 0 {
+                        EvalResult::Fail
+                    } else {
+                        EvalResult::Pass
+                    },
+                ),
+                eval(i, 3, EvalResult::Pass),
+            ]
+        })
+        .collect()
+}
+
+/// Every page of evaluations in `sort` (limit `limit`), walked by cursor.
+async fn walk_evaluations(
+    store: &dyn Store,
+    filter: &DataFilter,
+    sort: EvaluationSort,
+    descending: bool,
+    limit: u32,
+) -> Vec<EvaluationItem> {
+    let mut page = PageRequest {
+        sort,
+        descending,
+        after: None,
+        limit,
+    };
+    let mut all = Vec::new();
+    loop {
+        let rows = store
+            .evaluation_page(filter, &page)
+            .await
+            .unwrap_or_else(|e| panic!("evaluation_page {sort:?}: {e}"));
+        let done = rows.len() < limit as usize;
+        page.after = rows.last().map(|r| sort.key_of(r));
+        all.extend(rows);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// Keyset pages of evaluations and resources in every order return every
+/// row exactly once, in order; filters on sources, dates and evaluations
+/// apply; details, counts per control and per account, controls and
+/// policies read back.
+pub async fn data_reads(store: &dyn Store) {
+    const N: usize = 20;
+    let (catalog, policies) = sample_catalog();
+    store
+        .sync_catalog(&catalog, &policies)
+        .await
+        .expect("sync_catalog");
+    let resources = sample_resources("data", N);
+    let evaluations = sample_evaluations(N);
+    sync(
+        store,
+        "connector:data",
+        "run-1",
+        t(100),
+        &resources,
+        &evaluations,
+    )
+    .await
+    .expect("data scan");
+    let mut filter = DataFilter::new(Query::all());
+    filter.sources = Some(vec!["connector:data".into()]);
+
+    for sort in EvaluationSort::ALL {
+        for descending in [false, true] {
+            let rows = walk_evaluations(store, &filter, sort, descending, 7).await;
+            let mut seen: Vec<(i64, u32)> = rows.iter().map(|r| (r.resource, r.row.cid)).collect();
+            assert_eq!(seen.len(), 3 * N, "{sort:?} desc={descending}: every row");
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), 3 * N, "{sort:?} desc={descending}: each once");
+            let keys: Vec<Key> = rows.iter().map(|r| sort.key_of(r)).collect();
+            let mut ordered = keys.clone();
+            ordered.sort_by(compare_keys);
+            if descending {
+                ordered.reverse();
+            }
+            assert!(keys == ordered, "{sort:?} desc={descending}: in order");
+        }
+    }
+
+    let fails = walk_evaluations(
+        store,
+        &DataFilter {
+            query: q("control.result:FAIL and control.criticality:HIGH", t(100)),
+            ..filter.clone()
+        },
+        EvaluationSort::Cid,
+        false,
+        1000,
+    )
+    .await;
+    assert_eq!(fails.len(), N, "control 1 fails everywhere");
+    assert_eq!(fails[0].row.expected, "true", "evidence");
+    assert_eq!(fails[0].row.message, "the setting is off", "evidence");
+
+    let mut none = filter.clone();
+    none.sources = Some(Vec::new());
+    assert!(
+        walk_evaluations(store, &none, EvaluationSort::Cid, false, 10)
+            .await
+            .is_empty()
+    );
+    let window = |from: i64, to: i64| DataFilter {
+        dates: Some(DateRange {
+            field: DateField::LastEvaluated,
+            from: Some(t(from).timestamp_millis()),
+            to: Some(t(to).timestamp_millis()),
+        }),
+        ..filter.clone()
+    };
+    assert_eq!(
+        walk_evaluations(store, &window(99, 101), EvaluationSort::Cid, false, 100)
+            .await
+            .len(),
+        3 * N
+    );
+    assert!(
+        walk_evaluations(store, &window(101, 102), EvaluationSort::Cid, false, 100)
+            .await
+            .is_empty()
+    );
+
+    for sort in ResourceSort::ALL {
+        let mut page = PageRequest {
+            sort,
+            descending: true,
+            after: None,
+            limit: 6,
+        };
+        let mut ids = Vec::new();
+        loop {
+            let rows = store
+                .resource_page(&filter, &page)
+                .await
+                .expect("resource_page");
+            page.after = rows.last().map(|r| sort.key_of(r));
+            ids.extend(rows.iter().map(|r| r.id));
+            if rows.len() < 6 {
+                break;
+            }
+        }
+        assert_eq!(ids.len(), N, "{sort:?}: every resource");
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), N, "{sort:?}: each once");
+    }
+    let failing_twice = DataFilter {
+        query: q("cid:2 and control.result:FAIL", t(100)),
+        ..filter.clone()
+    };
+    let first = PageRequest {
+        sort: ResourceSort::Name,
+        descending: false,
+        after: None,
+        limit: 100,
+    };
+    let rows = store
+        .resource_page(&failing_twice, &first)
+        .await
+        .expect("resource_page on evaluations");
+    assert_eq!(rows.len(), N / 2, "resources failing control 2");
+    assert_eq!(rows[0].name, "data-000");
+    assert_eq!(rows[0].tags.get("index").map(String::as_str), Some("0"));
+    assert!(rows[0].attributes.is_none(), "lists leave details out");
+    let by_region = DataFilter {
+        query: q("region:eu-*", t(100)),
+        ..filter.clone()
+    };
+    assert_eq!(
+        store
+            .resource_page(&by_region, &first)
+            .await
+            .expect("by region")
+            .len(),
+        N
+    );
+
+    let id = rows[0].id;
+    let detail = store
+        .resource_detail(id, &None)
+        .await
+        .expect("resource_detail")
+        .expect("the resource");
+    assert_eq!(detail.source, "connector:data");
+    assert_eq!(
+        detail.attributes.as_ref().map(|a| a["name"].clone()),
+        Some("data-000".into())
+    );
+    assert_eq!(
+        detail.associations.as_ref().map(|a| a[0]["id"].clone()),
+        Some("key-0".into())
+    );
+    assert!(store
+        .resource_detail(id, &Some(vec!["connector:other".into()]))
+        .await
+        .expect("resource_detail")
+        .is_none());
+    assert!(store
+        .resource_detail(-1, &None)
+        .await
+        .expect("none")
+        .is_none());
+
+    let counts = store.monitor_counts(&filter).await.expect("monitor_counts");
+    assert_eq!(
+        counts,
+        MonitorCounts {
+            controls_evaluated: 3,
+            evaluations: 3 * N as u64,
+            pass: N as u64 + N as u64 / 2,
+            fail: N as u64 + N as u64 / 2,
+            skip: 0,
+            fail_high: N as u64,
+            fail_medium: N as u64 / 2,
+            fail_low: 0,
+            remediable: N as u64,
+        }
+    );
+    // Unrestricted counts (gone resources subtracted, not joined) agree
+    // with `Store::counts`, which joins.
+    for text in [
+        "",
+        "control.result:FAIL",
+        "control.criticality:HIGH",
+        "policy.name:CIS*",
+    ] {
+        let query = q(text, t(100));
+        let all = store
+            .monitor_counts(&DataFilter::new(query.clone()))
+            .await
+            .expect("monitor_counts");
+        assert_eq!(all, store.counts(&query).await.expect("counts"), "`{text}`");
+        let accounts = store
+            .account_counts(&DataFilter::new(query))
+            .await
+            .expect("account_counts");
+        assert_eq!(
+            accounts.iter().map(|a| a.counts.fail).sum::<u64>(),
+            all.fail,
+            "`{text}` per account"
+        );
+    }
+    let accounts = store.account_counts(&filter).await.expect("account_counts");
+    assert_eq!(accounts.len(), 3);
+    assert_eq!(accounts[0].account, "10000000000");
+    assert_eq!(
+        accounts.iter().map(|a| a.counts.evaluations).sum::<u64>(),
+        3 * N as u64
+    );
+    let per_control = store.control_counts(&filter).await.expect("control_counts");
+    assert_eq!(per_control.len(), 4);
+    assert_eq!((per_control[0].fail, per_control[0].pass), (N as u64, 0));
+    assert_eq!(
+        (per_control[1].fail, per_control[1].pass),
+        (N as u64 / 2, N as u64 / 2)
+    );
+    assert_eq!(per_control[3].fail + per_control[3].pass, 0);
+    assert_eq!(store.controls().await.expect("controls"), catalog);
+    assert_eq!(store.policies().await.expect("policies"), {
+        let mut p = policies.clone();
+        p.sort_by(|a, b| a.name.cmp(&b.name));
+        p
+    });
+}
+
+fn compare_keys(a: &Key, b: &Key) -> std::cmp::Ordering {
+    let value = |v: &KeyValue| match v {
+        KeyValue::Int(n) => (*n, String::new()),
+        KeyValue::Text(t) => (0, t.clone()),
+    };
+    a.iter().map(value).cmp(b.iter().map(value))
+}
+
+/// Saved searches are created (a name once per owner), listed (own and
+/// shared), shared, unshared and deleted, each change audited.
+pub async fn saved_searches(store: &dyn Store) {
+    let new = |owner: &str, name: &str, shared: bool| NewSavedSearch {
+        name: name.into(),
+        owner: owner.into(),
+        query: "control.result:FAIL".into(),
+        description: format!("{name} of {owner}"),
+        shared,
+        created: t(3),
+    };
+    let a = store
+        .create_saved_search(
+            &new("ann", "fails", false),
+            &audit("saved_search.create", "a"),
+        )
+        .await
+        .expect("create");
+    let b = store
+        .create_saved_search(
+            &new("bob", "fails", true),
+            &audit("saved_search.create", "b"),
+        )
+        .await
+        .expect("the same name for another owner");
+    assert!(matches!(
+        store
+            .create_saved_search(
+                &new("ann", "fails", true),
+                &audit("saved_search.create", "c")
+            )
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .create_saved_search(&new("ann", " ", true), &audit("saved_search.create", "d"))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+    let names = |list: Vec<SavedSearch>| -> Vec<(String, bool)> {
+        list.into_iter()
+            .map(|s| (s.search.owner, s.search.shared))
+            .collect()
+    };
+    let ann = store.saved_searches("ann").await.expect("list");
+    assert_eq!(
+        names(ann),
+        vec![("ann".into(), false), ("bob".into(), true)]
+    );
+    store
+        .share_saved_search(b, false, &audit("saved_search.unshare", "b"))
+        .await
+        .expect("unshare");
+    assert_eq!(
+        names(store.saved_searches("ann").await.expect("list")).len(),
+        1
+    );
+    store
+        .share_saved_search(a, true, &audit("saved_search.share", "a"))
+        .await
+        .expect("share");
+    let loaded = store.saved_search(a).await.expect("load").expect("kept");
+    assert_eq!(loaded.search, new("ann", "fails", true));
+    store
+        .delete_saved_search(a, &audit("saved_search.delete", "a"))
+        .await
+        .expect("delete");
+    assert!(store.saved_search(a).await.expect("load").is_none());
+    assert!(matches!(
+        store
+            .delete_saved_search(a, &audit("saved_search.delete", "a"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .share_saved_search(a, true, &audit("saved_search.share", "a"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    let logged = store
+        .audit_log(
+            &AuditFilter {
+                action: Some("saved_search.".into()),
+                ..AuditFilter::default()
+            },
+            Page::default(),
+        )
+        .await
+        .expect("audit_log");
+    assert_eq!(logged.len(), 5, "two creations, unshare, share, delete");
 }

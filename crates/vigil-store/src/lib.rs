@@ -20,16 +20,20 @@ pub mod batch;
 pub mod conformance;
 pub mod connectors;
 pub mod custom_controls;
+pub mod data;
 pub mod exceptions;
 pub mod iac;
 pub mod migration;
+pub mod saved_searches;
 pub mod search;
 pub mod users;
 
 pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
 pub use custom_controls::CustomControlStore;
+pub use data::DataStore;
 pub use exceptions::ExceptionStore;
+pub use saved_searches::SavedSearchStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Provider, Resource, Timestamp};
@@ -240,7 +244,14 @@ impl IacScanRecord {
 /// [`AccessStore`]) that `Store` requires, so `dyn Store` has them all.
 #[async_trait]
 pub trait Store:
-    AccessStore + connectors::ConnectorStore + ExceptionStore + CustomControlStore + Send + Sync
+    AccessStore
+    + connectors::ConnectorStore
+    + ExceptionStore
+    + CustomControlStore
+    + DataStore
+    + SavedSearchStore
+    + Send
+    + Sync
 {
     /// The backend's name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -38,9 +38,14 @@ pub fn count_from(condition: &str, without_resources: &'static str) -> &'static 
 
 /// Whether compiled SQL mentions the resource alias `r`.
 fn refers_to_resources(sql: &str) -> bool {
+    refers_to(sql, b'r')
+}
+
+/// Whether compiled SQL mentions the one-letter table alias `alias`.
+pub(crate) fn refers_to(sql: &str, alias: u8) -> bool {
     let b = sql.as_bytes();
     (0..b.len().saturating_sub(1)).any(|i| {
-        b[i] == b'r'
+        b[i] == alias
             && b[i + 1] == b'.'
             && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
     })
