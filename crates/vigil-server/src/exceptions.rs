@@ -299,30 +299,56 @@ async fn load(state: &AppState, caller: &Caller, id: &str) -> Result<ExceptionRe
         .await
         .map_err(store_error)?
         .ok_or_else(|| ApiError::missing(format!("there is no exception {id}")))?;
-    if !visible(state, caller, &x).await? {
-        return Err(ApiError::forbidden(format!(
-            "exception {id} covers a connector that carries none of your tags; ask a Manager for access"
-        )));
-    }
+    require_visible(state, caller, &x).await?;
     Ok(x)
+}
+
+/// 403 unless the caller may see `x`.
+async fn require_visible(
+    state: &AppState,
+    caller: &Caller,
+    x: &ExceptionRecord,
+) -> Result<(), ApiError> {
+    if visible(caller, x, &connectors_for(state, caller).await?) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!(
+        "exception {} covers a connector that carries none of your tags; ask a Manager for access",
+        x.id
+    )))
+}
+
+/// The connectors [`visible`] needs for `caller`: none for a caller
+/// without tags (who sees everything), else every connector with its tags,
+/// read once per request.
+async fn connectors_for(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<crate::access::ConnectorAccess>, ApiError> {
+    if caller.user.tags.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::access::connectors(state).await
 }
 
 /// Whether the caller may see `x` (seed 001's tag-based access): callers
 /// without tags see every exception; others those whose connectors they
-/// all see (a resource-scoped exception names no connector).
-async fn visible(state: &AppState, caller: &Caller, x: &ExceptionRecord) -> Result<bool, ApiError> {
+/// all see (a resource-scoped exception names no connector). `connectors`
+/// comes from [`connectors_for`].
+fn visible(
+    caller: &Caller,
+    x: &ExceptionRecord,
+    connectors: &[crate::access::ConnectorAccess],
+) -> bool {
     let Scope::Connectors(ids) = &x.scope else {
-        return Ok(true);
+        return true;
     };
-    if caller.user.tags.is_empty() {
-        return Ok(true);
-    }
-    let connectors = crate::access::connectors(state).await?;
-    Ok(ids.iter().all(|id| {
-        connectors
-            .iter()
-            .any(|c| &c.id == id && caller.sees_tags(&c.tags))
-    }))
+    caller.user.tags.is_empty()
+        || ids.iter().all(|id| {
+            connectors
+                .iter()
+                .any(|c| &c.id == id && caller.sees_tags(&c.tags))
+        })
 }
 
 /// `patch` applied to `base`; `fixed` refuses changes to name, reason and
@@ -426,12 +452,15 @@ pub async fn list(
         Some(r) => Some(parse_reason(r)?),
     };
     let now = Utc::now();
-    let mut all = Vec::new();
-    for x in state.store.exceptions().await.map_err(store_error)? {
-        if visible(&state, &caller, &x).await? {
-            all.push(x);
-        }
-    }
+    let connectors = connectors_for(&state, &caller).await?;
+    let all: Vec<ExceptionRecord> = state
+        .store
+        .exceptions()
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|x| visible(&caller, x, &connectors))
+        .collect();
     let mut by_status = BTreeMap::new();
     let mut by_reason = BTreeMap::new();
     for x in &all {
@@ -677,14 +706,10 @@ pub async fn history(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<HistoryView>>, ApiError> {
     caller.require(Permission::ViewData)?;
-    if state
-        .store
-        .exception(&id)
-        .await
-        .map_err(store_error)?
-        .is_some()
-    {
-        load(&state, &caller, &id).await?;
+    // A deleted exception's history stays readable; a live one follows
+    // tag-based access.
+    if let Some(x) = state.store.exception(&id).await.map_err(store_error)? {
+        require_visible(&state, &caller, &x).await?;
     }
     let entries = state
         .store
