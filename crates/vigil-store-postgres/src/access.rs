@@ -1,7 +1,7 @@
 //! Roles, user changes and the audit log on PostgreSQL. Every change writes its
 //! audit entry in the same transaction.
 
-use crate::{db, PgStore};
+use crate::{db, numbered, PgStore};
 use async_trait::async_trait;
 use sqlx::PgConnection;
 use vigil_store::access::{
@@ -203,20 +203,4 @@ impl AccessStore for PgStore {
             .map_err(db)?;
         rows.into_iter().map(access::read_audit).collect()
     }
-}
-
-/// `sql` with its `?` placeholders numbered `$1`, `$2`, … (the values never
-/// contain `?`: they are bound, not written into the SQL).
-pub(crate) fn numbered(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut n = 0;
-    for c in sql.chars() {
-        if c == '?' {
-            n += 1;
-            out.push_str(&format!("${n}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -5,7 +5,8 @@
 //! holds), then reads their runs in a new snapshot, so each due run is
 //! created exactly once.
 
-use crate::access::{insert_audit, numbered};
+use crate::access::insert_audit;
+use crate::numbered;
 use crate::{db, PgStore};
 use async_trait::async_trait;
 use sqlx::PgConnection;

@@ -94,6 +94,22 @@ pub struct PgStore {
     target: String,
 }
 
+/// `sql` with its `?` placeholders numbered `$1`, `$2`, … (the values never
+/// contain `?`: they are bound, not written into the SQL).
+pub(crate) fn numbered(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push_str(&format!("${n}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn db(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
