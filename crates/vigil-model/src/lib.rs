@@ -4,6 +4,7 @@
 //! Nothing in this crate does I/O. Parsing works on strings that a caller has
 //! already read, so that errors can name the file the caller knows about.
 
+pub mod qualys;
 mod resource;
 mod vocabulary;
 
