@@ -18,7 +18,10 @@ pub enum QualysError {
     },
     /// HTTP 200 whose body is an error (`SIMPLE_RETURN` with a `CODE`, QPS
     /// `responseCode` other than SUCCESS).
-    #[error("{endpoint}: Qualys answered {code}: {message} — {}", fix_for_code(code))]
+    #[error(
+        "{endpoint}: Qualys answered {code}: {message} — {}",
+        fix_for_code(code)
+    )]
     Api {
         endpoint: String,
         code: String,

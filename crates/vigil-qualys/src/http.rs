@@ -284,7 +284,10 @@ impl Client {
             .request(call.method, &call.url)
             .set("X-Requested-With", REQUESTED_WITH);
         req = match call.auth {
-            Auth::Basic => req.set("Authorization", &basic(&self.connection.username, &self.password)),
+            Auth::Basic => req.set(
+                "Authorization",
+                &basic(&self.connection.username, &self.password),
+            ),
             Auth::Bearer => {
                 let token = self.jwt(&call.endpoint).map_err(|e| (e, None))?;
                 req.set("Authorization", &format!("Bearer {token}"))
@@ -500,8 +503,8 @@ fn check_body(
                     let mut rest = String::new();
                     let _ = reader.take(1024 * 1024).read_to_string(&mut rest);
                     let all = format!("{text}{rest}");
-                    let message = between(&all, "<errorMessage>", "</errorMessage>")
-                        .unwrap_or_default();
+                    let message =
+                        between(&all, "<errorMessage>", "</errorMessage>").unwrap_or_default();
                     let resolution = between(&all, "<errorResolution>", "</errorResolution>")
                         .map(|r| format!(" ({r})"))
                         .unwrap_or_default();
@@ -600,7 +603,10 @@ mod tests {
         let e = check_body(Box::new(Cursor::new(body.as_bytes().to_vec())), "/x")
             .err()
             .unwrap();
-        assert!(matches!(&e, QualysError::Api { code, .. } if code == "1965"), "{e:?}");
+        assert!(
+            matches!(&e, QualysError::Api { code, .. } if code == "1965"),
+            "{e:?}"
+        );
         assert!(e.retryable());
     }
 

@@ -224,10 +224,7 @@ impl Connection {
             return Err(invalid(&f("account_name"), "at most 200 characters"));
         }
         if self.timeout_seconds == 0 || self.timeout_seconds > 3600 {
-            return Err(invalid(
-                &f("timeout_seconds"),
-                "between 1 and 3600 seconds",
-            ));
+            return Err(invalid(&f("timeout_seconds"), "between 1 and 3600 seconds"));
         }
         for (name, v) in [
             ("fo", &self.api_versions.fo),
@@ -280,7 +277,10 @@ impl Options {
         let f = |name: &str| format!("{prefix}{name}");
         let days = |name: &str, v: u32| {
             if v == 0 || v > 3650 {
-                Err(invalid(&f(name), format!("{v} is not between 1 and 3650 days")))
+                Err(invalid(
+                    &f(name),
+                    format!("{v} is not between 1 and 3650 days"),
+                ))
             } else {
                 Ok(())
             }
@@ -342,14 +342,25 @@ impl Options {
         {
             return Err(invalid(
                 &f("pc.criticality_labels"),
-                format!("`{bad}` is not one of {} (case-sensitive)", LABELS.join(", ")),
+                format!(
+                    "`{bad}` is not one of {} (case-sensitive)",
+                    LABELS.join(", ")
+                ),
             ));
         }
         const STATUS: &[&str] = &["active", "closed", "open", "reopened"];
-        if let Some(bad) = self.pc.status.iter().find(|s| !STATUS.contains(&s.as_str())) {
+        if let Some(bad) = self
+            .pc
+            .status
+            .iter()
+            .find(|s| !STATUS.contains(&s.as_str()))
+        {
             return Err(invalid(
                 &f("pc.status"),
-                format!("`{bad}` is not one of {} (case-sensitive)", STATUS.join(", ")),
+                format!(
+                    "`{bad}` is not one of {} (case-sensitive)",
+                    STATUS.join(", ")
+                ),
             ));
         }
         for ip in &self.pc.ips {
@@ -368,7 +379,10 @@ impl Options {
                 ));
             }
         }
-        for (name, v) in [("host.ars_min", self.host.ars_min), ("host.ars_max", self.host.ars_max)] {
+        for (name, v) in [
+            ("host.ars_min", self.host.ars_min),
+            ("host.ars_max", self.host.ars_max),
+        ] {
             if let Some(v) = v {
                 if v > 1000 {
                     return Err(invalid(&f(name), format!("{v} is not between 0 and 1000")));
@@ -405,7 +419,10 @@ mod tests {
         assert!(o.ingest_web_app_scans);
         assert!(!o.skip_unassociated_container_images);
         assert_eq!(o.devices_modified_days, 90);
-        assert_eq!((o.page_size, o.parallel_requests, o.max_retries), (100, 2, 5));
+        assert_eq!(
+            (o.page_size, o.parallel_requests, o.max_retries),
+            (100, 2, 5)
+        );
         assert!(o.validate("options.").is_ok());
     }
 
@@ -418,10 +435,7 @@ mod tests {
         assert_eq!(o.validate("options.").unwrap_err().field, "options.pc.ips");
         let o: Options =
             serde_json::from_str(r#"{"pc": {"criticality_labels": ["critical"]}}"#).unwrap();
-        assert_eq!(
-            o.validate("").unwrap_err().field,
-            "pc.criticality_labels"
-        );
+        assert_eq!(o.validate("").unwrap_err().field, "pc.criticality_labels");
         assert!(serde_json::from_str::<Options>(r#"{"page_sise": 5}"#).is_err());
     }
 

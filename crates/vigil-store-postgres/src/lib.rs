@@ -15,6 +15,7 @@ mod connectors;
 mod custom_controls;
 mod data;
 mod exceptions;
+mod qualys;
 mod saved_searches;
 mod url;
 

@@ -13,6 +13,7 @@ mod connectors;
 mod custom_controls;
 mod data;
 mod exceptions;
+mod qualys;
 mod saved_searches;
 mod scan;
 

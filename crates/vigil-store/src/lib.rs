@@ -24,6 +24,7 @@ pub mod data;
 pub mod exceptions;
 pub mod iac;
 pub mod migration;
+pub mod qualys;
 pub mod saved_searches;
 pub mod search;
 pub mod users;
@@ -33,6 +34,7 @@ use async_trait::async_trait;
 pub use custom_controls::CustomControlStore;
 pub use data::DataStore;
 pub use exceptions::ExceptionStore;
+pub use qualys::QualysStore;
 pub use saved_searches::SavedSearchStore;
 use serde::Serialize;
 pub use users::{NewUser, UserRecord};
@@ -250,6 +252,7 @@ pub trait Store:
     + CustomControlStore
     + DataStore
     + SavedSearchStore
+    + QualysStore
     + Send
     + Sync
 {
