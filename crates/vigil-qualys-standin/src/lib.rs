@@ -154,7 +154,12 @@ pub struct StandIn {
 impl StandIn {
     /// Starts serving `sub` on a free local port.
     pub async fn start(sub: Subscription) -> StandIn {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        StandIn::start_on(sub, 0).await
+    }
+
+    /// Starts serving `sub` on a given local port (0: a free one).
+    pub async fn start_on(sub: Subscription, port: u16) -> StandIn {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("bind a local port");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
