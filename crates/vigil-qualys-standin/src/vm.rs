@@ -69,7 +69,12 @@ pub fn host(sub: &Subscription, i: u64) -> Host {
             TRACKING[(i % 3) as usize]
         },
         tags: vec![
-            if i % 2 == 0 { "env:prod" } else { "env:dev" }.to_string(),
+            if i.is_multiple_of(2) {
+                "env:prod"
+            } else {
+                "env:dev"
+            }
+            .to_string(),
             format!("team-{}", i % 3),
         ],
         ec2,
@@ -137,7 +142,7 @@ pub fn detection(sub: &Subscription, i: u64, j: u32) -> Detection {
         kind: qid_type(qid),
         severity: qid_severity(qid),
         port: 22 + j,
-        ssl: j % 3 == 0,
+        ssl: j.is_multiple_of(3),
         status: STATUS[((i + u64::from(j)) % 4) as usize],
         first_found: last_found - Duration::days(30),
         last_found,

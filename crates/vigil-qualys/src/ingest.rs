@@ -28,6 +28,13 @@ pub struct IngestReport {
 type Family =
     fn(&Client, &Options, Timestamp, &dyn Sink) -> Result<BTreeMap<String, u64>, QualysError>;
 
+/// A family's result, with its place and name.
+type Outcome = (
+    usize,
+    &'static str,
+    Result<BTreeMap<String, u64>, QualysError>,
+);
+
 /// The families the options enable, by name, VM first.
 pub fn families(options: &Options) -> Vec<(&'static str, Family)> {
     let mut v: Vec<(&'static str, Family)> = vec![("vm", vm::ingest)];
@@ -52,11 +59,7 @@ pub fn run(
 ) -> Result<IngestReport, QualysError> {
     let families = families(options);
     let total = families.len();
-    let mut outcomes: Vec<(
-        usize,
-        &'static str,
-        Result<BTreeMap<String, u64>, QualysError>,
-    )> = Vec::new();
+    let mut outcomes: Vec<Outcome> = Vec::new();
     let (first, rest) = families.split_at(1);
     for (name, f) in first {
         outcomes.push((0, name, f(client, options, now, sink)));

@@ -84,18 +84,14 @@ pub(crate) fn walk<R: BufRead>(
                 path.pop();
                 text.clear();
             }
-            Event::Text(t) => {
-                if text.len() < TEXT_CAP {
-                    let s = t
-                        .unescape()
-                        .map_err(|e| xml_error(endpoint, timeout, reader.buffer_position(), e))?;
-                    text.push_str(&s);
-                }
+            Event::Text(t) if text.len() < TEXT_CAP => {
+                let s = t
+                    .unescape()
+                    .map_err(|e| xml_error(endpoint, timeout, reader.buffer_position(), e))?;
+                text.push_str(&s);
             }
-            Event::CData(c) => {
-                if text.len() < TEXT_CAP {
-                    text.push_str(&String::from_utf8_lossy(&c));
-                }
+            Event::CData(c) if text.len() < TEXT_CAP => {
+                text.push_str(&String::from_utf8_lossy(&c));
             }
             Event::Eof => {
                 if let Some(open) = path.last() {
@@ -641,15 +637,15 @@ fn parse_hostassets(
                             h.tags.push(t)
                         }
                     }
-                    ["networkInterface", "list", "HostAssetInterface", "macAddress"] => {
-                        if h.mac.is_none() {
-                            h.mac = opt(text)
-                        }
+                    ["networkInterface", "list", "HostAssetInterface", "macAddress"]
+                        if h.mac.is_none() =>
+                    {
+                        h.mac = opt(text)
                     }
-                    ["networkInterface", "list", "HostAssetInterface", "gatewayAddress"] => {
-                        if h.gateway.is_none() {
-                            h.gateway = opt(text)
-                        }
+                    ["networkInterface", "list", "HostAssetInterface", "gatewayAddress"]
+                        if h.gateway.is_none() =>
+                    {
+                        h.gateway = opt(text)
                     }
                     ["sourceInfo", "list", "Ec2AssetSourceSimple", field] => {
                         if let Some(c) = ec2.as_mut() {
