@@ -104,7 +104,16 @@ pub struct Detection {
     pub first_found: DateTime<Utc>,
     pub last_found: DateTime<Utc>,
     pub times_found: u32,
-    pub results: String,
+}
+
+/// The `RESULTS` of detection `j` of host `i` (about 400 bytes).
+pub fn results(i: u64, j: u32, qid: u64) -> String {
+    let mut r = String::with_capacity(480);
+    let _ = write!(r, "QID {qid} host {i} port {}: ", 22 + j);
+    while r.len() < 400 {
+        r.push_str("Vulnerable version of package detected; installed 1.2.3, fixed 1.2.4. ");
+    }
+    r
 }
 
 /// The type of a QID: `qid % 4` 0 Info, 1 Potential, else Confirmed.
@@ -126,17 +135,13 @@ pub const QID_BASE: u64 = 10_000;
 
 /// Detection `j` of host `i`: QID `10000 + (7i + j) % qids`, status by
 /// `(i + j) % 4` (New, Active, Fixed, Re-Opened), last found (= last
-/// updated) `(i + 3j) % 20` days (plus an hour) ago, RESULTS about 400
-/// bytes.
+/// updated) `(i + 3j) % 20` days (plus an hour) ago; its RESULTS are
+/// [`results`].
 pub fn detection(sub: &Subscription, i: u64, j: u32) -> Detection {
     let qid = QID_BASE + (i * 7 + u64::from(j)) % u64::from(sub.qids.max(1));
     const STATUS: [&str; 4] = ["New", "Active", "Fixed", "Re-Opened"];
     let last_found =
         sub.now - Duration::days(((i + 3 * u64::from(j)) % 20) as i64) - Duration::hours(1);
-    let mut results = format!("QID {qid} host {i} port {}: ", 22 + j);
-    while results.len() < 400 {
-        results.push_str("Vulnerable version of package detected; installed 1.2.3, fixed 1.2.4. ");
-    }
     Detection {
         qid,
         kind: qid_type(qid),
@@ -147,7 +152,6 @@ pub fn detection(sub: &Subscription, i: u64, j: u32) -> Detection {
         first_found: last_found - Duration::days(30),
         last_found,
         times_found: 1 + ((i + u64::from(j)) % 10) as u32,
-        results,
     }
 }
 
@@ -555,7 +559,7 @@ fn detection_list(state: &Arc<State>, params: &Params) -> Response {
                     let _ = writeln!(
                         list,
                         "            <RESULTS><![CDATA[{}]]></RESULTS>",
-                        d.results
+                        results(i, j, d.qid)
                     );
                 }
                 let _ = write!(

@@ -56,6 +56,14 @@ pub(crate) fn walk<R: BufRead>(
     let mut reader = Reader::from_reader(src);
     let mut buf = Vec::with_capacity(16 * 1024);
     let mut path: Vec<String> = Vec::with_capacity(16);
+    // Names popped off the path, reused for the next elements.
+    let mut spare: Vec<String> = Vec::with_capacity(16);
+    let push = |path: &mut Vec<String>, spare: &mut Vec<String>, name: &[u8]| {
+        let mut s = spare.pop().unwrap_or_default();
+        s.clear();
+        s.push_str(&String::from_utf8_lossy(name));
+        path.push(s);
+    };
     let mut text = String::new();
     let mut seen_root = false;
     loop {
@@ -66,22 +74,22 @@ pub(crate) fn walk<R: BufRead>(
         };
         match ev {
             Event::Start(e) => {
-                path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                push(&mut path, &mut spare, e.name().as_ref());
                 text.clear();
                 seen_root = true;
                 on(Ev::Open(&path))?;
             }
             Event::Empty(e) => {
-                path.push(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                push(&mut path, &mut spare, e.name().as_ref());
                 seen_root = true;
                 on(Ev::Open(&path))?;
                 on(Ev::Close(&path, ""))?;
-                path.pop();
+                spare.extend(path.pop());
                 text.clear();
             }
             Event::End(_) => {
                 on(Ev::Close(&path, &text))?;
-                path.pop();
+                spare.extend(path.pop());
                 text.clear();
             }
             Event::Text(t) if text.len() < TEXT_CAP => {
@@ -135,6 +143,29 @@ fn xml_error(endpoint: &str, timeout: u64, offset: u64, e: quick_xml::Error) -> 
         endpoint: endpoint.to_string(),
         offset,
         message: e.to_string(),
+    }
+}
+
+/// An element path below a depth, without allocating (paths deeper than
+/// eight elements below it are cut; no Qualys field is that deep).
+struct Rel<'a> {
+    items: [&'a str; 8],
+    len: usize,
+}
+
+impl<'a> Rel<'a> {
+    fn new(path: &'a [String], from: usize) -> Rel<'a> {
+        let mut items = [""; 8];
+        let mut len = 0;
+        for (slot, s) in items.iter_mut().zip(path.iter().skip(from)) {
+            *slot = s.as_str();
+            len += 1;
+        }
+        Rel { items, len }
+    }
+
+    fn get(&self) -> &[&'a str] {
+        &self.items[..self.len]
     }
 }
 
@@ -605,8 +636,9 @@ fn parse_hostassets(
                 let Some(h) = cur.as_mut() else {
                     return Ok(());
                 };
-                let rel: Vec<&str> = path[3..].iter().map(|s| s.as_str()).collect();
-                match rel.as_slice() {
+                let rel_buf = Rel::new(path, 3);
+                let rel = rel_buf.get();
+                match rel {
                     [] => {
                         let mut h = cur.take().unwrap_or_default();
                         h.cloud = ec2.take().filter(|c| !c.instance_id.is_empty());
@@ -831,9 +863,10 @@ fn parse_host_list(
                 if path.len() < 3 {
                     return Ok(());
                 }
-                let rel: Vec<&str> = path[2..].iter().map(|s| s.as_str()).collect();
+                let rel_buf = Rel::new(path, 2);
+                let rel = rel_buf.get();
                 if rel[0] == "WARNING" {
-                    warning_url(&rel, text, &mut page.next);
+                    warning_url(rel, text, &mut page.next);
                     return Ok(());
                 }
                 if rel.len() < 2 || rel[0] != "HOST_LIST" {
@@ -1003,9 +1036,10 @@ fn parse_detections(
                 if path.len() < 3 {
                     return Ok(());
                 }
-                let rel: Vec<&str> = path[2..].iter().map(|s| s.as_str()).collect();
+                let rel_buf = Rel::new(path, 2);
+                let rel = rel_buf.get();
                 if rel[0] == "WARNING" {
-                    warning_url(&rel, text, &mut page.next);
+                    warning_url(rel, text, &mut page.next);
                     return Ok(());
                 }
                 if rel.len() < 3 || rel[0] != "HOST_LIST" {
@@ -1228,9 +1262,10 @@ fn parse_kb(
                 if path.len() < 3 {
                     return Ok(());
                 }
-                let rel: Vec<&str> = path[2..].iter().map(|s| s.as_str()).collect();
+                let rel_buf = Rel::new(path, 2);
+                let rel = rel_buf.get();
                 if rel[0] == "WARNING" {
-                    warning_url(&rel, text, &mut page.next);
+                    warning_url(rel, text, &mut page.next);
                     return Ok(());
                 }
                 if rel.len() < 2 || rel[0] != "VULN_LIST" {
