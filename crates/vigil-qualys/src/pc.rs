@@ -80,7 +80,7 @@ pub fn probes(client: &Client, options: &Options) -> Vec<(String, Call)> {
             Call::form(
                 client,
                 &client.fo_path("compliance/policy/"),
-                p(&[("action", "list"), ("details", "None"), ("truncation_limit", "1")]),
+                p(&[("action", "list"), ("details", "None")]),
             ),
         ),
         (
@@ -88,7 +88,11 @@ pub fn probes(client: &Client, options: &Options) -> Vec<(String, Call)> {
             Call::form(
                 client,
                 &client.fo_path("compliance/control/"),
-                p(&[("action", "list"), ("details", "Basic"), ("truncation_limit", "1")]),
+                p(&[
+                    ("action", "list"),
+                    ("details", "Basic"),
+                    ("truncation_limit", "1"),
+                ]),
             ),
         ),
         (
@@ -117,7 +121,10 @@ fn host_scoped(o: &Options) -> bool {
 }
 
 fn join<T: ToString>(v: &[T]) -> String {
-    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|x| x.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The control ids of `control_ids` and `ids` together.
@@ -151,7 +158,9 @@ fn criticality_ok(o: &Options, label: Option<&str>, value: Option<i64>) -> bool 
 }
 
 fn pairs(list: &[(&str, String)]) -> Vec<(String, String)> {
-    list.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    list.iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Calls a paged fo endpoint: each page is parsed by `page`, which returns
@@ -442,10 +451,7 @@ fn ingest_postures(
                         });
                     } else if p.len() == 5 && ends(&p[..4], &info) {
                         let name = p[4].as_str();
-                        if matches!(
-                            name,
-                            "EVIDENCE" | "CAUSE_OF_FAILURE" | "EXTENDED_EVIDENCE"
-                        ) {
+                        if matches!(name, "EVIDENCE" | "CAUSE_OF_FAILURE" | "EXTENDED_EVIDENCE") {
                             capture = Some(Capture::new(name, p.len()));
                         }
                     }
@@ -474,18 +480,16 @@ fn ingest_postures(
                             "CONTROL_ID" => post.control_id = int(text, &p, &path)?,
                             "TECHNOLOGY_ID" => post.technology_id = opt_int(text),
                             "INSTANCE" => post.instance = t.to_string(),
-                            "STATUS" => {
-                                post.status = Some(PostureStatus::parse(t).ok_or_else(|| {
-                                    QualysError::Parse {
-                                        endpoint: path.clone(),
-                                        offset: 0,
-                                        message: format!(
-                                            "posture {} has STATUS `{t}`, not Passed, Failed or Error",
-                                            post.id
-                                        ),
-                                    }
-                                })?)
-                            }
+                            "STATUS" => post.status = Some(PostureStatus::parse(t).ok_or_else(
+                                || QualysError::Parse {
+                                    endpoint: path.clone(),
+                                    offset: 0,
+                                    message: format!(
+                                        "posture {} has STATUS `{t}`, not Passed, Failed or Error",
+                                        post.id
+                                    ),
+                                },
+                            )?),
                             "POSTURE_MODIFIED_DATE" => post.posture_modified = parse_time(t),
                             "FIRST_FAIL_DATE" | "FIRST_FOUND_DATE" => {
                                 post.first_found = parse_time(t)
@@ -534,7 +538,11 @@ fn is_warning_url(p: &[String]) -> bool {
 
 /// Whether a path ends with these element names.
 pub(crate) fn ends(p: &[String], tail: &[&str]) -> bool {
-    p.len() >= tail.len() && p[p.len() - tail.len()..].iter().zip(tail).all(|(a, b)| a == b)
+    p.len() >= tail.len()
+        && p[p.len() - tail.len()..]
+            .iter()
+            .zip(tail)
+            .all(|(a, b)| a == b)
 }
 
 /// Keeps a subtree as text: the element's own text, and child elements
@@ -585,7 +593,9 @@ impl Capture {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn put(sink: &dyn Sink, batch: QualysBatch) -> Result<(), QualysError> {
