@@ -480,16 +480,18 @@ fn ingest_postures(
                             "CONTROL_ID" => post.control_id = int(text, &p, &path)?,
                             "TECHNOLOGY_ID" => post.technology_id = opt_int(text),
                             "INSTANCE" => post.instance = t.to_string(),
-                            "STATUS" => post.status = Some(PostureStatus::parse(t).ok_or_else(
-                                || QualysError::Parse {
-                                    endpoint: path.clone(),
-                                    offset: 0,
-                                    message: format!(
+                            "STATUS" => {
+                                post.status = Some(PostureStatus::parse(t).ok_or_else(|| {
+                                    QualysError::Parse {
+                                        endpoint: path.clone(),
+                                        offset: 0,
+                                        message: format!(
                                         "posture {} has STATUS `{t}`, not Passed, Failed or Error",
                                         post.id
                                     ),
-                                },
-                            )?),
+                                    }
+                                })?)
+                            }
                             "POSTURE_MODIFIED_DATE" => post.posture_modified = parse_time(t),
                             "FIRST_FAIL_DATE" | "FIRST_FOUND_DATE" => {
                                 post.first_found = parse_time(t)
