@@ -213,10 +213,8 @@ fn findings(state: &Arc<State>, params: &Params) -> Response {
             let status = ["NEW", "ACTIVE", "REOPENED", "FIXED"][(j % 4) as usize];
             let _ = write!(
                 data,
-                "<Finding>\n<id>{id}</id>\n<uniqueId>{}</uniqueId>\n<qid>{}</qid>\n<name><![CDATA[{}]]></name>\n<type>{}</type>\n<findingType>QUALYS</findingType>\n<severity>{severity}</severity>\n<url><![CDATA[https://shop{i}.example.com/item?id={j}]]></url>\n<status>{status}</status>\n<firstDetectedDate>{}</firstDetectedDate>\n<lastDetectedDate>{}</lastDetectedDate>\n<lastTestedDate>{}</lastTestedDate>\n<timesDetected>{}</timesDetected>\n<webApp>\n<id>{app}</id>\n<name><![CDATA[Shop {i}]]></name>\n<url><![CDATA[https://shop{i}.example.com]]></url>\n<tags>\n<count>1</count>\n<list>\n<Tag>\n<id>{}</id>\n<name><![CDATA[production]]></name>\n</Tag>\n</list>\n</tags>\n</webApp>\n<resultList>\n<count>1</count>\n<list>\n<Result>\n<id>{}</id>\n<payloads>\n<count>1</count>\n<list>\n<PayloadInstance>\n<payload><![CDATA[{}]]></payload>\n</PayloadInstance>\n</list>\n</payloads>\n</Result>\n</list>\n</resultList>\n</Finding>\n",
-                format_args!("8f3c{id:08x}-0000-4000-8000-000000000000"),
+                "<Finding>\n<id>{id}</id>\n<uniqueId>8f3c{id:08x}-0000-4000-8000-000000000000</uniqueId>\n<qid>{}</qid>\n<name><![CDATA[SQL Injection <{j}>]]></name>\n<type>{}</type>\n<findingType>QUALYS</findingType>\n<severity>{severity}</severity>\n<url><![CDATA[https://shop{i}.example.com/item?id={j}]]></url>\n<status>{status}</status>\n<firstDetectedDate>{}</firstDetectedDate>\n<lastDetectedDate>{}</lastDetectedDate>\n<lastTestedDate>{}</lastTestedDate>\n<timesDetected>{}</timesDetected>\n<webApp>\n<id>{app}</id>\n<name><![CDATA[Shop {i}]]></name>\n<url><![CDATA[https://shop{i}.example.com]]></url>\n<tags>\n<count>1</count>\n<list>\n<Tag>\n<id>{}</id>\n<name><![CDATA[production]]></name>\n</Tag>\n</list>\n</tags>\n</webApp>\n<resultList>\n<count>1</count>\n<list>\n<Result>\n<id>{}</id>\n<payloads>\n<count>1</count>\n<list>\n<PayloadInstance>\n<payload><![CDATA[' OR '1'='1]]></payload>\n</PayloadInstance>\n</list>\n</payloads>\n</Result>\n</list>\n</resultList>\n</Finding>\n",
                 150000 + j,
-                format!("SQL Injection <{j}>"),
                 if j % 3 == 2 { "INFORMATION_GATHERED" } else { "VULNERABILITY" },
                 qdate(last_detected - Duration::days(30)),
                 qdate(last_detected),
@@ -224,7 +222,6 @@ fn findings(state: &Arc<State>, params: &Params) -> Response {
                 1 + j,
                 9000 + i,
                 900_000 + id,
-                "' OR '1'='1",
             );
         }
     }

@@ -260,7 +260,7 @@ fn ingest_policies(
                     } else if let (Some(pol), true) = (cur.as_mut(), p.len() > 4) {
                         let rel = &p[4..];
                         match rel {
-                            [a] if a == "ID" => pol.id = int(text, &p, &path)?,
+                            [a] if a == "ID" => pol.id = int(text, p, &path)?,
                             [a] if a == "TITLE" => pol.title = text.trim().to_string(),
                             [a, b] if a == "CREATED" && b == "DATETIME" => {
                                 pol.created = parse_time(text)
@@ -269,14 +269,14 @@ fn ingest_policies(
                                 pol.updated = parse_time(text)
                             }
                             [.., c, i] if c == "CONTROL" && i == "ID" => {
-                                let id = int(text, &p, &path)?;
+                                let id = int(text, p, &path)?;
                                 if !pol.control_ids.contains(&id) {
                                     pol.control_ids.push(id);
                                 }
                             }
                             _ => {}
                         }
-                    } else if is_warning_url(&p) {
+                    } else if is_warning_url(p) {
                         next = Some(text.trim().to_string());
                     }
                 }
@@ -341,7 +341,7 @@ fn ingest_controls(
                         let rel: Vec<&str> = p[4..].iter().map(|s| s.as_str()).collect();
                         let t = || Some(text.trim().to_string()).filter(|s| !s.is_empty());
                         match rel.as_slice() {
-                            ["ID"] => c.id = int(text, &p, &path)?,
+                            ["ID"] => c.id = int(text, p, &path)?,
                             ["STATEMENT"] => c.statement = text.trim().to_string(),
                             ["UPDATE_DATE"] => c.updated = parse_time(text),
                             ["CREATED_DATE"] => c.created = parse_time(text),
@@ -362,7 +362,7 @@ fn ingest_controls(
                             }
                             _ => {}
                         }
-                    } else if is_warning_url(&p) {
+                    } else if is_warning_url(p) {
                         next = Some(text.trim().to_string());
                     }
                 }
@@ -475,9 +475,9 @@ fn ingest_postures(
                     } else if let (Some(post), true) = (cur.as_mut(), p.len() == 5) {
                         let t = text.trim();
                         match p[4].as_str() {
-                            "ID" => post.id = int(text, &p, &path)?,
-                            "HOST_ID" => post.host_id = int(text, &p, &path)?,
-                            "CONTROL_ID" => post.control_id = int(text, &p, &path)?,
+                            "ID" => post.id = int(text, p, &path)?,
+                            "HOST_ID" => post.host_id = int(text, p, &path)?,
+                            "CONTROL_ID" => post.control_id = int(text, p, &path)?,
                             "TECHNOLOGY_ID" => post.technology_id = opt_int(text),
                             "INSTANCE" => post.instance = t.to_string(),
                             "STATUS" => {
@@ -509,7 +509,7 @@ fn ingest_postures(
                         if let (Some(id), Some(v)) = (gloss_id, opt_int(text)) {
                             criticality.insert(id, v);
                         }
-                    } else if is_warning_url(&p) {
+                    } else if is_warning_url(p) {
                         next = Some(t_owned(text));
                     }
                 }
@@ -658,13 +658,10 @@ pub(crate) enum Ev<'a> {
 /// Streams an XML body, calling `f` for every element opening and closing.
 /// A body that is not well formed or ends before its root closes is a
 /// [`QualysError::Parse`] naming the endpoint and the byte offset.
-pub(crate) fn walk<R: Read>(
+pub(crate) fn walk<R: Read + EndpointOf>(
     body: R,
     mut f: impl FnMut(Ev<'_>) -> Result<(), QualysError>,
-) -> Result<(), QualysError>
-where
-    R: EndpointOf,
-{
+) -> Result<(), QualysError> {
     let endpoint = body.endpoint_name();
     let mut reader = quick_xml::Reader::from_reader(BufReader::new(body));
     reader.config_mut().check_end_names = true;

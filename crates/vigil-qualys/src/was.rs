@@ -279,10 +279,10 @@ fn parse_findings(
                         ["webApp", "id"] => f.webapp_id = int(t, p, &endpoint)?,
                         ["url"] => f.url = s(),
                         ["resultList", "list", "Result", "accessPath", "list", "Url", "value"]
-                        | ["resultList", "list", "Result", "url"] => {
-                            if f.url.is_none() {
-                                f.url = s();
-                            }
+                        | ["resultList", "list", "Result", "url"]
+                            if f.url.is_none() =>
+                        {
+                            f.url = s();
                         }
                         ["firstDetectedDate"] => f.first_detected = parse_time(t),
                         ["lastDetectedDate"] => f.last_detected = parse_time(t),

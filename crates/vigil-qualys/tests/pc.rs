@@ -210,11 +210,12 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
     let all_controls = all.controls().len();
 
     type Check = fn(&Run);
-    let cases: Vec<(&str, &str, Box<dyn Fn(&mut Options)>, Check)> = vec![
+    type Set = fn(&mut Options);
+    let cases: Vec<(&str, &str, Set, Check)> = vec![
         (
             "control_ids",
             "control_ids=2,7",
-            Box::new(|o| o.pc.control_ids = vec![2, 7]),
+            |o| o.pc.control_ids = vec![2, 7],
             |r| {
                 assert!(r.postures().iter().all(|p| [2, 7].contains(&p.control_id)));
                 let ids: Vec<i64> = r.controls().iter().map(|c| c.id).collect();
@@ -224,7 +225,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "ids",
             "control_ids=3",
-            Box::new(|o| o.pc.ids = vec![3]),
+            |o| o.pc.ids = vec![3],
             |r| {
                 let ids: Vec<i64> = r.controls().iter().map(|c| c.id).collect();
                 assert_eq!(ids, vec![3]);
@@ -234,7 +235,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "criticality_labels",
             "criticality_labels=URGENT",
-            Box::new(|o| o.pc.criticality_labels = vec!["URGENT".into()]),
+            |o| o.pc.criticality_labels = vec!["URGENT".into()],
             |r| {
                 assert!(!r.controls().is_empty());
                 assert!(r
@@ -247,7 +248,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "criticality_values",
             "criticality_values=1,2",
-            Box::new(|o| o.pc.criticality_values = vec![1, 2]),
+            |o| o.pc.criticality_values = vec![1, 2],
             |r| {
                 assert!(!r.controls().is_empty());
                 assert!(r
@@ -263,7 +264,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "host_ids",
             "host_ids=3,5",
-            Box::new(|o| o.pc.host_ids = vec![3, 5]),
+            |o| o.pc.host_ids = vec![3, 5],
             |r| {
                 assert_eq!(r.postures().len(), 2 * 2 * 5);
                 assert!(r.postures().iter().all(|p| [3, 5].contains(&p.host_id)));
@@ -272,7 +273,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "asset_group_ids",
             "asset_group_ids=101",
-            Box::new(|o| o.pc.asset_group_ids = vec![101]),
+            |o| o.pc.asset_group_ids = vec![101],
             |r| {
                 // Hosts 3, 6, …, 18 are in asset group 101.
                 assert!(!r.postures().is_empty());
@@ -282,7 +283,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "ips",
             "ips=10.0.0.2,10.0.0.10-10.0.0.11",
-            Box::new(|o| o.pc.ips = vec!["10.0.0.2".into(), "10.0.0.10-10.0.0.11".into()]),
+            |o| o.pc.ips = vec!["10.0.0.2".into(), "10.0.0.10-10.0.0.11".into()],
             |r| {
                 let hosts: BTreeSet<i64> = r.postures().iter().map(|p| p.host_id).collect();
                 assert_eq!(hosts, BTreeSet::from([2, 10, 11]));
@@ -291,7 +292,7 @@ async fn every_operation_option_changes_what_is_sent_and_ingested() {
         (
             "status",
             "status=Failed",
-            Box::new(|o| o.pc.status = vec!["open".into()]),
+            |o| o.pc.status = vec!["open".into()],
             |r| {
                 assert!(!r.postures().is_empty());
                 assert!(r
