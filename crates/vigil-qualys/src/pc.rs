@@ -185,10 +185,7 @@ fn paged(
             let body = client.send(&call)?;
             match page(body) {
                 Ok(next) => break next,
-                Err(e @ QualysError::Parse { .. }) if attempt < options.max_retries.max(1) => {
-                    let _ = e;
-                    continue;
-                }
+                Err(QualysError::Parse { .. }) if attempt < options.max_retries.max(1) => {}
                 Err(e) => return Err(e),
             }
         };
