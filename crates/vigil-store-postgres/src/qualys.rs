@@ -1,5 +1,6 @@
 //! Qualys data on PostgreSQL: each batch is one transaction of multi-row
-//! upserts (the SQL of `vigil_store::qualys`, placeholders numbered).
+//! upsert whose rows come as one array per column (`UNNEST`), so a batch
+//! has a handful of parameters whatever its size.
 
 use crate::{db, numbered, PgStore};
 use async_trait::async_trait;
@@ -9,25 +10,63 @@ use std::collections::BTreeMap;
 use vigil_model::qualys::QualysBatch;
 use vigil_model::Timestamp;
 use vigil_store::qualys::{
-    self, Columns, InstanceVulnerability, QualysStore, Table, Value, KB_CVES,
+    self, ColumnType, Columns, InstanceVulnerability, QualysStore, Table, Value, KB_CVES,
 };
 use vigil_store::search::count;
 use vigil_store::StoreError;
 
-/// PostgreSQL's limit of bound parameters in one statement.
-const MAX_BINDS: usize = 65_535;
-
 type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
-fn bind<'q>(q: PgQuery<'q>, v: &'q Value<'q>) -> PgQuery<'q> {
-    match v {
-        Value::Int(i) => q.bind(*i),
-        Value::Real(r) => q.bind(*r),
-        Value::Text(t) => q.bind(t.as_deref()),
-        Value::Bool(b) => q.bind(*b),
-    }
+/// Binds column `i` of `rows` as one array of its type.
+fn bind_column<'q>(
+    q: PgQuery<'q>,
+    kind: ColumnType,
+    rows: &'q [Vec<Value<'q>>],
+    i: usize,
+) -> Result<PgQuery<'q>, StoreError> {
+    let mismatch = || {
+        StoreError::Invalid(format!(
+            "column {i} of a Qualys row does not have the type {kind:?} (a bug; report it)"
+        ))
+    };
+    Ok(match kind {
+        ColumnType::Int => q.bind(
+            rows.iter()
+                .map(|r| match &r[i] {
+                    Value::Int(v) => Ok(*v),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<Vec<Option<i64>>, _>>()?,
+        ),
+        ColumnType::Real => q.bind(
+            rows.iter()
+                .map(|r| match &r[i] {
+                    Value::Real(v) => Ok(*v),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<Vec<Option<f64>>, _>>()?,
+        ),
+        ColumnType::Text => q.bind(
+            rows.iter()
+                .map(|r| match &r[i] {
+                    Value::Text(v) => Ok(v.as_deref()),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<Vec<Option<&str>>, _>>()?,
+        ),
+        ColumnType::Bool => q.bind(
+            rows.iter()
+                .map(|r| match &r[i] {
+                    Value::Bool(v) => Ok(*v),
+                    _ => Err(mismatch()),
+                })
+                .collect::<Result<Vec<bool>, _>>()?,
+        ),
+    })
 }
 
+/// One statement for the whole batch: the connector, account and time,
+/// then one array per column.
 async fn upsert(
     conn: &mut PgConnection,
     table: &Table,
@@ -36,27 +75,18 @@ async fn upsert(
     account_name: &str,
     now: i64,
 ) -> Result<u64, StoreError> {
-    let size = table.chunk(MAX_BINDS);
-    let full = numbered(&table.upsert_sql(size));
-    let mut written = 0;
-    for chunk in rows.chunks(size) {
-        let partial;
-        let sql = if chunk.len() == size {
-            &full
-        } else {
-            partial = numbered(&table.upsert_sql(chunk.len()));
-            &partial
-        };
-        let mut q = sqlx::query(sql);
-        for row in chunk {
-            q = q.bind(connector_id).bind(account_name).bind(now).bind(now);
-            for v in row {
-                q = bind(q, v);
-            }
-        }
-        written += q.execute(&mut *conn).await.map_err(db)?.rows_affected();
+    if rows.is_empty() {
+        return Ok(0);
     }
-    Ok(written)
+    let sql = table.unnest_sql();
+    let mut q = sqlx::query(&sql)
+        .bind(connector_id)
+        .bind(account_name)
+        .bind(now);
+    for (i, (_, kind)) in table.columns.iter().enumerate() {
+        q = bind_column(q, *kind, rows, i)?;
+    }
+    Ok(q.execute(&mut *conn).await.map_err(db)?.rows_affected())
 }
 
 async fn with_ids(
@@ -100,7 +130,7 @@ impl QualysStore for PgStore {
         batch: &QualysBatch,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let plan = qualys::plan(batch, connector_id)?;
+        let plan = qualys::plan(batch)?;
         if plan.rows.is_empty() {
             return Ok(0);
         }

@@ -26,7 +26,8 @@ fn bind<'q>(q: SqliteQuery<'q>, v: &'q Value<'q>) -> SqliteQuery<'q> {
     }
 }
 
-/// The common columns then the record's, for every row of `rows`.
+/// One statement per chunk of rows (see `Table::upsert_sql` for the
+/// order of its values).
 async fn upsert(
     conn: &mut SqliteConnection,
     table: &Table,
@@ -46,9 +47,15 @@ async fn upsert(
             partial = table.upsert_sql(chunk.len());
             &partial
         };
-        let mut q = sqlx::query(sql);
+        let mut q = sqlx::query(sql)
+            .bind(connector_id)
+            .bind(account_name)
+            .bind(now)
+            .bind(now);
+        if table.instance_from_host.is_some() {
+            q = q.bind(connector_id);
+        }
         for row in chunk {
-            q = q.bind(connector_id).bind(account_name).bind(now).bind(now);
             for v in row {
                 q = bind(q, v);
             }
@@ -99,7 +106,7 @@ impl QualysStore for SqliteStore {
         batch: &QualysBatch,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let plan = qualys::plan(batch, connector_id)?;
+        let plan = qualys::plan(batch)?;
         if plan.rows.is_empty() {
             return Ok(0);
         }

@@ -147,65 +147,138 @@ pub struct Table {
     /// The kind as [`QualysBatch::kind`] names it.
     pub kind: &'static str,
     pub name: &'static str,
-    /// The record's columns, key columns first.
-    pub columns: &'static [&'static str],
+    /// The record's columns, key columns first, with their SQL types.
+    pub columns: &'static [(&'static str, ColumnType)],
     /// How many of `columns` (after the connector) are the key.
     pub key: usize,
-    /// The placeholders of one row's record columns (`?` each unless a
-    /// column takes more, see detections' instance id).
-    pub row: Option<&'static str>,
+    /// The column that falls back to the instance id of the host (the
+    /// record's first column) when the record has none.
+    pub instance_from_host: Option<usize>,
     /// The SET list of the conflict clause for the record columns
     /// (`None`: each takes the new value).
     pub merge: Option<&'static str>,
 }
 
+/// The type of a record column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Int,
+    Real,
+    Text,
+    Bool,
+}
+
+impl ColumnType {
+    /// The PostgreSQL array type of a column of this type.
+    pub fn pg_array(self) -> &'static str {
+        match self {
+            ColumnType::Int => "bigint[]",
+            ColumnType::Real => "float8[]",
+            ColumnType::Text => "text[]",
+            ColumnType::Bool => "boolean[]",
+        }
+    }
+}
+
 impl Table {
-    /// Values bound per row.
+    /// Values bound per row (the connector, account and time are bound
+    /// once per statement).
     pub fn binds_per_row(&self) -> usize {
-        4 + match self.row {
-            Some(r) => r.matches('?').count(),
-            None => self.columns.len(),
-        }
+        self.columns.len()
     }
 
-    /// Rows per statement: at most 1000 and within `max_binds` (SQLite's
-    /// 32766, PostgreSQL's 65535).
+    /// Rows per SQLite statement: at most 1000 and within `max_binds`
+    /// (SQLite's 32766) with the statement's own five.
     pub fn chunk(&self, max_binds: usize) -> usize {
-        (max_binds / self.binds_per_row()).clamp(1, 1000)
+        ((max_binds - 5) / self.binds_per_row()).clamp(1, 1000)
     }
 
-    /// The multi-row upsert of `n` rows.
-    pub fn upsert_sql(&self, n: usize) -> String {
-        let cols = self.columns.join(", ");
-        let row = match self.row {
-            Some(r) => format!("(?, ?, ?, ?, {r})"),
-            None => format!("(?, ?, ?, ?{})", ", ?".repeat(self.columns.len())),
-        };
-        let mut sql = format!(
-            "INSERT INTO {} (connector_id, account_name, first_seen, last_seen, {cols}) VALUES ",
-            self.name
-        );
-        sql.reserve((row.len() + 1) * n + 256);
-        for i in 0..n {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&row);
+    fn value_sql(&self, i: usize, v: &str, host: &str, connector: &str) -> String {
+        if self.instance_from_host == Some(i) {
+            format!(
+                "COALESCE({v}, (SELECT h.instance_id FROM qualys_hosts h \
+                 WHERE h.connector_id = {connector} AND h.host_id = {host}))"
+            )
+        } else {
+            v.to_string()
         }
-        let key = self.columns[..self.key].join(", ");
+    }
+
+    fn head(&self) -> String {
+        let cols: Vec<&str> = self.columns.iter().map(|c| c.0).collect();
+        format!(
+            "INSERT INTO {} (connector_id, account_name, first_seen, last_seen, {}) ",
+            self.name,
+            cols.join(", ")
+        )
+    }
+
+    fn conflict(&self) -> String {
+        let key: Vec<&str> = self.columns[..self.key].iter().map(|c| c.0).collect();
         let set = match self.merge {
             Some(m) => m.to_string(),
             None => self.columns[self.key..]
                 .iter()
-                .map(|c| format!("{c} = excluded.{c}"))
+                .map(|(c, _)| format!("{c} = excluded.{c}"))
                 .collect::<Vec<_>>()
                 .join(", "),
         };
-        sql.push_str(&format!(
-            " ON CONFLICT (connector_id, {key}) DO UPDATE SET \
-             account_name = excluded.account_name, last_seen = excluded.last_seen, {set}"
-        ));
+        format!(
+            " ON CONFLICT (connector_id, {}) DO UPDATE SET \
+             account_name = excluded.account_name, last_seen = excluded.last_seen, {set}",
+            key.join(", ")
+        )
+    }
+
+    /// The SQLite upsert of `n` rows. Bound in order: the connector, the
+    /// account, the time twice, the connector again when a column falls
+    /// back to the host's instance id, then each row's values.
+    pub fn upsert_sql(&self, n: usize) -> String {
+        let width = self.columns.len();
+        let values: Vec<String> = (0..width)
+            .map(|i| self.value_sql(i, &format!("column{}", i + 1), "column1", "?"))
+            .collect();
+        let row = format!("({})", vec!["?"; width].join(", "));
+        let mut sql = format!(
+            "{}SELECT ?, ?, ?, ?, {} FROM (VALUES ",
+            self.head(),
+            values.join(", ")
+        );
+        sql.reserve((row.len() + 1) * n + 512);
+        for r in 0..n {
+            if r > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&row);
+        }
+        // `WHERE true` tells SQLite's parser that ON CONFLICT is the upsert.
+        sql.push_str(") WHERE true");
+        sql.push_str(&self.conflict());
         sql
+    }
+
+    /// The PostgreSQL upsert of whole columns: `$1` the connector, `$2`
+    /// the account, `$3` the time, then one array per column.
+    pub fn unnest_sql(&self) -> String {
+        let width = self.columns.len();
+        let arrays: Vec<String> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, t))| format!("${}::{}", 4 + i, t.pg_array()))
+            .collect();
+        let names: Vec<String> = (0..width).map(|i| format!("c{i}")).collect();
+        let values: Vec<String> = (0..width)
+            .map(|i| self.value_sql(i, &format!("u.c{i}"), "u.c0", "$1"))
+            .collect();
+        format!(
+            "{}SELECT $1, $2, $3, $3, {} FROM UNNEST({}) AS u({}){}",
+            self.head(),
+            values.join(", "),
+            arrays.join(", "),
+            names.join(", "),
+            self.conflict()
+        )
     }
 }
 
@@ -215,33 +288,9 @@ impl Table {
 pub const HOSTS: Table = Table {
     kind: "hosts",
     name: "qualys_hosts",
-    columns: &[
-        "host_id",
-        "asset_id",
-        "ip",
-        "ipv6",
-        "dns",
-        "fqdn",
-        "netbios",
-        "os",
-        "mac",
-        "gateway",
-        "tracking_method",
-        "tags",
-        "cloud_provider",
-        "instance_id",
-        "cloud_account",
-        "cloud_region",
-        "criticality",
-        "ars",
-        "ars_factors",
-        "last_vuln_scan",
-        "last_compliance_scan",
-        "last_activity",
-        "modified",
-    ],
+    columns: &[("host_id", ColumnType::Int), ("asset_id", ColumnType::Int), ("ip", ColumnType::Text), ("ipv6", ColumnType::Text), ("dns", ColumnType::Text), ("fqdn", ColumnType::Text), ("netbios", ColumnType::Text), ("os", ColumnType::Text), ("mac", ColumnType::Text), ("gateway", ColumnType::Text), ("tracking_method", ColumnType::Text), ("tags", ColumnType::Text), ("cloud_provider", ColumnType::Text), ("instance_id", ColumnType::Text), ("cloud_account", ColumnType::Text), ("cloud_region", ColumnType::Text), ("criticality", ColumnType::Int), ("ars", ColumnType::Int), ("ars_factors", ColumnType::Text), ("last_vuln_scan", ColumnType::Int), ("last_compliance_scan", ColumnType::Int), ("last_activity", ColumnType::Int), ("modified", ColumnType::Int)],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: Some(
         "asset_id = COALESCE(excluded.asset_id, qualys_hosts.asset_id), \
          ip = COALESCE(excluded.ip, qualys_hosts.ip), \
@@ -275,26 +324,23 @@ pub const DETECTIONS: Table = Table {
     kind: "detections",
     name: "qualys_detections",
     columns: &[
-        "host_id",
-        "qid",
-        "port",
-        "protocol",
-        "ssl",
-        "instance_id",
-        "type_detected",
-        "severity",
-        "status",
-        "first_found",
-        "last_found",
-        "times_found",
-        "last_fixed",
-        "results",
+        ("host_id", ColumnType::Int),
+        ("qid", ColumnType::Int),
+        ("port", ColumnType::Int),
+        ("protocol", ColumnType::Text),
+        ("ssl", ColumnType::Bool),
+        ("instance_id", ColumnType::Text),
+        ("type_detected", ColumnType::Text),
+        ("severity", ColumnType::Int),
+        ("status", ColumnType::Text),
+        ("first_found", ColumnType::Int),
+        ("last_found", ColumnType::Int),
+        ("times_found", ColumnType::Int),
+        ("last_fixed", ColumnType::Int),
+        ("results", ColumnType::Text),
     ],
     key: 5,
-    row: Some(
-        "?, ?, ?, ?, ?, COALESCE(?, (SELECT h.instance_id FROM qualys_hosts h \
-         WHERE h.connector_id = ? AND h.host_id = ?)), ?, ?, ?, ?, ?, ?, ?, ?",
-    ),
+    instance_from_host: Some(5),
     merge: Some(
         "instance_id = COALESCE(excluded.instance_id, qualys_detections.instance_id), \
          type_detected = excluded.type_detected, severity = excluded.severity, \
@@ -310,23 +356,23 @@ pub const KB: Table = Table {
     kind: "kb",
     name: "qualys_kb",
     columns: &[
-        "qid",
-        "vuln_type",
-        "severity",
-        "title",
-        "category",
-        "cves",
-        "cvss_base",
-        "cvss3_base",
-        "diagnosis",
-        "consequence",
-        "solution",
-        "patchable",
-        "published",
-        "modified",
+        ("qid", ColumnType::Int),
+        ("vuln_type", ColumnType::Text),
+        ("severity", ColumnType::Int),
+        ("title", ColumnType::Text),
+        ("category", ColumnType::Text),
+        ("cves", ColumnType::Text),
+        ("cvss_base", ColumnType::Real),
+        ("cvss3_base", ColumnType::Real),
+        ("diagnosis", ColumnType::Text),
+        ("consequence", ColumnType::Text),
+        ("solution", ColumnType::Text),
+        ("patchable", ColumnType::Bool),
+        ("published", ColumnType::Int),
+        ("modified", ColumnType::Int),
     ],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -335,18 +381,24 @@ pub const KB: Table = Table {
 pub const KB_CVES: Table = Table {
     kind: "kb_cves",
     name: "qualys_kb_cves",
-    columns: &["qid", "cve"],
+    columns: &[("qid", ColumnType::Int), ("cve", ColumnType::Text)],
     key: 2,
-    row: None,
+    instance_from_host: None,
     merge: Some("cve = excluded.cve"),
 };
 
 pub const PC_POLICIES: Table = Table {
     kind: "pc_policies",
     name: "qualys_pc_policies",
-    columns: &["policy_id", "title", "created", "updated", "control_ids"],
+    columns: &[
+        ("policy_id", ColumnType::Int),
+        ("title", ColumnType::Text),
+        ("created", ColumnType::Int),
+        ("updated", ColumnType::Int),
+        ("control_ids", ColumnType::Text),
+    ],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -354,20 +406,20 @@ pub const PC_CONTROLS: Table = Table {
     kind: "pc_controls",
     name: "qualys_pc_controls",
     columns: &[
-        "control_id",
-        "statement",
-        "category",
-        "sub_category",
-        "criticality_label",
-        "criticality_value",
-        "check_type",
-        "frameworks",
-        "technologies",
-        "created",
-        "updated",
+        ("control_id", ColumnType::Int),
+        ("statement", ColumnType::Text),
+        ("category", ColumnType::Text),
+        ("sub_category", ColumnType::Text),
+        ("criticality_label", ColumnType::Text),
+        ("criticality_value", ColumnType::Int),
+        ("check_type", ColumnType::Text),
+        ("frameworks", ColumnType::Text),
+        ("technologies", ColumnType::Text),
+        ("created", ColumnType::Int),
+        ("updated", ColumnType::Int),
     ],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -375,23 +427,23 @@ pub const PC_POSTURES: Table = Table {
     kind: "pc_postures",
     name: "qualys_pc_postures",
     columns: &[
-        "policy_id",
-        "host_id",
-        "control_id",
-        "instance",
-        "posture_id",
-        "status",
-        "technology_id",
-        "criticality_value",
-        "evidence",
-        "cause_of_failure",
-        "extended_evidence",
-        "first_found",
-        "last_evaluated",
-        "posture_modified",
+        ("policy_id", ColumnType::Int),
+        ("host_id", ColumnType::Int),
+        ("control_id", ColumnType::Int),
+        ("instance", ColumnType::Text),
+        ("posture_id", ColumnType::Int),
+        ("status", ColumnType::Text),
+        ("technology_id", ColumnType::Int),
+        ("criticality_value", ColumnType::Int),
+        ("evidence", ColumnType::Text),
+        ("cause_of_failure", ColumnType::Text),
+        ("extended_evidence", ColumnType::Text),
+        ("first_found", ColumnType::Int),
+        ("last_evaluated", ColumnType::Int),
+        ("posture_modified", ColumnType::Int),
     ],
     key: 4,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -399,16 +451,16 @@ pub const WEBAPPS: Table = Table {
     kind: "webapps",
     name: "qualys_webapps",
     columns: &[
-        "webapp_id",
-        "name",
-        "url",
-        "tags",
-        "created",
-        "updated",
-        "last_scan",
+        ("webapp_id", ColumnType::Int),
+        ("name", ColumnType::Text),
+        ("url", ColumnType::Text),
+        ("tags", ColumnType::Text),
+        ("created", ColumnType::Int),
+        ("updated", ColumnType::Int),
+        ("last_scan", ColumnType::Int),
     ],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -416,20 +468,20 @@ pub const WAS_FINDINGS: Table = Table {
     kind: "was_findings",
     name: "qualys_was_findings",
     columns: &[
-        "finding_id",
-        "webapp_id",
-        "qid",
-        "name",
-        "finding_type",
-        "severity",
-        "status",
-        "url",
-        "first_detected",
-        "last_detected",
-        "times_detected",
+        ("finding_id", ColumnType::Int),
+        ("webapp_id", ColumnType::Int),
+        ("qid", ColumnType::Int),
+        ("name", ColumnType::Text),
+        ("finding_type", ColumnType::Text),
+        ("severity", ColumnType::Int),
+        ("status", ColumnType::Text),
+        ("url", ColumnType::Text),
+        ("first_detected", ColumnType::Int),
+        ("last_detected", ColumnType::Int),
+        ("times_detected", ColumnType::Int),
     ],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -437,16 +489,16 @@ pub const IMAGES: Table = Table {
     kind: "images",
     name: "qualys_images",
     columns: &[
-        "image_id",
-        "sha",
-        "repo_tags",
-        "os",
-        "created",
-        "updated",
-        "containers",
+        ("image_id", ColumnType::Text),
+        ("sha", ColumnType::Text),
+        ("repo_tags", ColumnType::Text),
+        ("os", ColumnType::Text),
+        ("created", ColumnType::Int),
+        ("updated", ColumnType::Int),
+        ("containers", ColumnType::Int),
     ],
     key: 1,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -454,16 +506,16 @@ pub const IMAGE_VULNS: Table = Table {
     kind: "image_vulns",
     name: "qualys_image_vulns",
     columns: &[
-        "image_id",
-        "qid",
-        "severity",
-        "title",
-        "cves",
-        "first_found",
-        "last_found",
+        ("image_id", ColumnType::Text),
+        ("qid", ColumnType::Int),
+        ("severity", ColumnType::Int),
+        ("title", ColumnType::Text),
+        ("cves", ColumnType::Text),
+        ("first_found", ColumnType::Int),
+        ("last_found", ColumnType::Int),
     ],
     key: 2,
-    row: None,
+    instance_from_host: None,
     merge: None,
 };
 
@@ -604,9 +656,7 @@ fn host_row(h: &QualysHost) -> Vec<Value<'_>> {
     ]
 }
 
-/// A detection's row; `connector_id` is bound again for the host lookup of
-/// its instance id.
-fn detection_row<'a>(d: &'a QualysDetection, connector_id: &'a str) -> Vec<Value<'a>> {
+fn detection_row(d: &QualysDetection) -> Vec<Value<'_>> {
     vec![
         int(d.host_id),
         int(d.qid),
@@ -614,8 +664,6 @@ fn detection_row<'a>(d: &'a QualysDetection, connector_id: &'a str) -> Vec<Value
         text(d.protocol.as_deref().unwrap_or("")),
         Value::Bool(d.ssl),
         opt_text(&d.instance_id),
-        text(connector_id),
-        int(d.host_id),
         text(d.kind.as_str()),
         int(d.severity),
         text(d.status.as_str()),
@@ -749,9 +797,9 @@ fn invalid(kind: &str, what: String) -> StoreError {
     ))
 }
 
-/// The rows of `batch` for connector `connector_id`: checked, one per
+/// The rows of `batch`: checked, one per
 /// identity (hosts seen twice are merged, other records keep the last).
-pub fn plan<'a>(batch: &'a QualysBatch, connector_id: &'a str) -> Result<Upsert<'a>, StoreError> {
+pub fn plan<'a>(batch: &'a QualysBatch) -> Result<Upsert<'a>, StoreError> {
     let simple = |table: &'static Table, rows: Vec<Vec<Value<'a>>>| Upsert {
         table,
         rows: last_per_key(rows, table.key),
@@ -804,10 +852,7 @@ pub fn plan<'a>(batch: &'a QualysBatch, connector_id: &'a str) -> Result<Upsert<
                     ));
                 }
             }
-            simple(
-                &DETECTIONS,
-                ds.iter().map(|d| detection_row(d, connector_id)).collect(),
-            )
+            simple(&DETECTIONS, ds.iter().map(detection_row).collect())
         }
         QualysBatch::Kb(entries) => {
             let mut u = simple(&KB, entries.iter().map(kb_row).collect());
@@ -1041,23 +1086,42 @@ mod tests {
     fn upserts_bind_what_their_rows_hold_and_fit_the_variable_limits() {
         for t in TABLES.iter().chain([&&KB_CVES]) {
             let sql = t.upsert_sql(3);
-            assert_eq!(
-                sql.matches('?').count(),
-                3 * t.binds_per_row(),
+            let extra = usize::from(t.instance_from_host.is_some());
+            assert_eq!(sql.matches('?').count(), 4 + extra + 3 * t.binds_per_row());
+            assert!(
+                5 + t.chunk(32766) * t.binds_per_row() <= 32766,
                 "{}",
                 t.name
             );
-            assert!(t.chunk(32766) * t.binds_per_row() <= 32766, "{}", t.name);
-            assert!(t.chunk(65535) <= 1000);
+            assert_eq!(t.chunk(32766), 1000);
+            let pg = t.unnest_sql();
+            assert_eq!(pg.matches("::").count(), t.columns.len(), "{pg}");
         }
         let batch = QualysBatch::Detections(vec![detection(1, 2, None)]);
-        let u = plan(&batch, "c").unwrap();
-        assert_eq!(u.rows[0].len() + 4, DETECTIONS.binds_per_row());
+        let u = plan(&batch).unwrap();
+        assert_eq!(u.rows[0].len(), DETECTIONS.columns.len());
+        for (v, (name, kind)) in u.rows[0].iter().zip(DETECTIONS.columns) {
+            assert!(
+                matches!(
+                    (v, kind),
+                    (Value::Int(_), ColumnType::Int)
+                        | (Value::Text(_), ColumnType::Text)
+                        | (Value::Bool(_), ColumnType::Bool)
+                ),
+                "{name}"
+            );
+        }
+        assert!(DETECTIONS.upsert_sql(2).contains(
+            "SELECT ?, ?, ?, ?, column1, column2, column3, column4, column5, \
+             COALESCE(column6, (SELECT h.instance_id FROM qualys_hosts h \
+             WHERE h.connector_id = ? AND h.host_id = column1)), column7"
+        ));
+        assert!(DETECTIONS.unnest_sql().contains(
+            "COALESCE(u.c5, (SELECT h.instance_id FROM qualys_hosts h \
+             WHERE h.connector_id = $1 AND h.host_id = u.c0))"
+        ));
         let batch = QualysBatch::Hosts(vec![host(1)]);
-        assert_eq!(
-            plan(&batch, "c").unwrap().rows[0].len() + 4,
-            HOSTS.binds_per_row()
-        );
+        assert_eq!(plan(&batch).unwrap().rows[0].len(), HOSTS.columns.len());
     }
 
     #[test]
@@ -1069,9 +1133,9 @@ mod tests {
             detection(1, 2, None),
             later,
         ]);
-        let u = plan(&batch, "c").unwrap();
+        let u = plan(&batch).unwrap();
         assert_eq!(u.rows.len(), 2);
-        assert!(u.rows.iter().any(|r| r[10] == text("Active")));
+        assert!(u.rows.iter().any(|r| r[8] == text("Active")));
 
         let mut a = host(7);
         a.ip = Some("10.0.0.1".into());
@@ -1089,7 +1153,7 @@ mod tests {
         assert_eq!(m.dns.as_deref(), Some("web"));
         assert_eq!(m.tags, vec!["prod".to_string()]);
         let batch = QualysBatch::Hosts(vec![a, b]);
-        let u = plan(&batch, "c").unwrap();
+        let u = plan(&batch).unwrap();
         assert_eq!(u.rows.len(), 1);
         assert_eq!(u.instance_hosts, vec![7]);
     }
@@ -1098,7 +1162,7 @@ mod tests {
     fn a_bad_severity_is_refused_with_the_record_named() {
         let mut d = detection(5, 6, None);
         d.severity = 9;
-        let err = plan(&QualysBatch::Detections(vec![d]), "c").unwrap_err();
+        let err = plan(&QualysBatch::Detections(vec![d])).unwrap_err();
         assert!(err.to_string().contains("host 5 QID 6"), "{err}");
     }
 
