@@ -205,3 +205,88 @@ impl QualysStore for SqliteStore {
         tx.commit().await.map_err(db)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_model::qualys::{CloudSource, QualysHost};
+
+    type HostColumns = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        i64,
+        i64,
+    );
+
+    async fn host(store: &SqliteStore) -> HostColumns {
+        sqlx::query_as(
+            "SELECT ip, dns, os, tags, instance_id, first_seen, last_seen FROM qualys_hosts \
+             WHERE connector_id = 'q' AND host_id = 1",
+        )
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+    }
+
+    /// The host list and the QPS host asset each give part of a host: a
+    /// null never erases a stored value, tags and cloud only when given.
+    #[tokio::test]
+    async fn a_host_seen_again_keeps_what_the_new_record_leaves_out() {
+        let store = SqliteStore::open_memory().await.unwrap();
+        let at = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        let listed = QualysHost {
+            id: 1,
+            ip: Some("10.0.0.1".into()),
+            os: Some("Linux".into()),
+            tags: vec!["prod".into()],
+            ..Default::default()
+        };
+        let qps = QualysHost {
+            id: 1,
+            dns: Some("web".into()),
+            os: Some("Amazon Linux 2".into()),
+            cloud: Some(CloudSource {
+                provider: "aws".into(),
+                instance_id: "i-1".into(),
+                account_id: None,
+                region: None,
+            }),
+            ..Default::default()
+        };
+        for (h, ms) in [(&listed, 1), (&qps, 2)] {
+            store
+                .qualys_ingest("q", "Acme", &QualysBatch::Hosts(vec![h.clone()]), at(ms))
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            host(&store).await,
+            (
+                Some("10.0.0.1".into()),
+                Some("web".into()),
+                Some("Amazon Linux 2".into()),
+                "[\"prod\"]".into(),
+                Some("i-1".into()),
+                1,
+                2
+            )
+        );
+        let retagged = QualysHost {
+            id: 1,
+            tags: vec!["dmz".into()],
+            ..Default::default()
+        };
+        store
+            .qualys_ingest("q", "Acme", &QualysBatch::Hosts(vec![retagged]), at(3))
+            .await
+            .unwrap();
+        let (ip, _, _, tags, instance, first, last) = host(&store).await;
+        assert_eq!(ip.as_deref(), Some("10.0.0.1"));
+        assert_eq!(tags, "[\"dmz\"]");
+        assert_eq!(instance.as_deref(), Some("i-1"));
+        assert_eq!((first, last), (1, 3));
+    }
+}
