@@ -10,6 +10,7 @@ use std::time::Instant;
 use vigil_engine::Catalog;
 use vigil_model::Resource;
 
+mod qualys;
 mod store;
 
 #[derive(Parser)]
@@ -38,6 +39,16 @@ enum What {
         resources: usize,
         #[arg(long, default_value_t = 10)]
         per_resource: usize,
+    },
+    /// Stores Qualys detections (batches of 1000, inserted then updated)
+    /// into SQLite, and into PostgreSQL when `--postgres URL` is given.
+    QualysStore {
+        #[arg(long, default_value_t = 1_000_000)]
+        detections: usize,
+        /// A PostgreSQL URL (its `bench` connector's Qualys rows are
+        /// replaced).
+        #[arg(long)]
+        postgres: Option<String>,
     },
     /// Writes a SQLite store of resources × per-resource evaluations to
     /// serve (the data API benchmark, bench/api).
@@ -95,6 +106,13 @@ fn main() -> Result<()> {
         } => {
             let rt = runtime()?;
             rt.block_on(store::seed(&db, resources, per_resource))?;
+        }
+        What::QualysStore {
+            detections,
+            postgres,
+        } => {
+            let rt = runtime()?;
+            rt.block_on(qualys::run(detections, postgres))?;
         }
         What::Store {
             resources,

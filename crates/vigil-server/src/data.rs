@@ -8,7 +8,7 @@
 //! needs `view_data`, and a user with tags sees only the resources (and
 //! their evaluations and counts) of the connectors carrying their tags.
 
-use crate::access::{visible_sources, Caller};
+use crate::access::{connectors, visible_sources, Caller};
 use crate::data_params::{self, DataParams};
 use crate::error::ApiError;
 use crate::AppState;
@@ -24,6 +24,7 @@ use vigil_store::data::{
     AccountCounts, ControlCounts, DataFilter, DateField, EvaluationItem, EvaluationSort,
     PageRequest, ResourceRecord, ResourceSort,
 };
+use vigil_store::qualys::{InstanceVulnerability, VulnerabilityCounts};
 use vigil_store::{ControlRecord, MonitorCounts, PolicyRecord};
 
 /// A page of a list.
@@ -54,6 +55,60 @@ pub struct ResourceDetails {
     /// Every control evaluated on it, with result and evidence.
     #[schema(value_type = Vec<Object>)]
     pub evaluations: Vec<EvaluationItem>,
+    /// An EC2 instance's Qualys detections (seed 001 "Vulnerability Details
+    /// for Instances") from the Qualys connectors the caller sees, most
+    /// severe first: QID, title, category, CVEs, CVSS, solution,
+    /// patchable, severity, `typeDetected`, status, port, protocol, SSL,
+    /// first and last found, times found, results, the connector and its
+    /// account name. Absent for other resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub vulnerabilities: Option<Vec<InstanceVulnerability>>,
+    /// The open (not Fixed) vulnerabilities counted: `total`, `Confirmed`,
+    /// `Potential`, `Info`, and `by_severity` (`"1"` to `"5"`). Absent for
+    /// resources other than EC2 instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub vulnerability_counts: Option<VulnerabilityCounts>,
+}
+
+/// The EC2 instance id of an `aws.ec2.instance` resource: its
+/// `instance_id` attribute, else the end of its ARN.
+fn instance_id(resource: &ResourceRecord) -> Option<String> {
+    if resource.resource_type != "aws.ec2.instance" {
+        return None;
+    }
+    resource
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get("instance_id"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| {
+            resource
+                .native_id
+                .rsplit_once("instance/")
+                .map(|(_, id)| id.to_string())
+        })
+        .filter(|id| !id.is_empty())
+}
+
+/// The connector ids whose Qualys data the caller sees (`None`: all).
+async fn visible_connectors(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Option<Vec<String>>, ApiError> {
+    if caller.user.tags.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        connectors(state)
+            .await?
+            .into_iter()
+            .filter(|c| caller.sees_tags(&c.tags))
+            .map(|c| c.id)
+            .collect(),
+    ))
 }
 
 /// A control with its counts and the policies that include it.
@@ -187,7 +242,9 @@ fn resource_id(id: &str) -> Result<i64, ApiError> {
 }
 
 /// One resource: attributes, tags, associations, and every control evaluated
-/// on it with result and evidence.
+/// on it with result and evidence; for an EC2 instance, its Qualys
+/// vulnerabilities (from the Qualys connectors the caller sees) and their
+/// counts by type and severity.
 #[utoipa::path(get, path = "/api/v1/resources/{id}", tag = "data",
     security(("bearer" = ["view_data"])),
     params(("id" = i64, Path, description = "The resource's `id`")),
@@ -240,9 +297,24 @@ pub async fn resource(
             break;
         }
     }
+    let (vulnerabilities, vulnerability_counts) = match instance_id(&resource) {
+        Some(instance) => {
+            let only = visible_connectors(&state, &caller).await?;
+            let vulns = state
+                .store
+                .instance_vulnerabilities(&instance, &only)
+                .await
+                .map_err(ApiError::from_store)?;
+            let counts = VulnerabilityCounts::of(&vulns);
+            (Some(vulns), Some(counts))
+        }
+        None => (None, None),
+    };
     Ok(Json(ResourceDetails {
         resource,
         evaluations,
+        vulnerabilities,
+        vulnerability_counts,
     }))
 }
 

@@ -79,6 +79,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "custom_controls",
         sql: include_str!("../migrations/0008_custom_controls.sql"),
     },
+    Migration {
+        version: 9,
+        name: "qualys",
+        sql: include_str!("../migrations/0009_qualys.sql"),
+    },
 ];
 
 /// The SQLite store.
