@@ -272,7 +272,11 @@ pub struct RunsQuery {
 
 /// The connector `id` if the caller may see it: 404 when absent, 403 when
 /// its tags hide it from the caller.
-pub(crate) async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<ConnectorRecord, ApiError> {
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ConnectorRecord, ApiError> {
     let connector = state
         .store
         .connector(id)

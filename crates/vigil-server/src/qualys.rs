@@ -82,14 +82,14 @@ impl QualysSettings {
     /// The settings a stored connector holds, when it is a Qualys one.
     pub fn of(connector: &ConnectorRecord) -> Option<Result<QualysSettings, String>> {
         match &connector.authentication {
-            Authentication::Qualys { settings, .. } => Some(
-                serde_json::from_str(settings).map_err(|e| {
+            Authentication::Qualys { settings, .. } => {
+                Some(serde_json::from_str(settings).map_err(|e| {
                     format!(
                         "the stored settings of connector {} cannot be read: {e}",
                         connector.name
                     )
-                }),
-            ),
+                }))
+            }
             _ => None,
         }
     }
@@ -151,47 +151,49 @@ pub fn authentication(
         .map_err(|e| ApiError::invalid_field(&e.field, e.message))?;
     let field = "qualys.password";
     let before = existing.and_then(|e| match (&e.authentication, QualysSettings::of(e)) {
-        (Authentication::Qualys { sealed_password, .. }, Some(Ok(old))) => {
-            Some((sealed_password, old))
-        }
+        (
+            Authentication::Qualys {
+                sealed_password, ..
+            },
+            Some(Ok(old)),
+        ) => Some((sealed_password, old)),
         _ => None,
     });
-    let sealed_password = match (form.password, before) {
-        (Some(password), _) => {
-            if password.is_empty()
-                || password.chars().count() > 256
-                || password.chars().any(char::is_control)
-            {
-                return Err(ApiError::invalid_field(
-                    field,
-                    "a password is 1 to 256 printable characters",
-                ));
-            }
-            let key = state.secret_key.as_ref().ok_or_else(|| {
-                ApiError::invalid_field(
-                    field,
-                    format!(
+    let sealed_password =
+        match (form.password, before) {
+            (Some(password), _) => {
+                if password.is_empty()
+                    || password.chars().count() > 256
+                    || password.chars().any(char::is_control)
+                {
+                    return Err(ApiError::invalid_field(
+                        field,
+                        "a password is 1 to 256 printable characters",
+                    ));
+                }
+                let key = state.secret_key.as_ref().ok_or_else(|| {
+                    ApiError::invalid_field(
+                        field,
+                        format!(
                         "Qualys connectors need a key to encrypt the password at rest: start the \
                          server with {SECRET_KEY_ENV} set to 32 random bytes (64 hex digits, e.g. \
                          `openssl rand -hex 32`)"
                     ),
-                )
-            })?;
-            key.seal(&password).map_err(ApiError::internal)?
-        }
-        (None, Some((sealed, old)))
-            if old.connection().base_url() == settings.connection().base_url()
-                && old.username == settings.username =>
-        {
-            sealed.clone()
-        }
-        (None, _) => {
-            return Err(ApiError::invalid_field(
+                    )
+                })?;
+                key.seal(&password).map_err(ApiError::internal)?
+            }
+            (None, Some((sealed, old)))
+                if old.connection().base_url() == settings.connection().base_url()
+                    && old.username == settings.username =>
+            {
+                sealed.clone()
+            }
+            (None, _) => return Err(ApiError::invalid_field(
                 field,
                 "the password is required for a new connector, or with a new API URL or user name",
-            ))
-        }
-    };
+            )),
+        };
     let settings = serde_json::to_string(&settings).map_err(ApiError::internal)?;
     Ok(Authentication::Qualys {
         settings,
@@ -264,9 +266,10 @@ mod tests {
 
     #[test]
     fn settings_read_with_defaults_and_refuse_unknown_keys() {
-        let s: QualysSettings =
-            serde_json::from_str(r#"{"api_url": "qualysapi.qg1.apps.qualys.co.uk", "username": "u"}"#)
-                .unwrap();
+        let s: QualysSettings = serde_json::from_str(
+            r#"{"api_url": "qualysapi.qg1.apps.qualys.co.uk", "username": "u"}"#,
+        )
+        .unwrap();
         assert_eq!(s.timeout_seconds, 300);
         assert_eq!(s.options, Options::default());
         assert!(s.validate("qualys.").is_ok());
