@@ -181,6 +181,19 @@ impl Client {
         self
     }
 
+    /// Attempts per call.
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+
+    /// Waits before attempt `attempt + 1` of something that failed
+    /// (exponential from 0.5 s, scaled like every wait).
+    pub fn backoff(&self, attempt: u32) {
+        self.sleep(Duration::from_millis(
+            500u64.saturating_mul(1 << attempt.saturating_sub(1).min(6)),
+        ));
+    }
+
     pub fn connection(&self) -> &Connection {
         &self.connection
     }

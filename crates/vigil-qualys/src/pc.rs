@@ -13,3 +13,8 @@ pub fn ingest(
     let _ = (client, options, now, sink);
     Ok(Default::default())
 }
+
+/// One minimal call per endpoint of this family, for `check`.
+pub fn probes(_: &Client, _: &Options) -> Vec<(String, crate::http::Call)> {
+    Vec::new()
+}
