@@ -79,7 +79,11 @@ async fn defaults_ingest_hosts_detections_and_the_kb_of_the_qids_seen() {
         "i-0aaa000000000002"
     );
     assert!(fo2.last_vuln_scan.is_some() && fo2.last_compliance_scan.is_some());
-    let d2: Vec<_> = got.detections().into_iter().filter(|d| d.host_id == 2).collect();
+    let d2: Vec<_> = got
+        .detections()
+        .into_iter()
+        .filter(|d| d.host_id == 2)
+        .collect();
     assert!(!d2.is_empty());
     assert!(d2
         .iter()
@@ -103,9 +107,9 @@ async fn defaults_ingest_hosts_detections_and_the_kb_of_the_qids_seen() {
     assert_eq!(r.params["vm_scan_since"], "2025-05-25T12:00:00Z");
     assert_eq!(r.params["detection_updated_since"], "2025-05-25T12:00:00Z");
     let qps_req = &standin.requests_to("/qps/rest/2.0/search/am/hostasset")[0];
-    assert!(qps_req
-        .body
-        .contains("<Criteria field=\"updated\" operator=\"GREATER\">2025-03-03T12:00:00Z</Criteria>"));
+    assert!(qps_req.body.contains(
+        "<Criteria field=\"updated\" operator=\"GREATER\">2025-03-03T12:00:00Z</Criteria>"
+    ));
     assert!(qps_req.body.contains("<limitResults>100</limitResults>"));
 }
 
@@ -276,8 +280,12 @@ async fn page_size_sets_the_pages_followed() {
     assert_eq!(host_pages.len(), fo.len().div_ceil(5));
     // Pages after the first follow the WARNING URL's id_min.
     assert!(!host_pages[0].params.contains_key("id_min"));
-    assert!(host_pages[1..].iter().all(|r| r.params.contains_key("id_min")));
-    assert!(host_pages.iter().all(|r| r.params["truncation_limit"] == "5"));
+    assert!(host_pages[1..]
+        .iter()
+        .all(|r| r.params.contains_key("id_min")));
+    assert!(host_pages
+        .iter()
+        .all(|r| r.params["truncation_limit"] == "5"));
     let fo_got: BTreeSet<i64> = got
         .hosts()
         .iter()
@@ -297,10 +305,14 @@ async fn page_size_sets_the_pages_followed() {
     assert_eq!(hosts_from_qps, asset_hosts(&s, &o).len());
 
     // A larger page: fewer requests.
-    let before = standin.requests_to("/api/2.0/fo/asset/host/vm/detection/").len();
+    let before = standin
+        .requests_to("/api/2.0/fo/asset/host/vm/detection/")
+        .len();
     o.page_size = 1000;
     let (_, _) = run_vm(&standin, connection(&standin.url), o.clone()).await;
-    let after = standin.requests_to("/api/2.0/fo/asset/host/vm/detection/").len();
+    let after = standin
+        .requests_to("/api/2.0/fo/asset/host/vm/detection/")
+        .len();
     assert_eq!(after - before, 1);
     assert!(before > 2);
 }
@@ -322,7 +334,12 @@ async fn parallel_requests_split_detections_by_host_id_ranges() {
     let sent = standin.requests_to("/api/2.0/fo/asset/host/vm/detection/");
     let ranges: BTreeSet<(Option<String>, Option<String>)> = sent[1..]
         .iter()
-        .map(|r| (r.params.get("id_min").cloned(), r.params.get("id_max").cloned()))
+        .map(|r| {
+            (
+                r.params.get("id_min").cloned(),
+                r.params.get("id_max").cloned(),
+            )
+        })
         .collect();
     assert_eq!(ranges.len(), 3, "{ranges:?}");
     assert!(ranges.contains(&(None, Some("30".into()))), "{ranges:?}");
@@ -344,7 +361,9 @@ async fn ars_options_select_hosts_and_show_scores() {
             .collect::<Vec<_>>()
     };
     let (_, plain) = run_vm(&standin, connection(&standin.url), o.clone()).await;
-    assert!(fo(&plain).iter().all(|h| h.ars.is_none() && h.ars_factors.is_none()));
+    assert!(fo(&plain)
+        .iter()
+        .all(|h| h.ars.is_none() && h.ars_factors.is_none()));
     o.host.show_ars = true;
     o.host.show_ars_factors = true;
     o.host.ars_min = Some(300);
@@ -426,7 +445,9 @@ async fn check_lists_every_endpoint_and_the_fix() {
     for p in &probes {
         assert_eq!(p.problem, None, "{p:?}");
     }
-    assert!(probes.iter().any(|p| p.endpoint == "/api/2.0/fo/asset/host/"));
+    assert!(probes
+        .iter()
+        .any(|p| p.endpoint == "/api/2.0/fo/asset/host/"));
     assert!(probes
         .iter()
         .any(|p| p.endpoint == "/qps/rest/2.0/search/am/hostasset"));
@@ -447,12 +468,18 @@ async fn check_lists_every_endpoint_and_the_fix() {
         .iter()
         .find(|p| p.endpoint == "/api/2.0/fo/asset/host/")
         .unwrap();
-    assert!(hosts.problem.as_deref().unwrap().contains("Read Asset"), "{hosts:?}");
+    assert!(
+        hosts.problem.as_deref().unwrap().contains("Read Asset"),
+        "{hosts:?}"
+    );
     let kb = probes
         .iter()
         .find(|p| p.endpoint == "/api/2.0/fo/knowledge_base/vuln/")
         .unwrap();
-    assert!(kb.problem.as_deref().unwrap().contains("KnowledgeBase"), "{kb:?}");
+    assert!(
+        kb.problem.as_deref().unwrap().contains("KnowledgeBase"),
+        "{kb:?}"
+    );
     let qps = probes
         .iter()
         .find(|p| p.endpoint == "/qps/rest/2.0/search/am/hostasset")

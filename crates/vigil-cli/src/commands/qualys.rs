@@ -140,7 +140,8 @@ pub async fn ingest(
 }
 
 /// The run of a Qualys connector for `vigil serve`'s executor. Completed:
-/// `resources` = hosts, `evaluations` = detections ingested; each failed
+/// `resources` = hosts, `evaluations` = detections the connector holds
+/// after the run (the store's summary); each failed
 /// family is an error `qualys:<family>`. Failed when Qualys could not be
 /// read at all or the store failed.
 pub async fn run_connector(job: &vigil_server::worker::RunJob) -> RunOutcome {
@@ -172,7 +173,14 @@ pub async fn run_connector(job: &vigil_server::worker::RunJob) -> RunOutcome {
     .await
     {
         Ok(done) => {
-            let count = |kind: &str| done.report.counts.get(kind).copied().unwrap_or(0);
+            // What the connector holds after the run (distinct records; a
+            // host read from both the host list and the QPS host assets
+            // counts once).
+            let held = match job.store.qualys_summary(&job.connector.id).await {
+                Ok(held) => held,
+                Err(e) => return failed("vigil", format!("the store failed: {e}")),
+            };
+            let count = |kind: &str| held.get(kind).copied().unwrap_or(0);
             RunOutcome::Completed {
                 resources: count("hosts"),
                 evaluations: count("detections"),
