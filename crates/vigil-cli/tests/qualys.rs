@@ -159,7 +159,9 @@ fn ingest_prints_counts_and_stores_them() {
     assert_eq!(doc["connector"], "acme");
     // Host records read: the host list and the QPS host assets.
     assert!(
-        doc["counts"]["hosts"].as_u64().is_some_and(|n| n >= q.sub.hosts),
+        doc["counts"]["hosts"]
+            .as_u64()
+            .is_some_and(|n| n >= q.sub.hosts),
         "{doc}"
     );
     assert!(
