@@ -20,7 +20,9 @@ pub struct FieldDef {
     pub name: &'static str,
     pub kind: FieldKind,
     /// The SQL column, or for multi-valued fields an `EXISTS` template in
-    /// which `{cond}` is replaced by the condition on `x.v`.
+    /// which `{cond}` is replaced by the condition on the field's side
+    /// column (see [`side_column`]) and `{instance}` by the EC2 instance id
+    /// of the resource `r` in the dialect's JSON syntax.
     pub sql: &'static str,
     pub doc: &'static str,
 }
@@ -35,6 +37,21 @@ impl FieldDef {
 const RESULTS: &[&str] = &["PASS", "FAIL", "PASSE", "SKIP"];
 const CRITICALITY: &[&str] = &["HIGH", "MEDIUM", "LOW"];
 const PROVIDERS: &[&str] = &["aws", "azure", "gcp"];
+const DETECTION_TYPES: &[&str] = &["Confirmed", "Potential", "Info"];
+const DETECTION_STATUSES: &[&str] = &["New", "Active", "Fixed", "Re-Opened"];
+const BOOLEANS: &[&str] = &["true", "false"];
+
+/// The open (not Fixed) Qualys detections of the instance `r` is; the
+/// partial index on `instance_id` serves the equality.
+macro_rules! open_detections {
+    ($join:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM qualys_detections x ",
+            $join,
+            "WHERE x.instance_id = {instance} AND x.status <> 'Fixed' AND {cond})"
+        )
+    };
+}
 
 /// Every field the language knows, in the order the documentation lists them.
 pub const FIELDS: &[FieldDef] = &[
@@ -176,6 +193,66 @@ pub const FIELDS: &[FieldDef] = &[
         sql: "e.last_fixed",
         doc: "when the result last turned PASS after FAIL",
     },
+    FieldDef {
+        name: "vulnerability.severity",
+        kind: FieldKind::Number,
+        sql: open_detections!(""),
+        doc: "severity (1–5) of any open Qualys detection on the EC2 instance",
+    },
+    FieldDef {
+        name: "vulnerability.typeDetected",
+        kind: FieldKind::Enum(DETECTION_TYPES),
+        sql: open_detections!(""),
+        doc: "type of any open Qualys detection on the instance: Confirmed, Potential, Info",
+    },
+    FieldDef {
+        name: "vulnerability.status",
+        kind: FieldKind::Enum(DETECTION_STATUSES),
+        sql: "EXISTS (SELECT 1 FROM qualys_detections x WHERE x.instance_id = {instance} AND {cond})",
+        doc: "status of any Qualys detection on the instance (Fixed included): New, Active, Fixed, Re-Opened",
+    },
+    FieldDef {
+        name: "vulnerability.qid",
+        kind: FieldKind::Number,
+        sql: open_detections!(""),
+        doc: "Qualys ID (QID) of any open detection on the instance",
+    },
+    FieldDef {
+        name: "vulnerability.title",
+        kind: FieldKind::Text,
+        sql: open_detections!("JOIN qualys_kb k ON k.connector_id = x.connector_id AND k.qid = x.qid "),
+        doc: "knowledge-base title of any open detection on the instance",
+    },
+    FieldDef {
+        name: "vulnerability.cve",
+        kind: FieldKind::Text,
+        sql: open_detections!("JOIN qualys_kb_cves v ON v.connector_id = x.connector_id AND v.qid = x.qid "),
+        doc: "CVE id of any open detection on the instance (from the knowledge base)",
+    },
+    FieldDef {
+        name: "vulnerability.category",
+        kind: FieldKind::Text,
+        sql: open_detections!("JOIN qualys_kb k ON k.connector_id = x.connector_id AND k.qid = x.qid "),
+        doc: "knowledge-base category of any open detection on the instance",
+    },
+    FieldDef {
+        name: "vulnerability.patchable",
+        kind: FieldKind::Enum(BOOLEANS),
+        sql: open_detections!("JOIN qualys_kb k ON k.connector_id = x.connector_id AND k.qid = x.qid "),
+        doc: "whether any open detection on the instance has a patch: true, false",
+    },
+    FieldDef {
+        name: "vulnerability.firstFound",
+        kind: FieldKind::Date,
+        sql: open_detections!(""),
+        doc: "when Qualys first found any open detection on the instance",
+    },
+    FieldDef {
+        name: "vulnerability.lastFound",
+        kind: FieldKind::Date,
+        sql: open_detections!(""),
+        doc: "when Qualys last found any open detection on the instance",
+    },
 ];
 
 /// The column of a multi-valued field's side table.
@@ -183,7 +260,32 @@ pub(crate) fn side_column(name: &str) -> &'static str {
     match name {
         "tags.name" => "x.key",
         "tags.value" => "x.value",
+        "vulnerability.severity" => "x.severity",
+        "vulnerability.typeDetected" => "x.type_detected",
+        "vulnerability.status" => "x.status",
+        "vulnerability.qid" => "x.qid",
+        "vulnerability.title" => "k.title",
+        "vulnerability.cve" => "v.cve",
+        "vulnerability.category" => "k.category",
+        "vulnerability.patchable" => "(CASE WHEN k.patchable THEN 'true' ELSE 'false' END)",
+        "vulnerability.firstFound" => "x.first_found",
+        "vulnerability.lastFound" => "x.last_found",
         _ => "x.policy_name",
+    }
+}
+
+/// The EC2 instance id of the resource `r` (its `instance_id` attribute),
+/// NULL for any other resource type.
+pub(crate) fn instance_id_sql(dialect: crate::Dialect) -> &'static str {
+    match dialect {
+        crate::Dialect::Sqlite => {
+            "(CASE WHEN r.resource_type = 'aws.ec2.instance' \
+             THEN json_extract(r.attributes, '$.instance_id') END)"
+        }
+        crate::Dialect::Postgres => {
+            "(CASE WHEN r.resource_type = 'aws.ec2.instance' \
+             THEN CAST(r.attributes AS jsonb) ->> 'instance_id' END)"
+        }
     }
 }
 
@@ -234,6 +336,25 @@ mod tests {
         assert_eq!(closest("contrl.result")[0], "control.result");
         assert_eq!(closest("accountid")[0], "account.id");
         assert_eq!(closest("firstevaluated")[0], "firstEvaluated");
+    }
+
+    #[test]
+    fn every_multi_valued_field_has_its_own_side_column() {
+        for f in FIELDS.iter().filter(|f| f.multi_valued()) {
+            let column = side_column(f.name);
+            let alias = &column[..column.find('.').unwrap_or(0)];
+            let alias = alias.trim_start_matches("(CASE WHEN ");
+            assert!(
+                f.sql.contains(&format!(" {alias} ")),
+                "{}: {column} is not a table of {}",
+                f.name,
+                f.sql
+            );
+            if f.name.starts_with("vulnerability.") {
+                assert_ne!(column, "x.policy_name", "{}", f.name);
+                assert!(f.sql.contains("{instance}"), "{}", f.name);
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Compilation of a query to a SQL condition over
 //! `evaluations e JOIN resources r ... JOIN controls c`.
 
-use crate::fields::side_column;
+use crate::fields::{instance_id_sql, side_column};
 use crate::parser::{Cond, Node, Query};
 
 /// The SQL dialect of a store backend.
@@ -130,7 +130,10 @@ impl Out {
             Node::Term(field, cond) => {
                 let text = if field.multi_valued() {
                     let c = self.cond(side_column(field.name), cond, false);
-                    field.sql.replace("{cond}", &c)
+                    field
+                        .sql
+                        .replace("{instance}", instance_id_sql(self.dialect))
+                        .replace("{cond}", &c)
                 } else {
                     let nullable = matches!(field.kind, crate::FieldKind::Date);
                     format!("({})", self.cond(field.sql, cond, nullable))
@@ -211,6 +214,100 @@ mod tests {
                 .contains("(e.last_fixed IS NOT NULL AND e.last_fixed >= ?)"),
             "{}",
             s.sql
+        );
+    }
+
+    /// Whether `sql` mentions the one-letter alias `alias` (as the store's
+    /// planner checks).
+    fn mentions(sql: &str, alias: u8) -> bool {
+        let b = sql.as_bytes();
+        (1..b.len().saturating_sub(1)).any(|i| {
+            b[i] == alias
+                && b[i + 1] == b'.'
+                && !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')
+        })
+    }
+
+    #[test]
+    fn vulnerability_fields_join_detections_by_the_instance_id_in_both_dialects() {
+        let query = q(
+            "vulnerability.severity:[4 .. 5] and vulnerability.typeDetected:potential \
+             and vulnerability.status:re-opened and vulnerability.cve:CVE-2024-* \
+             and vulnerability.patchable:TRUE and vulnerability.firstFound:[now-7d .. *]",
+        );
+        let s = query.to_sql(Dialect::Sqlite, 1);
+        assert!(
+            s.sql.starts_with(
+                "(((((EXISTS (SELECT 1 FROM qualys_detections x WHERE x.instance_id = \
+                 (CASE WHEN r.resource_type = 'aws.ec2.instance' \
+                 THEN json_extract(r.attributes, '$.instance_id') END) \
+                 AND x.status <> 'Fixed' AND x.severity >= ? AND x.severity <= ?)"
+            ),
+            "{}",
+            s.sql
+        );
+        assert!(s.sql.contains("x.type_detected = ?"), "{}", s.sql);
+        assert!(
+            s.sql.contains("WHERE x.instance_id = (CASE WHEN r.resource_type = 'aws.ec2.instance' THEN json_extract(r.attributes, '$.instance_id') END) AND x.status = ?"),
+            "status includes Fixed detections: {}",
+            s.sql
+        );
+        assert!(
+            s.sql.contains(
+                "JOIN qualys_kb_cves v ON v.connector_id = x.connector_id AND v.qid = x.qid"
+            ),
+            "{}",
+            s.sql
+        );
+        assert!(s.sql.contains("v.cve LIKE ?"), "{}", s.sql);
+        assert!(
+            s.sql
+                .contains("(CASE WHEN k.patchable THEN 'true' ELSE 'false' END) = ?"),
+            "{}",
+            s.sql
+        );
+        assert!(s.sql.contains("x.first_found >= ?"), "{}", s.sql);
+        assert_eq!(
+            &s.params[..5],
+            &[
+                SqlParam::Int(4),
+                SqlParam::Int(5),
+                SqlParam::Text("Potential".into()),
+                SqlParam::Text("Re-Opened".into()),
+                SqlParam::Text("CVE-2024-%".into()),
+            ]
+        );
+        assert_eq!(s.params[5], SqlParam::Text("true".into()));
+        // The condition reads the resource only: resource searches need no
+        // evaluation join.
+        assert!(mentions(&s.sql, b'r') && !mentions(&s.sql, b'e') && !mentions(&s.sql, b'c'));
+        let p = query.to_sql(Dialect::Postgres, 1);
+        assert!(
+            p.sql
+                .contains("CAST(r.attributes AS jsonb) ->> 'instance_id'")
+                && p.sql.contains("x.severity >= $1 AND x.severity <= $2")
+                && p.sql.contains("v.cve ILIKE $5"),
+            "{}",
+            p.sql
+        );
+        assert!(!mentions(&p.sql, b'e') && !mentions(&p.sql, b'c'));
+    }
+
+    #[test]
+    fn vulnerability_values_are_checked_with_the_choices_named() {
+        let err =
+            Query::parse("vulnerability.typeDetected:Likely", chrono::Utc::now()).unwrap_err();
+        assert!(
+            err.to_string().contains("Confirmed, Potential, Info"),
+            "{err}"
+        );
+        let err = Query::parse("vulnerability.severity:high", chrono::Utc::now()).unwrap_err();
+        assert!(err.to_string().contains("a whole number"), "{err}");
+        let err = Query::parse("vulnerability.sevrity:5", chrono::Utc::now()).unwrap_err();
+        assert!(
+            err.suggestions
+                .contains(&"vulnerability.severity".to_string()),
+            "{err}"
         );
     }
 

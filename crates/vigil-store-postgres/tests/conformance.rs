@@ -91,6 +91,16 @@ async fn conformance() {
 }
 
 #[tokio::test]
+async fn qualys_on_a_fresh_database() {
+    with_fresh_database("qualys", |url| async move {
+        let store = PgStore::connect(&url).await.unwrap();
+        vigil_store::conformance::qualys(&store).await;
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn reconnecting_keeps_the_data_and_a_newer_schema_is_refused() {
     with_fresh_database("reconnect", |url| async move {
         let store = PgStore::connect(&url).await.unwrap();

@@ -80,6 +80,11 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0008_custom_controls.sql"),
     },
     Migration {
+        version: 9,
+        name: "qualys",
+        sql: include_str!("../migrations/0009_qualys.sql"),
+    },
+    Migration {
         version: 10,
         name: "qualys_connectors",
         sql: include_str!("../migrations/0010_qualys_connectors.sql"),

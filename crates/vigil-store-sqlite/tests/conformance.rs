@@ -61,6 +61,12 @@ async fn the_store_can_move_between_tasks() {
 }
 
 #[tokio::test]
+async fn qualys_on_a_fresh_store() {
+    let store = SqliteStore::open_memory().await.unwrap();
+    vigil_store::conformance::qualys(&store).await;
+}
+
+#[tokio::test]
 async fn conformance_in_memory() {
     let store = SqliteStore::open_memory().await.unwrap();
     vigil_store::conformance::run_all(&store).await;

@@ -21,6 +21,7 @@ use crate::data::{
     ResourceSort,
 };
 use crate::exceptions::{ExceptionRecord, ExceptionStatus, Reason, RefreshSummary, Scope};
+use crate::qualys::InstanceVulnerability;
 use crate::saved_searches::{NewSavedSearch, SavedSearch};
 use crate::users::NewUser;
 use crate::{
@@ -29,6 +30,11 @@ use crate::{
 };
 use chrono::{Duration, TimeZone, Utc};
 use std::collections::BTreeMap;
+use vigil_model::qualys::{
+    CloudSource, DetectionStatus, DetectionType, PostureStatus, QualysBatch, QualysContainerImage,
+    QualysDetection, QualysHost, QualysImageVuln, QualysKbEntry, QualysPcControl, QualysPcPolicy,
+    QualysPcPosture, QualysWasFinding, QualysWebApp,
+};
 use vigil_model::{Criticality, EvalResult, ExecutionType, Origin, Provider, Resource, Timestamp};
 use vigil_query::Query;
 
@@ -57,6 +63,7 @@ pub async fn run_all(store: &dyn Store) {
     custom_controls(store).await;
     data_reads(store).await;
     saved_searches(store).await;
+    qualys(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -3003,4 +3010,557 @@ pub async fn saved_searches(store: &dyn Store) {
         .await
         .expect("audit_log");
     assert_eq!(logged.len(), 5, "two creations, unshare, share, delete");
+}
+
+fn q_host(id: i64, instance: Option<&str>) -> QualysHost {
+    QualysHost {
+        id,
+        cloud: instance.map(|i| CloudSource {
+            provider: "aws".into(),
+            instance_id: i.into(),
+            account_id: Some("111122223333".into()),
+            region: Some("eu-west-1".into()),
+        }),
+        ..Default::default()
+    }
+}
+
+fn q_detection(
+    host_id: i64,
+    qid: i64,
+    kind: DetectionType,
+    severity: u8,
+    status: DetectionStatus,
+) -> QualysDetection {
+    QualysDetection {
+        host_id,
+        instance_id: None,
+        qid,
+        kind,
+        severity,
+        port: None,
+        protocol: None,
+        ssl: false,
+        status,
+        first_found: Some(t(1)),
+        last_found: Some(t(1)),
+        times_found: Some(1),
+        last_fixed: None,
+        results: None,
+    }
+}
+
+fn q_instance(instance_id: &str, name: &str) -> Resource {
+    let mut r = resource(
+        "111122223333",
+        "eu-west-1",
+        "EC2",
+        "aws.ec2.instance",
+        &format!("arn:aws:ec2:eu-west-1:111122223333:instance/{instance_id}"),
+        name,
+        &[],
+        Origin::Connector {
+            connector: "qx-aws".into(),
+            run: "run-1".into(),
+        },
+    );
+    r.attributes.insert(
+        "instance_id".into(),
+        serde_json::Value::String(instance_id.into()),
+    );
+    r
+}
+
+async fn ingest(store: &dyn Store, connector: &str, account: &str, batch: QualysBatch, at: i64) {
+    let kind = batch.kind();
+    store
+        .qualys_ingest(connector, account, &batch, t(at))
+        .await
+        .unwrap_or_else(|e| panic!("qualys_ingest {kind}: {e}"));
+}
+
+async fn vulns(
+    store: &dyn Store,
+    instance: &str,
+    only: Option<&[&str]>,
+) -> Vec<InstanceVulnerability> {
+    store
+        .instance_vulnerabilities(
+            instance,
+            &only.map(|o| o.iter().map(|s| s.to_string()).collect()),
+        )
+        .await
+        .expect("instance_vulnerabilities")
+}
+
+/// The names of the instances of source `connector:qx-aws` that `text` matches.
+async fn matching_instances(store: &dyn Store, text: &str) -> Vec<String> {
+    let mut filter = DataFilter::new(q(text, t(1000)));
+    filter.sources = Some(vec!["connector:qx-aws".into()]);
+    let page = PageRequest {
+        sort: ResourceSort::Name,
+        descending: false,
+        after: None,
+        limit: 100,
+    };
+    let rows = store
+        .resource_page(&filter, &page)
+        .await
+        .unwrap_or_else(|e| panic!("resource_page `{text}`: {e}"));
+    let mut names: Vec<String> = rows.into_iter().map(|r| r.name).collect();
+    names.sort();
+    names
+}
+
+/// Qualys data: upserts per connector with the account name, hosts merged
+/// from two endpoints, a detection's lifecycle across runs, detections
+/// joined to EC2 instances (by the detection's or the host's instance id)
+/// with their knowledge base, the `vulnerability.*` search fields, counts
+/// per kind, and forgetting a connector.
+pub async fn qualys(store: &dyn Store) {
+    use DetectionStatus::*;
+    use DetectionType::*;
+    const Q: &str = "qx";
+    const OTHER: &str = "qx-other";
+    let (catalog, policies) = sample_catalog();
+    store
+        .sync_catalog(&catalog, &policies)
+        .await
+        .expect("sync_catalog");
+
+    // Host 1 from the host list: no cloud info; then from QPS: the EC2
+    // instance, nothing else. Host 2 is i-q2 from the start; host 3 is not
+    // an instance.
+    let mut listed = q_host(1, None);
+    listed.ip = Some("10.0.0.1".into());
+    listed.tags = vec!["prod".into()];
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Hosts(vec![listed.clone()]),
+        1,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Hosts(vec![q_host(1, Some("i-q1"))]),
+        1,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Hosts(vec![q_host(2, Some("i-q2")), q_host(3, None)]),
+        1,
+    )
+    .await;
+    // The host list again (no cloud): the instance id stays.
+    ingest(store, Q, "Acme", QualysBatch::Hosts(vec![listed]), 2).await;
+
+    // Detections without instance ids take their host's; one of host 2
+    // comes with its own. Two detections differ only by port (one has none).
+    let mut with_port = q_detection(1, 100, Confirmed, 3, New);
+    with_port.port = Some(443);
+    with_port.protocol = Some("tcp".into());
+    with_port.ssl = true;
+    let mut own = q_detection(2, 300, Potential, 5, Active);
+    own.instance_id = Some("i-q2".into());
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Detections(vec![
+            q_detection(1, 100, Confirmed, 3, New),
+            with_port,
+            q_detection(1, 200, Info, 1, Active),
+            own,
+            q_detection(3, 300, Potential, 5, Active),
+        ]),
+        2,
+    )
+    .await;
+    // A detection that arrives before its host: joined once the host comes.
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Detections(vec![q_detection(4, 400, Confirmed, 4, New)]),
+        2,
+    )
+    .await;
+    assert!(vulns(store, "i-q4", None).await.is_empty());
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Hosts(vec![q_host(4, Some("i-q4"))]),
+        2,
+    )
+    .await;
+    let q4 = vulns(store, "i-q4", None).await;
+    assert_eq!(
+        q4.len(),
+        1,
+        "the host's instance id reaches its earlier detection"
+    );
+    assert_eq!(q4[0].qid, 400);
+
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Kb(vec![
+            QualysKbEntry {
+                qid: 100,
+                title: "OpenSSL Multiple Vulnerabilities".into(),
+                category: Some("General remote services".into()),
+                cves: vec!["CVE-2024-0001".into(), "CVE-2024-0002".into()],
+                cvss_base: Some(7.5),
+                patchable: true,
+                ..Default::default()
+            },
+            QualysKbEntry {
+                qid: 300,
+                title: "Apache HTTP Server Version".into(),
+                category: Some("Web server".into()),
+                cves: vec!["CVE-2023-9999".into()],
+                ..Default::default()
+            },
+        ]),
+        2,
+    )
+    .await;
+
+    // i-q1: severity first, then QID; the KB joined; port none vs 443.
+    let q1 = vulns(store, "i-q1", None).await;
+    let order: Vec<(u8, i64, Option<u32>)> =
+        q1.iter().map(|v| (v.severity, v.qid, v.port)).collect();
+    assert_eq!(order.len(), 3, "{order:?}");
+    assert_eq!(
+        &order[..2].iter().map(|k| (k.0, k.1)).collect::<Vec<_>>(),
+        &[(3, 100), (3, 100)]
+    );
+    assert_eq!((order[2].0, order[2].1), (1, 200));
+    let ssl = q1
+        .iter()
+        .find(|v| v.port == Some(443))
+        .expect("the 443 detection");
+    assert!(ssl.ssl && ssl.protocol.as_deref() == Some("tcp"));
+    let bare = q1
+        .iter()
+        .find(|v| v.qid == 100 && v.port.is_none())
+        .expect("no port");
+    assert!(!bare.ssl && bare.protocol.is_none());
+    assert_eq!(
+        bare.title.as_deref(),
+        Some("OpenSSL Multiple Vulnerabilities")
+    );
+    assert_eq!(bare.cves, vec!["CVE-2024-0001", "CVE-2024-0002"]);
+    assert_eq!(bare.cvss_base, Some(7.5));
+    assert_eq!(bare.patchable, Some(true));
+    assert_eq!(bare.account_name, "Acme");
+    assert_eq!(bare.connector_id, Q);
+    assert_eq!(bare.type_detected, "Confirmed");
+    let info = &q1[2];
+    assert!(info.title.is_none() && info.cves.is_empty() && info.patchable.is_none());
+
+    // Lifecycle across runs: New → Active → Fixed → Re-Opened, with
+    // Qualys' last found and times found; first found stays when a run
+    // leaves it out.
+    for (run, status, times) in [(3, Active, 2), (4, Fixed, 3), (5, ReOpened, 4)] {
+        let mut d = q_detection(1, 200, Info, 1, status);
+        d.first_found = if run == 4 { None } else { Some(t(1)) };
+        d.last_found = Some(t(run));
+        d.times_found = Some(times);
+        ingest(store, Q, "Acme Corp", QualysBatch::Detections(vec![d]), run).await;
+        let now = vulns(store, "i-q1", None).await;
+        let v = now.iter().find(|v| v.qid == 200).expect("QID 200");
+        assert_eq!(v.status, status.as_str(), "run {run}");
+        assert_eq!(v.last_found, Some(t(run)));
+        assert_eq!(v.times_found, Some(times));
+        assert_eq!(v.first_found, Some(t(1)), "run {run}: first found kept");
+        assert_eq!(
+            v.account_name, "Acme Corp",
+            "the account name follows the connector"
+        );
+        assert_eq!(now.len(), 3, "one row per identity");
+    }
+
+    // Another connector with the same host and QID ids: its own rows.
+    ingest(
+        store,
+        OTHER,
+        "Other",
+        QualysBatch::Detections(vec![{
+            let mut d = q_detection(1, 100, Confirmed, 2, New);
+            d.instance_id = Some("i-q1".into());
+            d
+        }]),
+        5,
+    )
+    .await;
+    assert_eq!(vulns(store, "i-q1", None).await.len(), 4);
+    let only_other = vulns(store, "i-q1", Some(&[OTHER])).await;
+    assert_eq!(only_other.len(), 1);
+    assert_eq!(
+        (only_other[0].account_name.as_str(), only_other[0].severity),
+        ("Other", 2)
+    );
+    assert!(
+        only_other[0].title.is_none(),
+        "the KB of another connector is not joined"
+    );
+    assert!(vulns(store, "i-q1", Some(&[])).await.is_empty());
+    assert_eq!(vulns(store, "i-q1", Some(&[Q, OTHER])).await.len(), 4);
+
+    // Every other kind, and a batch larger than one statement.
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Detections(
+            (0..1500)
+                .map(|i| q_detection(10_000 + i, 9, Confirmed, 2, Active))
+                .collect(),
+        ),
+        5,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::PcPolicies(vec![QualysPcPolicy {
+            id: 1,
+            title: "CIS".into(),
+            control_ids: vec![1, 2],
+            ..Default::default()
+        }]),
+        5,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::PcControls(vec![
+            QualysPcControl {
+                id: 1,
+                statement: "Ensure".into(),
+                frameworks: vec!["CIS".into()],
+                ..Default::default()
+            },
+            QualysPcControl {
+                id: 2,
+                statement: "Make sure".into(),
+                ..Default::default()
+            },
+        ]),
+        5,
+    )
+    .await;
+    let posture = |instance: &str, status| QualysPcPosture {
+        id: 9,
+        policy_id: 1,
+        host_id: 1,
+        control_id: 1,
+        instance: instance.into(),
+        status: Some(status),
+        ..Default::default()
+    };
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::PcPostures(vec![
+            posture("", PostureStatus::Failed),
+            posture("oracle:1", PostureStatus::Passed),
+        ]),
+        5,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::PcPostures(vec![posture("", PostureStatus::Passed)]),
+        6,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::WebApps(vec![QualysWebApp {
+            id: 5,
+            name: "shop".into(),
+            url: "https://shop".into(),
+            ..Default::default()
+        }]),
+        5,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::WasFindings(vec![QualysWasFinding {
+            id: 6,
+            webapp_id: 5,
+            qid: 150000,
+            name: "XSS".into(),
+            ..Default::default()
+        }]),
+        5,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::Images(vec![QualysContainerImage {
+            image_id: "abc".into(),
+            repo_tags: vec!["nginx:1".into()],
+            ..Default::default()
+        }]),
+        5,
+    )
+    .await;
+    ingest(
+        store,
+        Q,
+        "Acme",
+        QualysBatch::ImageVulns(vec![
+            QualysImageVuln {
+                image_id: "abc".into(),
+                qid: 1,
+                ..Default::default()
+            },
+            QualysImageVuln {
+                image_id: "abc".into(),
+                qid: 2,
+                ..Default::default()
+            },
+        ]),
+        5,
+    )
+    .await;
+    let summary = store.qualys_summary(Q).await.expect("qualys_summary");
+    let expected: BTreeMap<String, u64> = [
+        ("hosts", 4),
+        ("detections", 6 + 1500),
+        ("kb", 2),
+        ("pc_policies", 1),
+        ("pc_controls", 2),
+        ("pc_postures", 2),
+        ("webapps", 1),
+        ("was_findings", 1),
+        ("images", 1),
+        ("image_vulns", 2),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(summary, expected);
+
+    // The search fields: EC2 instance resources joined by their
+    // instance_id attribute.
+    let instances = [
+        q_instance("i-q1", "qx-one"),
+        q_instance("i-q2", "qx-two"),
+        q_instance("i-q4", "qx-four"),
+        q_instance("i-none", "qx-clean"),
+    ];
+    let evaluations: Vec<EvaluationInput<'static>> = (0..instances.len())
+        .map(|i| eval(i, 3, EvalResult::Pass))
+        .collect();
+    sync(
+        store,
+        "connector:qx-aws",
+        "run-1",
+        t(5),
+        &instances,
+        &evaluations,
+    )
+    .await
+    .expect("instance scan");
+    for (text, want) in [
+        ("vulnerability.severity:5", vec!["qx-two"]),
+        ("vulnerability.typeDetected:Potential", vec!["qx-two"]),
+        (
+            "vulnerability.typeDetected:confirmed",
+            vec!["qx-four", "qx-one"],
+        ),
+        (
+            "vulnerability.severity:[3 .. *]",
+            vec!["qx-four", "qx-one", "qx-two"],
+        ),
+        ("vulnerability.status:Re-Opened", vec!["qx-one"]),
+        ("vulnerability.qid:400", vec!["qx-four"]),
+        ("vulnerability.title:*openssl*", vec!["qx-one"]),
+        ("vulnerability.cve:CVE-2023-*", vec!["qx-two"]),
+        ("vulnerability.category:\"Web server\"", vec!["qx-two"]),
+        ("vulnerability.patchable:true", vec!["qx-one"]),
+        ("vulnerability.patchable:false", vec!["qx-two"]),
+        (
+            "vulnerability.lastFound:[\"2026-03-01T04:30:00Z\" .. *]",
+            vec!["qx-one"],
+        ),
+        (
+            "vulnerability.firstFound:2026-03-01",
+            vec!["qx-four", "qx-one", "qx-two"],
+        ),
+        ("not vulnerability.severity:[1 .. 5]", vec!["qx-clean"]),
+        (
+            "vulnerability.severity:5 and resource.name:qx-t*",
+            vec!["qx-two"],
+        ),
+    ] {
+        assert_eq!(matching_instances(store, text).await, want, "`{text}`");
+    }
+    // A Fixed detection is not an open vulnerability.
+    let mut fixed = q_detection(2, 300, Potential, 5, Fixed);
+    fixed.instance_id = Some("i-q2".into());
+    ingest(store, Q, "Acme", QualysBatch::Detections(vec![fixed]), 7).await;
+    assert!(matching_instances(store, "vulnerability.severity:5")
+        .await
+        .is_empty());
+    assert_eq!(
+        matching_instances(store, "vulnerability.status:Fixed").await,
+        vec!["qx-two"]
+    );
+    // Evaluation search reads the same fields.
+    let rows = all_rows(
+        store,
+        &q(
+            "vulnerability.qid:400 and resource.source:connector:qx-aws",
+            t(1000),
+        ),
+    )
+    .await;
+    assert_eq!(
+        keys(&rows),
+        vec![(3, "arn:aws:ec2:eu-west-1:111122223333:instance/i-q4")]
+    );
+
+    // Forgetting a connector removes its rows only.
+    store.qualys_forget(Q).await.expect("qualys_forget");
+    assert!(store
+        .qualys_summary(Q)
+        .await
+        .expect("summary")
+        .values()
+        .all(|n| *n == 0));
+    assert_eq!(vulns(store, "i-q1", None).await.len(), 1);
+    assert_eq!(
+        store.qualys_summary(OTHER).await.expect("summary")["detections"],
+        1
+    );
+    assert!(matching_instances(store, "vulnerability.qid:400")
+        .await
+        .is_empty());
 }
