@@ -421,8 +421,39 @@ fn a_run_through_the_server_ingests_and_counts() {
         "{summary}"
     );
 
-    // Every API answers 401: the run fails with the problem and its fix.
-    q.standin.faults().status.insert("/".into(), 401);
+    // A family that cannot be read is named with its fix; the run completes.
+    q.standin
+        .faults()
+        .status
+        .insert("/api/2.0/fo/asset/host/".into(), 403);
+    let run = run_to_end(&node, &token, &id);
+    assert_eq!(run["state"], "Completed", "{run}");
+    assert_eq!(run["errors"][0]["service"], "qualys:vm", "{run}");
+    assert!(
+        run["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Read Asset")),
+        "{run}"
+    );
+
+    // Every family fails (only VM enabled, 401 everywhere): the run fails
+    // with the problem and its fix.
+    let mut vm_only = body.clone();
+    vm_only["qualys"]["options"]["ingest_policy_compliance"] = json!(false);
+    vm_only["qualys"]["options"]["ingest_web_app_scans"] = json!(false);
+    vm_only["qualys"]["options"]["ingest_container_images"] = json!(false);
+    let (status, updated) = call(
+        "PUT",
+        &format!("{}/api/v1/connectors/{id}", node.url),
+        Some(&token),
+        Some(&vm_only),
+    );
+    assert_eq!(status, 200, "{updated}");
+    {
+        let mut faults = q.standin.faults();
+        faults.status.clear();
+        faults.status.insert("/".into(), 401);
+    }
     let run = run_to_end(&node, &token, &id);
     assert_eq!(run["state"], "Failed", "{run}");
     let message = run["errors"][0]["message"].as_str().unwrap_or_default();
