@@ -458,4 +458,31 @@ fn a_run_through_the_server_ingests_and_counts() {
     assert_eq!(run["state"], "Failed", "{run}");
     let message = run["errors"][0]["message"].as_str().unwrap_or_default();
     assert!(message.contains("user name and password"), "{run}");
+
+    // `vigil qualys ingest --connector NAME` fills the server's connector.
+    drop(node);
+    q.standin.faults().status.clear();
+    let cfg = config(
+        dir.path(),
+        &q,
+        "[options]\nhost_scan_age_days = 3650\nfindings_age_days = 3650\ndevices_modified_days = 3650\n",
+    );
+    let out = vigil(
+        dir.path(),
+        Some(&q.sub.password),
+        &[
+            "-o",
+            "json",
+            "qualys",
+            "ingest",
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "--connector",
+            "qualys-standin",
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(doc["connector"], id.as_str(), "{doc}");
 }
