@@ -93,6 +93,9 @@ pub enum Command {
     /// List and show policies.
     #[command(subcommand)]
     Policies(commands::policies::Cmd),
+    /// Check a Qualys connection and ingest Qualys data (`vigil qualys check|ingest`).
+    #[command(subcommand)]
+    Qualys(commands::qualys::Cmd),
     /// Database maintenance.
     #[command(subcommand)]
     Db(commands::db::Cmd),

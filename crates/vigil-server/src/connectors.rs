@@ -1,12 +1,14 @@
-//! AWS connectors and their runs (seed 001, "Connectors"; issue 5,
-//! "Connectors and runs").
+//! Connectors and their runs (seed 001, "Connectors"; issue 5,
+//! "Connectors and runs"): AWS connectors, and Qualys connectors (issue 6,
+//! `"type": "qualys"` with a `qualys` object, see [`crate::qualys`]).
 //!
 //! Reading needs `view_data`, changing and running `manage_connectors`; both
 //! need tag access to the connector (a caller with tags sees only the
 //! connectors that carry one of them: others are left out of lists and
 //! answer 403 by id). The secret access key of an access-key connector is
 //! sealed with the operator's key before it reaches the store and is never
-//! returned (`secret_access_key_set: true`), logged or audited.
+//! returned (`secret_access_key_set: true`), logged or audited; so is a
+//! Qualys connector's password (`password_set: true`).
 
 use crate::access::Caller;
 use crate::body::JsonBody;
@@ -52,6 +54,17 @@ pub enum AuthenticationForm {
     Default,
 }
 
+/// What a connector reads.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectorType {
+    /// An AWS account (needs `authentication`).
+    #[default]
+    Aws,
+    /// A Qualys subscription (needs `qualys`).
+    Qualys,
+}
+
 /// A connector to create, or its new state (PUT replaces every field).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -61,7 +74,14 @@ pub struct ConnectorForm {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    pub authentication: AuthenticationForm,
+    /// `aws` (default) or `qualys`.
+    #[serde(rename = "type", default)]
+    pub connector_type: ConnectorType,
+    /// How an AWS connector signs in (required for `aws`).
+    pub authentication: Option<AuthenticationForm>,
+    /// A Qualys connector's settings, options and password (required for
+    /// `qualys`; see docs/qualys.md).
+    pub qualys: Option<crate::qualys::QualysForm>,
     /// AWS regions to collect; empty or absent: every enabled region.
     #[serde(default)]
     #[schema(example = json!(["us-east-1", "eu-west-1"]))]
@@ -107,9 +127,14 @@ pub struct ConnectorView {
     pub id: String,
     pub name: String,
     pub description: String,
-    /// Always `aws`.
+    /// `aws` or `qualys`.
     pub provider: String,
-    pub authentication: AuthenticationView,
+    /// How an AWS connector signs in (absent for Qualys).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication: Option<AuthenticationView>,
+    /// A Qualys connector's settings (absent for AWS; never the password).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qualys: Option<crate::qualys::QualysView>,
     pub regions: Vec<String>,
     pub polling_interval_minutes: Option<u32>,
     pub tags: Vec<String>,
@@ -120,26 +145,32 @@ pub struct ConnectorView {
 
 impl From<ConnectorRecord> for ConnectorView {
     fn from(c: ConnectorRecord) -> Self {
+        let qualys = crate::qualys::view(&c);
+        let provider = c.authentication.provider().to_string();
         let authentication = match c.authentication {
             Authentication::Role {
                 role_arn,
                 external_id,
-            } => AuthenticationView::Role {
+            } => Some(AuthenticationView::Role {
                 role_arn,
                 external_id,
-            },
-            Authentication::AccessKeys { access_key_id, .. } => AuthenticationView::AccessKeys {
-                access_key_id,
-                secret_access_key_set: true,
-            },
-            Authentication::Default => AuthenticationView::Default,
+            }),
+            Authentication::AccessKeys { access_key_id, .. } => {
+                Some(AuthenticationView::AccessKeys {
+                    access_key_id,
+                    secret_access_key_set: true,
+                })
+            }
+            Authentication::Default => Some(AuthenticationView::Default),
+            Authentication::Qualys { .. } => None,
         };
         ConnectorView {
             id: c.id,
             name: c.name,
             description: c.description,
-            provider: "aws".into(),
+            provider,
             authentication,
+            qualys,
             regions: c.regions,
             polling_interval_minutes: c.polling_minutes,
             tags: c.tags,
@@ -241,7 +272,11 @@ pub struct RunsQuery {
 
 /// The connector `id` if the caller may see it: 404 when absent, 403 when
 /// its tags hide it from the caller.
-async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<ConnectorRecord, ApiError> {
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<ConnectorRecord, ApiError> {
     let connector = state
         .store
         .connector(id)
@@ -358,7 +393,42 @@ fn build(
             ));
         }
     }
-    let authentication = authentication(state, form.authentication, existing)?;
+    let authentication = match (form.connector_type, form.authentication, form.qualys) {
+        (ConnectorType::Aws, Some(auth), None) => authentication(state, auth, existing)?,
+        (ConnectorType::Aws, None, _) => {
+            return Err(ApiError::invalid_field(
+                "authentication",
+                "an AWS connector needs `authentication` (role, access_keys or default); for a Qualys connector give \"type\": \"qualys\" and a `qualys` object",
+            ))
+        }
+        (ConnectorType::Aws, Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "qualys",
+                "`qualys` is for Qualys connectors: give \"type\": \"qualys\" (and no `authentication`)",
+            ))
+        }
+        (ConnectorType::Qualys, None, Some(q)) => {
+            if !form.regions.is_empty() {
+                return Err(ApiError::invalid_field(
+                    "regions",
+                    "a Qualys connector has no regions; leave `regions` out",
+                ));
+            }
+            crate::qualys::authentication(state, q, existing)?
+        }
+        (ConnectorType::Qualys, _, None) => {
+            return Err(ApiError::invalid_field(
+                "qualys",
+                "a Qualys connector needs a `qualys` object: api_url, username, password, account_name, options (see docs/qualys.md)",
+            ))
+        }
+        (ConnectorType::Qualys, Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "authentication",
+                "a Qualys connector signs in with `qualys.username` and `qualys.password`; leave `authentication` out",
+            ))
+        }
+    };
     // Milliseconds, as stored, so that the answer matches later reads.
     let now = chrono::Utc::now();
     let now = chrono::DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
@@ -460,8 +530,14 @@ fn authentication(
 
 /// What the audit log records of a connector (never the secret).
 fn audit_details(c: &ConnectorRecord) -> serde_json::Value {
+    // Qualys settings carry no password (it is sealed apart).
+    let qualys = crate::qualys::QualysSettings::of(c)
+        .and_then(Result::ok)
+        .map(|s| serde_json::json!({"api_url": s.api_url, "username": s.username, "account_name": s.account_name}));
     serde_json::json!({
         "name": c.name,
+        "provider": c.authentication.provider(),
+        "qualys": qualys,
         "authentication": c.authentication.kind(),
         "regions": c.regions,
         "polling_interval_minutes": c.polling_minutes,
@@ -586,7 +662,8 @@ pub async fn update_connector(
 }
 
 /// Deletes a connector and its run history (its resources stay until
-/// another sync of their source).
+/// another sync of their source); a Qualys connector's ingested data goes
+/// with it.
 #[utoipa::path(delete, path = "/api/v1/connectors/{id}", tag = "connectors",
     security(("bearer" = ["manage_connectors"])),
     params(("id" = String, Path, description = "The connector's id")),
@@ -613,6 +690,13 @@ pub async fn delete_connector(
         .delete_connector(&id, &audit)
         .await
         .map_err(ApiError::from_store)?;
+    if connector.authentication.provider() == "qualys" {
+        state
+            .store
+            .qualys_forget(&id)
+            .await
+            .map_err(ApiError::from_store)?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,6 +21,7 @@ pub mod exceptions;
 pub mod iac;
 pub mod jwt;
 pub mod metrics;
+pub mod qualys;
 pub mod ratelimit;
 pub mod saved_searches;
 pub mod secrets;
@@ -146,7 +147,7 @@ pub struct Server {
         iac::list_qualys,
         connectors::list_connectors, connectors::get_connector, connectors::create_connector,
         connectors::update_connector, connectors::delete_connector, connectors::run_connector,
-        connectors::list_runs, connectors::get_run,
+        connectors::list_runs, connectors::get_run, qualys::summary,
         exceptions::list, exceptions::get_one, exceptions::create, exceptions::update,
         exceptions::delete, exceptions::copy, exceptions::history,
         controls::copy_control, controls::create_control, controls::update_control,
@@ -165,7 +166,7 @@ pub struct Server {
         (name = "auth", description = "Tokens and the caller's identity"),
         (name = "users", description = "Users, roles, permissions and the audit log"),
         (name = "iac", description = "IaC scans: upload files or archives, results, the scan list (also at Qualys' paths)"),
-        (name = "connectors", description = "AWS connectors, run now, scheduled runs and their history"),
+        (name = "connectors", description = "AWS and Qualys connectors, run now, scheduled runs and their history"),
         (name = "exceptions", description = "Exceptions: FAIL reads PASSE while one is active"),
         (name = "controls", description = "Copies, user-defined controls, criticality, custom policies, re-evaluation"),
         (name = "data", description = "Resources, controls, policies, evaluations, counts and datalists"),
@@ -339,6 +340,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         )
         .route("/api/v1/connectors/{id}/runs", get(connectors::list_runs))
         .route("/api/v1/runs/{run_id}", get(connectors::get_run))
+        .route("/api/v1/connectors/{id}/qualys", get(qualys::summary))
         .route(
             "/api/v1/exceptions",
             get(exceptions::list).post(exceptions::create),

@@ -24,6 +24,8 @@ pub struct RunJob {
     pub connector: ConnectorRecord,
     /// The plaintext secret access key of an access-key connector.
     pub secret_access_key: Option<String>,
+    /// The plaintext password of a Qualys connector.
+    pub qualys_password: Option<String>,
     /// Where to record the collected resources and their evaluations
     /// (under the source `connector:<id>`).
     pub store: Arc<dyn Store>,
@@ -35,6 +37,7 @@ impl std::fmt::Debug for RunJob {
             .field("run", &self.run.id)
             .field("connector", &self.connector.id)
             .field("secret_access_key", &"<redacted>")
+            .field("qualys_password", &"<redacted>")
             .finish()
     }
 }
@@ -189,25 +192,30 @@ impl Worker {
             Ok(None) => return Err(failure("the connector was deleted")),
             Err(e) => return Err(failure(format!("cannot read the connector: {e}"))),
         };
-        let secret_access_key = match &connector.authentication {
-            vigil_store::connectors::Authentication::AccessKeys { sealed_secret, .. } => {
-                let key = state.secret_key.as_ref().ok_or_else(|| {
-                    failure(format!(
-                        "the connector's secret access key is sealed, but this node has no {}",
-                        crate::secrets::SECRET_KEY_ENV
-                    ))
-                })?;
-                Some(
-                    key.open(sealed_secret)
-                        .map_err(|e| failure(e.to_string()))?,
-                )
+        use vigil_store::connectors::Authentication;
+        let open = |sealed: &[u8], what: &str| {
+            let key = state.secret_key.as_ref().ok_or_else(|| {
+                failure(format!(
+                    "the connector's {what} is sealed, but this node has no {}",
+                    crate::secrets::SECRET_KEY_ENV
+                ))
+            })?;
+            key.open(sealed).map_err(|e| failure(e.to_string()))
+        };
+        let (secret_access_key, qualys_password) = match &connector.authentication {
+            Authentication::AccessKeys { sealed_secret, .. } => {
+                (Some(open(sealed_secret, "secret access key")?), None)
             }
-            _ => None,
+            Authentication::Qualys {
+                sealed_password, ..
+            } => (None, Some(open(sealed_password, "Qualys password")?)),
+            _ => (None, None),
         };
         Ok(RunJob {
             run,
             connector,
             secret_access_key,
+            qualys_password,
             store: state.store.clone(),
         })
     }

@@ -44,6 +44,7 @@ fn bind_connector<'q>(
         .bind(row.11)
         .bind(row.12)
         .bind(row.13)
+        .bind(row.14)
 }
 
 /// The error of a connector name another connector has.
@@ -90,7 +91,7 @@ impl ConnectorStore for PgStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         connector.validate()?;
-        let marks = vec!["?"; 14].join(", ");
+        let marks = vec!["?"; 15].join(", ");
         let sql = numbered(&format!(
             "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         ));

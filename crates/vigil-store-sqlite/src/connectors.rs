@@ -49,6 +49,7 @@ fn bind_connector<'q>(
         .bind(row.11)
         .bind(row.12)
         .bind(row.13)
+        .bind(row.14)
 }
 
 /// The error of a connector name another connector has.
@@ -95,7 +96,7 @@ impl ConnectorStore for SqliteStore {
         audit: &AuditEntry,
     ) -> Result<(), StoreError> {
         connector.validate()?;
-        let marks = vec!["?"; 14].join(", ");
+        let marks = vec!["?"; 15].join(", ");
         let sql = format!(
             "INSERT INTO connectors ({CONNECTOR_COLUMNS}) VALUES ({marks}) ON CONFLICT DO NOTHING"
         );

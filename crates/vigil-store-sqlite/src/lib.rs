@@ -84,6 +84,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "qualys",
         sql: include_str!("../migrations/0009_qualys.sql"),
     },
+    Migration {
+        version: 10,
+        name: "qualys_connectors",
+        sql: include_str!("../migrations/0010_qualys_connectors.sql"),
+    },
 ];
 
 /// The SQLite store.
@@ -621,7 +626,12 @@ mod tests {
     fn migration_files_split_into_create_statements() {
         for m in MIGRATIONS {
             let statements = migration::statements(m.sql);
-            assert!(statements.iter().all(|s| s.starts_with("CREATE ")), "{m:?}");
+            assert!(
+                statements
+                    .iter()
+                    .all(|s| s.starts_with("CREATE ") || s.starts_with("ALTER TABLE ")),
+                "{m:?}"
+            );
         }
     }
 }

@@ -57,6 +57,7 @@ pub async fn run_all(store: &dyn Store) {
     users_and_settings(store).await;
     roles_users_and_audit(store).await;
     connectors_and_runs(store).await;
+    qualys_connectors(store).await;
     run_queue_and_leases(store).await;
     exceptions_and_passe(store).await;
     custom_controls(store).await;
@@ -1428,6 +1429,77 @@ fn connector_record(id: &str, name: &str, polling_minutes: Option<u32>) -> Conne
         created: t(0),
         updated: t(0),
     }
+}
+
+/// Qualys connectors (issue 6): settings and sealed password round-trip,
+/// an update can turn an AWS connector into a Qualys one and back, Qualys
+/// connectors get scheduled runs like AWS ones.
+pub async fn qualys_connectors(store: &dyn Store) {
+    let settings = r#"{"api_url":"https://qualysapi.qg1.apps.qualys.co.uk","username":"vigil_api","options":{"page_size":50}}"#;
+    let mut q = connector_record("c-qualys", "qualys-uk", Some(60));
+    q.regions = vec![];
+    q.authentication = Authentication::Qualys {
+        settings: settings.into(),
+        sealed_password: vec![9, 0, 255, 7],
+    };
+    store
+        .create_connector(&q, &audit("connector.create", "connector:c-qualys"))
+        .await
+        .expect("create a Qualys connector");
+    let read = store
+        .connector("c-qualys")
+        .await
+        .expect("connector")
+        .expect("stored");
+    assert_eq!(read, q);
+    assert_eq!(read.authentication.kind(), "qualys");
+    assert_eq!(read.authentication.provider(), "qualys");
+    assert!(store.connectors().await.expect("connectors").contains(&q));
+    // Turned into an AWS connector: the settings go.
+    let aws = ConnectorRecord {
+        authentication: Authentication::Default,
+        ..q.clone()
+    };
+    store
+        .update_connector(&aws, &audit("connector.update", "connector:c-qualys"))
+        .await
+        .expect("update");
+    assert_eq!(
+        store.connector("c-qualys").await.expect("connector"),
+        Some(aws)
+    );
+    let changed = ConnectorRecord {
+        authentication: Authentication::Qualys {
+            settings: r#"{"api_url":"qualysapi.qg2.apps.qualys.com","username":"u"}"#.into(),
+            sealed_password: vec![1],
+        },
+        polling_minutes: None,
+        ..q.clone()
+    };
+    store
+        .update_connector(&changed, &audit("connector.update", "connector:c-qualys"))
+        .await
+        .expect("update back");
+    assert_eq!(
+        store.connector("c-qualys").await.expect("connector"),
+        Some(changed.clone())
+    );
+    // A scheduled Qualys connector is due like an AWS one.
+    let scheduled = ConnectorRecord {
+        polling_minutes: Some(30),
+        ..changed
+    };
+    store
+        .update_connector(&scheduled, &audit("connector.update", "connector:c-qualys"))
+        .await
+        .expect("schedule");
+    let due = store.enqueue_due_runs(t(1000)).await.expect("due runs");
+    assert!(due.iter().any(|r| r.connector_id == "c-qualys"), "{due:?}");
+    store
+        .delete_connector("c-qualys", &audit("connector.delete", "connector:c-qualys"))
+        .await
+        .expect("delete");
+    assert_eq!(store.connector("c-qualys").await.expect("connector"), None);
 }
 
 /// Connector CRUD: unique names, every authentication kind round-trips

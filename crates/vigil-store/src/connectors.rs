@@ -1,5 +1,6 @@
-//! AWS connectors and their runs (issue 5, "Connectors and runs" and
-//! "Several nodes").
+//! Connectors and their runs (issue 5, "Connectors and runs" and
+//! "Several nodes"): AWS connectors, and Qualys connectors (issue 6), which
+//! share the table, the API and the run queue.
 //!
 //! A connector says how to reach an AWS account; a run is one collection and
 //! evaluation of it. Runs are a queue shared by every node on the database:
@@ -24,7 +25,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use vigil_model::Timestamp;
 
-/// How a connector signs in to AWS.
+/// How a connector signs in: to AWS (role, keys, default) or to Qualys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authentication {
     /// Assume a role in the account (cross-account access) with the external
@@ -41,20 +42,36 @@ pub enum Authentication {
     /// The credentials of the host Vigil runs on (environment, profile,
     /// instance or container role).
     Default,
+    /// A Qualys connector: its settings as JSON (connection and options,
+    /// no password; the server's `qualys` object) and the sealed password.
+    Qualys {
+        settings: String,
+        sealed_password: Vec<u8>,
+    },
 }
 
 impl Authentication {
-    /// The stored kind: `role`, `access_keys` or `default`.
+    /// The stored kind: `role`, `access_keys`, `default` or `qualys`.
     pub fn kind(&self) -> &'static str {
         match self {
             Authentication::Role { .. } => "role",
             Authentication::AccessKeys { .. } => "access_keys",
             Authentication::Default => "default",
+            Authentication::Qualys { .. } => "qualys",
+        }
+    }
+
+    /// What the connector reads: `aws` or `qualys`.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            Authentication::Qualys { .. } => "qualys",
+            _ => "aws",
         }
     }
 }
 
-/// An AWS connector.
+/// A connector (AWS, or Qualys when its authentication is
+/// [`Authentication::Qualys`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorRecord {
     /// A UUID, given when the connector is created.
@@ -63,7 +80,8 @@ pub struct ConnectorRecord {
     pub name: String,
     pub description: String,
     pub authentication: Authentication,
-    /// Regions to collect; empty means every region enabled for the account.
+    /// Regions to collect; empty means every region enabled for the account
+    /// (always empty for Qualys).
     pub regions: Vec<String>,
     /// Minutes between scheduled runs; `None`: manual runs only.
     pub polling_minutes: Option<u32>,
@@ -281,7 +299,8 @@ pub trait ConnectorStore: Send + Sync {
 
 /// The columns of `connectors`, in the order the backends select them.
 pub const CONNECTOR_COLUMNS: &str = "id, name, description, auth_kind, role_arn, external_id, \
-     access_key_id, sealed_secret, regions, polling_minutes, tags, enabled, created, updated";
+     access_key_id, sealed_secret, regions, polling_minutes, tags, enabled, created, updated, \
+     qualys_settings";
 
 /// The `SET` list of an update binding a whole row in [`CONNECTOR_COLUMNS`]
 /// order (with `?` placeholders); the stored creation time is kept.
@@ -312,11 +331,13 @@ pub type ConnectorRow = (
     bool,
     i64,
     i64,
+    Option<String>,
 );
 
 /// The values of a connector in [`CONNECTOR_COLUMNS`] order, for inserts
 /// and updates.
 pub fn connector_row(c: &ConnectorRecord) -> ConnectorRow {
+    let mut qualys_settings = None;
     let (role_arn, external_id, access_key_id, sealed) = match &c.authentication {
         Authentication::Role {
             role_arn,
@@ -337,6 +358,13 @@ pub fn connector_row(c: &ConnectorRecord) -> ConnectorRow {
             Some(sealed_secret.clone()),
         ),
         Authentication::Default => (None, None, None, None),
+        Authentication::Qualys {
+            settings,
+            sealed_password,
+        } => {
+            qualys_settings = Some(settings.clone());
+            (None, None, None, Some(sealed_password.clone()))
+        }
     };
     (
         c.id.clone(),
@@ -353,6 +381,7 @@ pub fn connector_row(c: &ConnectorRecord) -> ConnectorRow {
         c.enabled,
         c.created.timestamp_millis(),
         c.updated.timestamp_millis(),
+        qualys_settings,
     )
 }
 
@@ -371,7 +400,14 @@ pub fn read_connector(row: ConnectorRow) -> Result<ConnectorRecord, StoreError> 
     let (id, name, description, kind, role_arn, external_id, key_id, sealed, regions, polling) = (
         row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9,
     );
+    let qualys_settings = row.14;
     let authentication = match (kind.as_str(), role_arn, external_id, key_id, sealed) {
+        ("qualys", _, _, _, Some(sealed_password)) if qualys_settings.is_some() => {
+            Authentication::Qualys {
+                settings: qualys_settings.unwrap_or_default(),
+                sealed_password,
+            }
+        }
         ("role", Some(role_arn), Some(external_id), _, _) => Authentication::Role {
             role_arn,
             external_id,
@@ -530,6 +566,10 @@ mod tests {
             Authentication::AccessKeys {
                 access_key_id: "AKIAEXAMPLE".into(),
                 sealed_secret: vec![1, 2, 3],
+            },
+            Authentication::Qualys {
+                settings: r#"{"api_url":"qualysapi.qg2.apps.qualys.com"}"#.into(),
+                sealed_password: vec![4, 5, 6],
             },
         ] {
             let c = ConnectorRecord {

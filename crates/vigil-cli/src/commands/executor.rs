@@ -3,7 +3,8 @@
 //! assumed with the connector's external id, its access keys, or the host's
 //! credentials; `AWS_ENDPOINT_URL` for an emulator such as moto), evaluate
 //! with the engine and record the run under `connector:<id>`, as
-//! `vigil scan aws` does.
+//! `vigil scan aws` does. Qualys connectors go to
+//! [`super::qualys::run_connector`] (hosts, detections, … into the store).
 
 use super::pipeline;
 use crate::setup::Failure;
@@ -17,7 +18,7 @@ use vigil_store::connectors::{Authentication, CollectionError, RunOutcome};
 /// that a test can kill a node mid-run.
 pub const TEST_RUN_DELAY_ENV: &str = "VIGIL_TEST_RUN_DELAY_MS";
 
-/// Runs AWS connectors.
+/// Runs AWS connectors, and hands Qualys connectors to their run.
 #[derive(Debug)]
 pub struct AwsExecutor {
     catalog: Catalog,
@@ -86,7 +87,7 @@ impl AwsExecutor {
                     secret_access_key: job.secret_access_key.clone().unwrap_or_default(),
                 });
             }
-            Authentication::Default => {}
+            Authentication::Default | Authentication::Qualys { .. } => {}
         }
         opts
     }
@@ -133,6 +134,12 @@ impl AwsExecutor {
 #[async_trait]
 impl RunExecutor for AwsExecutor {
     async fn execute(&self, job: RunJob) -> RunOutcome {
+        if matches!(job.connector.authentication, Authentication::Qualys { .. }) {
+            if let Some(delay) = self.delay {
+                tokio::time::sleep(delay).await;
+            }
+            return super::qualys::run_connector(&job).await;
+        }
         self.run(&job).await.unwrap_or_else(|e| RunOutcome::Failed {
             errors: vec![CollectionError {
                 service: "vigil".into(),

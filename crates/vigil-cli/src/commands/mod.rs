@@ -7,6 +7,7 @@ pub mod executor;
 pub mod iac;
 pub(crate) mod pipeline;
 pub mod policies;
+pub mod qualys;
 pub mod scan;
 pub mod search;
 pub mod serve;
@@ -25,6 +26,7 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Controls(c) => controls::run(cli, c),
         Command::Policies(c) => policies::run(cli, c),
         Command::Db(c) => db::run(cli, c),
+        Command::Qualys(c) => qualys::run(cli, c),
         Command::Serve(a) => serve::run(cli, a),
     }
 }
