@@ -293,8 +293,3 @@ mod tests {
         assert!(image_of(&serde_json::json!({"sha": "x"})).is_none());
     }
 }
-
-/// One minimal call per endpoint of this family, for `check`.
-pub fn probes(_: &Client, _: &Options) -> Vec<(String, crate::http::Call)> {
-    Vec::new()
-}

@@ -802,8 +802,3 @@ mod tests {
         );
     }
 }
-
-/// One minimal call per endpoint of this family, for `check`.
-pub fn probes(_: &Client, _: &Options) -> Vec<(String, crate::http::Call)> {
-    Vec::new()
-}

@@ -312,8 +312,3 @@ mod tests {
         assert!(!service_request(1, &[], None).contains("<filters>"));
     }
 }
-
-/// One minimal call per endpoint of this family, for `check`.
-pub fn probes(_: &Client, _: &Options) -> Vec<(String, crate::http::Call)> {
-    Vec::new()
-}
