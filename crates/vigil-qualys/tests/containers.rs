@@ -2,77 +2,33 @@
 //! gateway JWT (fetched once, 401 explained), seed 002's image options,
 //! pageNumber paging.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use vigil_model::qualys::{QualysBatch, QualysContainerImage, QualysImageVuln};
-use vigil_qualys::{containers, ApiVersions, Client, Connection, Options, QualysError, Sink};
+use vigil_qualys::{containers, Client, Options, QualysError};
+mod family;
+use family::{connection, run_family, Run};
 use vigil_qualys_standin::{StandIn, Subscription};
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<QualysBatch>>);
-
-impl Sink for Collect {
-    fn put(&self, batch: QualysBatch) -> Result<(), String> {
-        self.0.lock().unwrap().push(batch);
-        Ok(())
-    }
-}
-
-struct Run {
-    result: Result<BTreeMap<String, u64>, QualysError>,
-    batches: Vec<QualysBatch>,
-}
 
 impl Run {
     fn images(&self) -> Vec<QualysContainerImage> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::Images(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
+        self.pick(|b| match b {
+            QualysBatch::Images(v) => Some(v),
+            _ => None,
+        })
     }
     fn vulns(&self) -> Vec<QualysImageVuln> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::ImageVulns(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
+        self.pick(|b| match b {
+            QualysBatch::ImageVulns(v) => Some(v),
+            _ => None,
+        })
     }
     fn image_ids(&self) -> Vec<String> {
         self.images().into_iter().map(|i| i.image_id).collect()
     }
 }
 
-fn connection(url: &str) -> Connection {
-    Connection {
-        api_url: url.to_string(),
-        username: "vigil_qa".into(),
-        gateway_url: url.to_string(),
-        account_name: "qa".into(),
-        api_versions: ApiVersions::default(),
-        timeout_seconds: 10,
-    }
-}
-
 async fn run_with(standin: &StandIn, options: Options, password: &str) -> Run {
-    let conn = connection(&standin.url);
     let now = standin.subscription().now;
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || {
-        let client = Client::new(&conn, &password, options.max_retries).with_wait_scale(0.0);
-        let sink = Collect::default();
-        let result = containers::ingest(&client, &options, now, &sink);
-        Run {
-            result,
-            batches: sink.0.into_inner().unwrap(),
-        }
-    })
-    .await
-    .unwrap()
+    run_family(standin, options, password, now, containers::ingest).await
 }
 
 async fn run(standin: &StandIn, options: Options) -> Run {

@@ -3,83 +3,44 @@
 //! cause of failure are kept.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use vigil_model::qualys::{
     PostureStatus, QualysBatch, QualysPcControl, QualysPcPolicy, QualysPcPosture,
 };
-use vigil_qualys::{pc, ApiVersions, Client, Connection, Options, QualysError, Sink};
+use vigil_qualys::{pc, Client, Options, QualysError};
+mod family;
+use family::{connection, run_family, Run};
 use vigil_qualys_standin::{StandIn, Subscription};
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<QualysBatch>>);
-
-impl Sink for Collect {
-    fn put(&self, batch: QualysBatch) -> Result<(), String> {
-        self.0.lock().unwrap().push(batch);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct Run {
-    result: Result<BTreeMap<String, u64>, QualysError>,
-    batches: Vec<QualysBatch>,
-}
 
 impl Run {
     fn policies(&self) -> Vec<QualysPcPolicy> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::PcPolicies(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
+        self.pick(|b| match b {
+            QualysBatch::PcPolicies(v) => Some(v),
+            _ => None,
+        })
     }
     fn controls(&self) -> Vec<QualysPcControl> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::PcControls(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
+        self.pick(|b| match b {
+            QualysBatch::PcControls(v) => Some(v),
+            _ => None,
+        })
     }
     fn postures(&self) -> Vec<QualysPcPosture> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::PcPostures(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
-    }
-}
-
-fn connection(url: &str) -> Connection {
-    Connection {
-        api_url: url.to_string(),
-        username: "vigil_qa".into(),
-        gateway_url: url.to_string(),
-        account_name: "qa".into(),
-        api_versions: ApiVersions::default(),
-        timeout_seconds: 10,
+        self.pick(|b| match b {
+            QualysBatch::PcPostures(v) => Some(v),
+            _ => None,
+        })
     }
 }
 
 async fn run(standin: &StandIn, options: Options) -> Run {
-    let conn = connection(&standin.url);
-    tokio::task::spawn_blocking(move || {
-        let client = Client::new(&conn, "Secret-123", options.max_retries).with_wait_scale(0.0);
-        let sink = Collect::default();
-        let result = pc::ingest(&client, &options, chrono::Utc::now(), &sink);
-        Run {
-            result,
-            batches: sink.0.into_inner().unwrap(),
-        }
-    })
+    run_family(
+        standin,
+        options,
+        "Secret-123",
+        chrono::Utc::now(),
+        pc::ingest,
+    )
     .await
-    .unwrap()
 }
 
 fn posture_calls(standin: &StandIn) -> Vec<BTreeMap<String, String>> {

@@ -1,73 +1,31 @@
 //! Web applications and findings against the stand-in: seed 002's options,
 //! QPS paging by `hasMoreRecords` / `lastId`, errors in 200 bodies.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 use vigil_model::qualys::{QualysBatch, QualysWasFinding, QualysWebApp};
-use vigil_qualys::{was, ApiVersions, Client, Connection, Options, QualysError, Sink};
+use vigil_qualys::{was, Client, Options};
+mod family;
+use family::{connection, run_family, Run};
 use vigil_qualys_standin::{StandIn, Subscription};
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<QualysBatch>>);
-
-impl Sink for Collect {
-    fn put(&self, batch: QualysBatch) -> Result<(), String> {
-        self.0.lock().unwrap().push(batch);
-        Ok(())
-    }
-}
-
-struct Run {
-    result: Result<BTreeMap<String, u64>, QualysError>,
-    batches: Vec<QualysBatch>,
-}
 
 impl Run {
     fn apps(&self) -> Vec<QualysWebApp> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::WebApps(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
+        self.pick(|b| match b {
+            QualysBatch::WebApps(v) => Some(v),
+            _ => None,
+        })
     }
     fn findings(&self) -> Vec<QualysWasFinding> {
-        self.batches
-            .iter()
-            .flat_map(|b| match b {
-                QualysBatch::WasFindings(v) => v.clone(),
-                _ => vec![],
-            })
-            .collect()
-    }
-}
-
-fn connection(url: &str) -> Connection {
-    Connection {
-        api_url: url.to_string(),
-        username: "vigil_qa".into(),
-        gateway_url: url.to_string(),
-        account_name: "qa".into(),
-        api_versions: ApiVersions::default(),
-        timeout_seconds: 10,
+        self.pick(|b| match b {
+            QualysBatch::WasFindings(v) => Some(v),
+            _ => None,
+        })
     }
 }
 
 async fn run(standin: &StandIn, options: Options) -> Run {
-    let conn = connection(&standin.url);
     let now = standin.subscription().now;
-    tokio::task::spawn_blocking(move || {
-        let client = Client::new(&conn, "Secret-123", options.max_retries).with_wait_scale(0.0);
-        let sink = Collect::default();
-        let result = was::ingest(&client, &options, now, &sink);
-        Run {
-            result,
-            batches: sink.0.into_inner().unwrap(),
-        }
-    })
-    .await
-    .unwrap()
+    run_family(standin, options, "Secret-123", now, was::ingest).await
 }
 
 fn bodies(standin: &StandIn, what: &str) -> Vec<String> {

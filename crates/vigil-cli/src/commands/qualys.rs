@@ -361,6 +361,12 @@ fn ingest_command(cli: &Cli, args: &IngestArgs) -> Result<ExitCode> {
         } else {
             0.0
         };
+        // What the connector holds now: a host read from both host APIs,
+        // or a record read again on a later run, is one row.
+        let held = store
+            .qualys_summary(&connector_id)
+            .await
+            .map_err(Failure::store)?;
         if cli.format == Format::Json {
             let errors: Vec<serde_json::Value> = done
                 .report
@@ -372,6 +378,7 @@ fn ingest_command(cli: &Cli, args: &IngestArgs) -> Result<ExitCode> {
                 "connector": connector_id,
                 "counts": done.report.counts,
                 "stored": done.stored,
+                "in_store": held,
                 "seconds": seconds,
                 "detections_per_second": rate,
                 "errors": errors,
@@ -385,8 +392,10 @@ fn ingest_command(cli: &Cli, args: &IngestArgs) -> Result<ExitCode> {
                 seconds,
                 rate
             );
+            println!("  {:<14} {:>10} {:>10}", "kind", "read", "in store");
             for (kind, n) in &done.report.counts {
-                println!("  {kind:<14} {n}");
+                let kept = held.get(kind).copied().unwrap_or(0);
+                println!("  {kind:<14} {n:>10} {kept:>10}");
             }
             if !done.report.errors.is_empty() {
                 println!("\nFamilies that could not be read (the others were ingested):");
