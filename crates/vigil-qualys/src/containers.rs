@@ -11,7 +11,7 @@
 //! `ingest_container_images` (false: no call).
 
 use crate::http::Call;
-use crate::pc::{parse_time, Batcher};
+use crate::xml::{parse_time, Batcher};
 use crate::{Client, Options, QualysError, Sink};
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -116,6 +116,8 @@ pub struct Body {
     reader: Box<dyn Read + Send>,
     pub endpoint: String,
     pub rate: RateLimit,
+    /// The client's read time-out (named when a read times out).
+    pub timeout_seconds: u64,
 }
 
 impl Read for Body {
@@ -334,6 +336,7 @@ impl Client {
                     reader: body,
                     endpoint: call.endpoint.clone(),
                     rate,
+                    timeout_seconds: self.connection.timeout_seconds,
                 })
             }
             Err(ureq::Error::Status(status, resp)) => {

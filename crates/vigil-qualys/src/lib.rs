@@ -9,6 +9,7 @@
 //! - [`pc`]: Policy Compliance policies, controls, postures;
 //! - [`was`]: web applications and their findings;
 //! - [`containers`]: container images and their vulnerabilities;
+//! - `xml`: the streaming XML walker, batcher and dates they all use;
 //! - [`ingest`]: one run over all of them, with parallel requests;
 //! - [`check`]: `vigil qualys check`, every endpoint once, OK or the fix.
 
@@ -21,6 +22,7 @@ pub mod options;
 pub mod pc;
 pub mod vm;
 pub mod was;
+mod xml;
 
 pub use error::QualysError;
 pub use http::Client;

@@ -13,10 +13,9 @@
 //! (`open`, `active`, `reopened`: the posture `Failed`; `closed`: `Passed`).
 
 use crate::http::Call;
+use crate::xml::{parse_time, walk_body, Batcher, Ev};
 use crate::{Client, Options, QualysError, Sink};
-use quick_xml::events::Event;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufReader, Read};
 use vigil_model::qualys::{
     PostureStatus, QualysBatch, QualysPcControl, QualysPcPolicy, QualysPcPosture,
 };
@@ -239,7 +238,7 @@ fn ingest_policies(
         let mut out = Batcher::new(sink, page, QualysBatch::PcPolicies);
         let mut cur: Option<QualysPcPolicy> = None;
         let mut next = None;
-        walk(body, |ev| {
+        walk_body(body, |ev| {
             match ev {
                 Ev::Open(p) => {
                     if ends(p, &["POLICY_LIST", "POLICY"]) && p.len() == 4 {
@@ -311,7 +310,7 @@ fn ingest_controls(
         let mut out = Batcher::new(sink, page, QualysBatch::PcControls);
         let mut cur: Option<QualysPcControl> = None;
         let mut next = None;
-        walk(body, |ev| {
+        walk_body(body, |ev| {
             match ev {
                 Ev::Open(p) => {
                     if p.len() == 4 && ends(p, &["CONTROL_LIST", "CONTROL"]) {
@@ -424,7 +423,7 @@ fn ingest_postures(
         let mut capture: Option<Capture> = None;
         let mut next = None;
         let info = ["INFO_LIST", "INFO"];
-        walk(body, |ev| {
+        walk_body(body, |ev| {
             if let Some(c) = capture.as_mut() {
                 if c.feed(&ev) {
                     let c = capture.take();
@@ -601,134 +600,6 @@ fn put(sink: &dyn Sink, batch: QualysBatch) -> Result<(), QualysError> {
     sink.put(batch).map_err(QualysError::Stopped)
 }
 
-/// Collects records into batches of at most `page` for the sink.
-pub(crate) struct Batcher<'a, T> {
-    sink: &'a dyn Sink,
-    page: usize,
-    wrap: fn(Vec<T>) -> QualysBatch,
-    buf: Vec<T>,
-    count: u64,
-}
-
-impl<'a, T> Batcher<'a, T> {
-    pub(crate) fn new(sink: &'a dyn Sink, page: usize, wrap: fn(Vec<T>) -> QualysBatch) -> Self {
-        Batcher {
-            sink,
-            page: page.max(1),
-            wrap,
-            buf: Vec::new(),
-            count: 0,
-        }
-    }
-
-    pub(crate) fn push(&mut self, item: T) -> Result<(), QualysError> {
-        self.buf.push(item);
-        if self.buf.len() >= self.page {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), QualysError> {
-        if !self.buf.is_empty() {
-            let items = std::mem::take(&mut self.buf);
-            self.count += items.len() as u64;
-            put(self.sink, (self.wrap)(items))?;
-        }
-        Ok(())
-    }
-
-    /// Hands over what is left; returns the records handed over in all.
-    pub(crate) fn finish(mut self) -> Result<u64, QualysError> {
-        self.flush()?;
-        Ok(self.count)
-    }
-}
-
-/// An XML event for [`walk`]: an element opens (its path from the root), or
-/// closes (its path and the text directly inside it).
-pub(crate) enum Ev<'a> {
-    Open(&'a [String]),
-    Close(&'a [String], &'a str),
-}
-
-/// Streams an XML body, calling `f` for every element opening and closing.
-/// A body that is not well formed or ends before its root closes is a
-/// [`QualysError::Parse`] naming the endpoint and the byte offset.
-pub(crate) fn walk<R: Read + EndpointOf>(
-    body: R,
-    mut f: impl FnMut(Ev<'_>) -> Result<(), QualysError>,
-) -> Result<(), QualysError> {
-    let endpoint = body.endpoint_name();
-    let mut reader = quick_xml::Reader::from_reader(BufReader::new(body));
-    reader.config_mut().check_end_names = true;
-    let mut buf = Vec::new();
-    let mut path: Vec<String> = Vec::new();
-    let mut text = String::new();
-    let perr = |offset: u64, message: String| QualysError::Parse {
-        endpoint: endpoint.clone(),
-        offset,
-        message,
-    };
-    let mut seen_root = false;
-    loop {
-        let ev = reader.read_event_into(&mut buf);
-        let pos = reader.buffer_position();
-        match ev {
-            Err(e) => return Err(perr(pos, e.to_string())),
-            Ok(Event::Start(e)) => {
-                seen_root = true;
-                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
-                text.clear();
-                f(Ev::Open(&path))?;
-            }
-            Ok(Event::Empty(e)) => {
-                seen_root = true;
-                path.push(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
-                f(Ev::Open(&path))?;
-                f(Ev::Close(&path, ""))?;
-                path.pop();
-                text.clear();
-            }
-            Ok(Event::End(_)) => {
-                f(Ev::Close(&path, &text))?;
-                path.pop();
-                text.clear();
-            }
-            Ok(Event::Text(t)) => match t.unescape() {
-                Ok(s) => text.push_str(&s),
-                Err(_) => text.push_str(&String::from_utf8_lossy(t.as_ref())),
-            },
-            Ok(Event::CData(c)) => text.push_str(&String::from_utf8_lossy(c.as_ref())),
-            Ok(Event::Eof) => {
-                if !path.is_empty() {
-                    return Err(perr(
-                        pos,
-                        format!("the document ends inside <{}> (cut short)", path.join("/")),
-                    ));
-                }
-                if !seen_root {
-                    return Err(perr(pos, "the answer is empty, not XML".into()));
-                }
-                return Ok(());
-            }
-            Ok(_) => {}
-        }
-        buf.clear();
-    }
-}
-
-/// The endpoint a body came from (for errors).
-pub(crate) trait EndpointOf {
-    fn endpoint_name(&self) -> String;
-}
-
-impl EndpointOf for crate::http::Body {
-    fn endpoint_name(&self) -> String {
-        self.endpoint.clone()
-    }
-}
-
 pub(crate) fn int(text: &str, path: &[String], endpoint: &str) -> Result<i64, QualysError> {
     text.trim().parse::<i64>().map_err(|_| QualysError::Parse {
         endpoint: endpoint.to_string(),
@@ -739,34 +610,6 @@ pub(crate) fn int(text: &str, path: &[String], endpoint: &str) -> Result<i64, Qu
 
 pub(crate) fn opt_int(text: &str) -> Option<i64> {
     text.trim().parse::<i64>().ok()
-}
-
-/// Qualys' dates: `2024-05-01T10:00:00Z`, `2024-05-01 10:00:00`,
-/// `2024-05-01`, or epoch milliseconds.
-pub(crate) fn parse_time(text: &str) -> Option<Timestamp> {
-    let t = text.trim();
-    if t.is_empty() {
-        return None;
-    }
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Some(d.with_timezone(&chrono::Utc));
-    }
-    if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S") {
-        return Some(d.and_utc());
-    }
-    if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S") {
-        return Some(d.and_utc());
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0).map(|d| d.and_utc());
-    }
-    if t.len() >= 12 && t.bytes().all(|b| b.is_ascii_digit()) {
-        return t
-            .parse::<i64>()
-            .ok()
-            .and_then(chrono::DateTime::from_timestamp_millis);
-    }
-    None
 }
 
 #[cfg(test)]

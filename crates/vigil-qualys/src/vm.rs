@@ -12,10 +12,9 @@
 //! QIDs seen (for the knowledge base).
 
 use crate::http::{Body, Call};
+use crate::xml::{parse_time, walk, Batcher, Ev};
 use crate::{Client, Options, QualysError, Sink};
-use chrono::{Duration as Days, NaiveDateTime, TimeZone, Utc};
-use quick_xml::events::Event;
-use quick_xml::Reader;
+use chrono::Duration as Days;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
 use std::sync::Mutex;
@@ -29,122 +28,6 @@ use vigil_model::Timestamp;
 pub const RESULTS_BYTES: usize = 300;
 /// QIDs per knowledge-base request.
 pub const KB_CHUNK: usize = 500;
-/// Longest text kept from one element (a bound on memory per element).
-const TEXT_CAP: usize = 1 << 20;
-
-// ---------------------------------------------------------------------------
-// Streaming XML
-// ---------------------------------------------------------------------------
-
-/// One event of [`walk`]: an element opens, or closes with its text.
-pub(crate) enum Ev<'a> {
-    Open(&'a [String]),
-    Close(&'a [String], &'a str),
-}
-
-/// Walks an XML stream, calling `on` with the element path at each open and
-/// close (with the element's own text). A document that ends inside an
-/// element (cut short) or is not well formed is a [`QualysError::Parse`]
-/// naming the endpoint; a read that times out is a
-/// [`QualysError::Timeout`].
-pub(crate) fn walk<R: BufRead>(
-    src: R,
-    endpoint: &str,
-    timeout: u64,
-    mut on: impl FnMut(Ev<'_>) -> Result<(), QualysError>,
-) -> Result<(), QualysError> {
-    let mut reader = Reader::from_reader(src);
-    let mut buf = Vec::with_capacity(16 * 1024);
-    let mut path: Vec<String> = Vec::with_capacity(16);
-    // Names popped off the path, reused for the next elements.
-    let mut spare: Vec<String> = Vec::with_capacity(16);
-    let push = |path: &mut Vec<String>, spare: &mut Vec<String>, name: &[u8]| {
-        let mut s = spare.pop().unwrap_or_default();
-        s.clear();
-        s.push_str(&String::from_utf8_lossy(name));
-        path.push(s);
-    };
-    let mut text = String::new();
-    let mut seen_root = false;
-    loop {
-        buf.clear();
-        let ev = match reader.read_event_into(&mut buf) {
-            Ok(ev) => ev,
-            Err(e) => return Err(xml_error(endpoint, timeout, reader.error_position(), e)),
-        };
-        match ev {
-            Event::Start(e) => {
-                push(&mut path, &mut spare, e.name().as_ref());
-                text.clear();
-                seen_root = true;
-                on(Ev::Open(&path))?;
-            }
-            Event::Empty(e) => {
-                push(&mut path, &mut spare, e.name().as_ref());
-                seen_root = true;
-                on(Ev::Open(&path))?;
-                on(Ev::Close(&path, ""))?;
-                spare.extend(path.pop());
-                text.clear();
-            }
-            Event::End(_) => {
-                on(Ev::Close(&path, &text))?;
-                spare.extend(path.pop());
-                text.clear();
-            }
-            Event::Text(t) if text.len() < TEXT_CAP => {
-                let s = t
-                    .unescape()
-                    .map_err(|e| xml_error(endpoint, timeout, reader.buffer_position(), e))?;
-                text.push_str(&s);
-            }
-            Event::CData(c) if text.len() < TEXT_CAP => {
-                text.push_str(&String::from_utf8_lossy(&c));
-            }
-            Event::Eof => {
-                if let Some(open) = path.last() {
-                    return Err(QualysError::Parse {
-                        endpoint: endpoint.to_string(),
-                        offset: reader.buffer_position(),
-                        message: format!(
-                            "the answer ends inside <{open}> ({}): it was cut short",
-                            path.join("/")
-                        ),
-                    });
-                }
-                if !seen_root {
-                    return Err(QualysError::Parse {
-                        endpoint: endpoint.to_string(),
-                        offset: 0,
-                        message: "the answer is empty".into(),
-                    });
-                }
-                return Ok(());
-            }
-            _ => {}
-        }
-    }
-}
-
-fn xml_error(endpoint: &str, timeout: u64, offset: u64, e: quick_xml::Error) -> QualysError {
-    if let quick_xml::Error::Io(io) = &e {
-        return match io.kind() {
-            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => QualysError::Timeout {
-                endpoint: endpoint.to_string(),
-                seconds: timeout,
-            },
-            _ => QualysError::Network {
-                endpoint: endpoint.to_string(),
-                message: format!("reading the answer: {io}"),
-            },
-        };
-    }
-    QualysError::Parse {
-        endpoint: endpoint.to_string(),
-        offset,
-        message: e.to_string(),
-    }
-}
 
 /// An element path below a depth, without allocating (paths deeper than
 /// eight elements below it are cut; no Qualys field is that deep).
@@ -218,31 +101,6 @@ pub(crate) fn drain(body: Body, timeout: u64) -> Result<(), QualysError> {
 // ---------------------------------------------------------------------------
 // Small helpers
 // ---------------------------------------------------------------------------
-
-/// Parses Qualys' date-times (`2024-05-01T10:00:00Z`, with or without the
-/// zone, or a bare date).
-pub fn parse_time(s: &str) -> Option<Timestamp> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    for f in [
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S%.f",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), f) {
-            return Some(Utc.from_utc_datetime(&t));
-        }
-    }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| Utc.from_utc_datetime(&t))
-}
 
 /// Qualys' date-time parameter form.
 pub fn qualys_time(t: Timestamp) -> String {
@@ -336,46 +194,6 @@ fn p(k: &str, v: impl Into<String>) -> (String, String) {
 /// Records per sink batch.
 pub fn batch_size(options: &Options) -> usize {
     (options.page_size as usize).clamp(1, 1000)
-}
-
-/// Collects records and hands them to the sink in batches, counting them.
-struct Batcher<'a, T> {
-    sink: &'a dyn Sink,
-    size: usize,
-    items: Vec<T>,
-    wrap: fn(Vec<T>) -> QualysBatch,
-    count: u64,
-}
-
-impl<'a, T> Batcher<'a, T> {
-    fn new(sink: &'a dyn Sink, size: usize, wrap: fn(Vec<T>) -> QualysBatch) -> Self {
-        Batcher {
-            sink,
-            size,
-            items: Vec::new(),
-            wrap,
-            count: 0,
-        }
-    }
-
-    fn push(&mut self, item: T) -> Result<(), QualysError> {
-        self.items.push(item);
-        if self.items.len() >= self.size {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), QualysError> {
-        if self.items.is_empty() {
-            return Ok(());
-        }
-        let items = std::mem::take(&mut self.items);
-        self.count += items.len() as u64;
-        self.sink
-            .put((self.wrap)(items))
-            .map_err(QualysError::Stopped)
-    }
 }
 
 /// Sends a call and parses its body; a body that breaks off or does not
@@ -700,8 +518,7 @@ fn parse_hostassets(
         }
         Ok(())
     })?;
-    out.flush()?;
-    page.count = out.count;
+    page.count = out.finish()?;
     Ok(page)
 }
 
@@ -891,8 +708,7 @@ fn parse_host_list(
         }
         Ok(())
     })?;
-    out.flush()?;
-    page.count = out.count;
+    page.count = out.finish()?;
     Ok(page)
 }
 
@@ -1098,11 +914,10 @@ fn parse_detections(
         }
         Ok(())
     })?;
-    out.flush()?;
+    page.count = out.finish()?;
     if let Ok(mut q) = seen.qids.lock() {
         q.extend(qids_here);
     }
-    page.count = out.count;
     Ok(page)
 }
 
@@ -1312,8 +1127,7 @@ fn parse_kb(
         }
         Ok(())
     })?;
-    out.flush()?;
-    page.count = out.count;
+    page.count = out.finish()?;
     Ok(page)
 }
 

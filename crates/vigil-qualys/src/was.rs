@@ -10,7 +10,8 @@
 //! `findings_age_days` (findings whose `lastDetectedDate` is within it).
 
 use crate::http::Call;
-use crate::pc::{ends, int, opt_int, parse_time, walk, Batcher, Ev};
+use crate::pc::{ends, int, opt_int};
+use crate::xml::{parse_time, walk_body, Batcher, Ev};
 use crate::{Client, Options, QualysError, Sink};
 use std::collections::BTreeMap;
 use vigil_model::qualys::{QualysBatch, QualysWasFinding, QualysWebApp};
@@ -207,7 +208,7 @@ fn parse_apps(
     let endpoint = body.endpoint.clone();
     let mut out = Batcher::new(sink, page, QualysBatch::WebApps);
     let mut cur: Option<QualysWebApp> = None;
-    walk(body, |ev| {
+    walk_body(body, |ev| {
         match ev {
             Ev::Open(p) => {
                 if p.len() == 3 && ends(p, &["data", "WebApp"]) {
@@ -252,7 +253,7 @@ fn parse_findings(
     let endpoint = body.endpoint.clone();
     let mut out = Batcher::new(sink, page, QualysBatch::WasFindings);
     let mut cur: Option<QualysWasFinding> = None;
-    walk(body, |ev| {
+    walk_body(body, |ev| {
         match ev {
             Ev::Open(p) => {
                 if p.len() == 3 && ends(p, &["data", "Finding"]) {
