@@ -19,6 +19,7 @@ pub mod datalists;
 pub mod error;
 pub mod exceptions;
 pub mod iac;
+pub mod integrations;
 pub mod jwt;
 pub mod metrics;
 pub mod qualys;
@@ -74,6 +75,50 @@ pub struct Config {
     pub min_polling_minutes: u32,
     /// How often exceptions' start and end dates are checked.
     pub exception_sweep: Duration,
+    /// S3 delivery (seed 000): the POD of external ids, how Vigil reaches
+    /// AWS, alert e-mails, and whether this node runs the delivery loop.
+    pub delivery: DeliverySettings,
+}
+
+/// How S3 delivery is set up on this node.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    /// The first part of every external id, `<POD>-<customerId>-<uuid>`
+    /// (default `VIGIL_POD_1`).
+    pub pod: String,
+    /// How Vigil's own identity reaches STS and S3.
+    pub aws: vigil_delivery::s3::AwsSettings,
+    /// Where alert e-mails go out; `None`: alerts are logged only.
+    pub smtp: Option<vigil_delivery::smtp::SmtpSettings>,
+    /// Whether this node runs the delivery loop (planner and sender).
+    pub run: bool,
+    /// How often the loop looks for changes and due objects.
+    pub tick: Duration,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            pod: "VIGIL_POD_1".into(),
+            aws: vigil_delivery::s3::AwsSettings::default(),
+            smtp: None,
+            run: true,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the S3 integration endpoints share with the delivery loop.
+pub struct DeliveryContext {
+    /// Writes to customers' buckets (validation uses it too).
+    pub deliverer: Arc<vigil_delivery::s3::Deliverer>,
+    /// `customerId` and `customerUuid` of this installation (from the
+    /// store, the same on every node).
+    pub customer: vigil_delivery::payload::Customer,
+    /// The POD of external ids.
+    pub pod: String,
+    /// Wakes the delivery loop (an integration was validated or changed).
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 impl Default for Config {
@@ -88,6 +133,7 @@ impl Default for Config {
             worker: worker::WorkerConfig::default(),
             min_polling_minutes: connectors::MIN_POLLING_MINUTES,
             exception_sweep: Duration::from_secs(5),
+            delivery: DeliverySettings::default(),
         }
     }
 }
@@ -119,6 +165,8 @@ pub struct AppState {
     pub min_polling_minutes: u32,
     /// Wakes this node's worker (a run was queued here).
     pub worker_wake: tokio::sync::Notify,
+    /// S3 delivery.
+    pub delivery: DeliveryContext,
 }
 
 /// A bound server, ready to [`Server::serve`].
@@ -132,6 +180,12 @@ pub struct Server {
     worker: Option<(worker::Worker, Arc<AppState>)>,
     store: Arc<dyn Store>,
     exception_sweep: Duration,
+    /// The delivery loop, when this node runs it.
+    delivery: Option<(
+        vigil_delivery::worker::DeliveryConfig,
+        Option<vigil_delivery::smtp::Mailer>,
+    )>,
+    delivery_state: Arc<AppState>,
 }
 
 /// The OpenAPI document of the API.
@@ -402,6 +456,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/swagger-ui/{file}", get(swagger::file))
         .route("/cloudview-api/swagger-ui.html", get(swagger::index))
         .merge(iac::router())
+        .merge(integrations::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe))
@@ -439,6 +494,15 @@ impl Server {
         controls::sync_effective_controls(store.as_ref())
             .await
             .map_err(|e| ServerError::Catalog(e.message))?;
+        let customer = integrations::customer(store.as_ref()).await?;
+        let delivery = DeliveryContext {
+            deliverer: Arc::new(vigil_delivery::s3::Deliverer::new(
+                config.delivery.aws.clone(),
+            )),
+            customer: customer.clone(),
+            pod: config.delivery.pod.clone(),
+            wake: Arc::new(tokio::sync::Notify::new()),
+        };
         let state = Arc::new(AppState {
             store: store.clone(),
             signer: jwt::Signer::new(key),
@@ -447,6 +511,7 @@ impl Server {
             secret_key: config.secret_key.clone(),
             min_polling_minutes: config.min_polling_minutes,
             worker_wake: tokio::sync::Notify::new(),
+            delivery,
         });
         let worker = config
             .executor
@@ -462,8 +527,27 @@ impl Server {
             addr: config.listen,
             reason: e.to_string(),
         })?;
+        let delivery = config.delivery.run.then(|| {
+            let node = config
+                .worker
+                .node_id
+                .clone()
+                .unwrap_or_else(worker::default_node_id);
+            let mut dc = vigil_delivery::worker::DeliveryConfig::new(&node, customer);
+            dc.tick = config.delivery.tick;
+            (
+                dc,
+                config
+                    .delivery
+                    .smtp
+                    .clone()
+                    .map(vigil_delivery::smtp::Mailer::new),
+            )
+        });
         Ok(Server {
             listener,
+            delivery,
+            delivery_state: state.clone(),
             router: router(state),
             addr,
             bootstrap,
@@ -488,6 +572,16 @@ impl Server {
         let worker = self
             .worker
             .map(|(worker, state)| tokio::spawn(worker.run(state)));
+        let delivery = self.delivery.map(|(config, mailer)| {
+            let d = &self.delivery_state.delivery;
+            tokio::spawn(vigil_delivery::worker::run(
+                self.store.clone(),
+                d.deliverer.clone(),
+                mailer,
+                config,
+                d.wake.clone(),
+            ))
+        });
         let sweep = tokio::spawn(exceptions::sweep(self.store, self.exception_sweep));
         let served = axum::serve(
             self.listener,
@@ -503,6 +597,9 @@ impl Server {
             worker.abort();
         }
         sweep.abort();
+        if let Some(delivery) = delivery {
+            delivery.abort();
+        }
         served
     }
 

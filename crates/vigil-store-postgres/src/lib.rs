@@ -14,6 +14,7 @@ mod access;
 mod connectors;
 mod custom_controls;
 mod data;
+mod delivery;
 mod exceptions;
 mod qualys;
 mod saved_searches;

@@ -12,6 +12,7 @@ mod access;
 mod connectors;
 mod custom_controls;
 mod data;
+mod delivery;
 mod exceptions;
 mod qualys;
 mod saved_searches;

@@ -50,11 +50,14 @@ pub enum Permission {
     ViewData,
     /// Use the API at all ("CLOUDVIEW API Access").
     ApiAccess,
+    /// S3 delivery integrations and the CIPS configuration (seed 000: the
+    /// Manager, or a role given this permission).
+    ManageIntegrations,
 }
 
 impl Permission {
     /// Every permission, in the order of seed 001's table.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::CreateUsers,
         Permission::GrantAccess,
         Permission::UpdateAccess,
@@ -69,6 +72,7 @@ impl Permission {
         Permission::IacScan,
         Permission::ViewData,
         Permission::ApiAccess,
+        Permission::ManageIntegrations,
     ];
 
     /// The wire and stored name, e.g. `manage_connectors`.
@@ -88,6 +92,7 @@ impl Permission {
             Permission::IacScan => "iac_scan",
             Permission::ViewData => "view_data",
             Permission::ApiAccess => "api_access",
+            Permission::ManageIntegrations => "manage_integrations",
         }
     }
 
@@ -123,6 +128,9 @@ impl Permission {
                 "View connectors, resources, controls, policies, evaluations and exceptions"
             }
             Permission::ApiAccess => "Use the API",
+            Permission::ManageIntegrations => {
+                "Register, validate, change and delete S3 delivery integrations; the CIPS configuration"
+            }
         }
     }
 }

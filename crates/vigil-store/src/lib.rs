@@ -21,6 +21,7 @@ pub mod conformance;
 pub mod connectors;
 pub mod custom_controls;
 pub mod data;
+pub mod delivery;
 pub mod exceptions;
 pub mod iac;
 pub mod migration;
@@ -33,6 +34,7 @@ pub use access::{AccessStore, AuditEntry, Permission, RoleRecord};
 use async_trait::async_trait;
 pub use custom_controls::CustomControlStore;
 pub use data::DataStore;
+pub use delivery::DeliveryStore;
 pub use exceptions::ExceptionStore;
 pub use qualys::QualysStore;
 pub use saved_searches::SavedSearchStore;
@@ -253,6 +255,7 @@ pub trait Store:
     + DataStore
     + SavedSearchStore
     + QualysStore
+    + DeliveryStore
     + Send
     + Sync
 {
