@@ -30,7 +30,9 @@ fn moto() -> Option<String> {
             Some(url)
         }
         Err(_) => {
-            eprintln!("VIGIL_TEST_MOTO_URL is not set: worker tests skipped (scripts/test sets it)");
+            eprintln!(
+                "VIGIL_TEST_MOTO_URL is not set: worker tests skipped (scripts/test sets it)"
+            );
             None
         }
     }
@@ -56,7 +58,10 @@ impl Bucket {
             .force_path_style(true)
             .build();
         let client = aws_sdk_s3::Client::from_conf(conf);
-        let name = format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let name = format!(
+            "{prefix}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
         let bucket = Bucket { client, name };
         bucket.make().await;
         bucket
@@ -95,7 +100,13 @@ impl Bucket {
             .send()
             .await
             .expect("get");
-        let raw = out.body.collect().await.expect("body").into_bytes().to_vec();
+        let raw = out
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes()
+            .to_vec();
         let text = if key.ends_with(".gz") {
             let mut s = String::new();
             flate2::read::GzDecoder::new(raw.as_slice())
@@ -175,7 +186,11 @@ async fn integration(
     i.id
 }
 
-async fn tick(store: &dyn Store, deliverer: &Arc<Deliverer>, config: &DeliveryConfig) -> TickReport {
+async fn tick(
+    store: &dyn Store,
+    deliverer: &Arc<Deliverer>,
+    config: &DeliveryConfig,
+) -> TickReport {
     let mut state = LoopState::default();
     worker::tick(store, deliverer, None, config, &mut state)
         .await
@@ -253,10 +268,19 @@ async fn vm_findings_follow_the_filter_and_are_not_sent_twice() {
     }));
     let config = config("node-a");
     vm_data(store.as_ref()).await;
-    integration(store.as_ref(), IntegrationKind::Vm, &settings(&bucket.name, "default")).await;
+    integration(
+        store.as_ref(),
+        IntegrationKind::Vm,
+        &settings(&bucket.name, "default"),
+    )
+    .await;
     let report = tick(store.as_ref(), &deliverer, &config).await;
     assert!(report.leader);
-    assert_eq!((report.planned, report.delivered, report.failed), (1, 1, 0), "{report:?}");
+    assert_eq!(
+        (report.planned, report.delivered, report.failed),
+        (1, 1, 0),
+        "{report:?}"
+    );
     // Defaults: Confirmed only, severity ≥ 3: host 1 with QID 38170 only.
     let lines = bucket.all_lines("qualys_vm_findings/").await;
     assert_eq!(hosts_of(&lines), vec![1]);
@@ -275,7 +299,10 @@ async fn vm_findings_follow_the_filter_and_are_not_sent_twice() {
     assert_eq!(report.planned, 0, "{report:?}");
     vm_data(store.as_ref()).await;
     let report = tick(store.as_ref(), &deliverer, &config).await;
-    assert_eq!(report.planned, 0, "re-ingesting the same data sends nothing: {report:?}");
+    assert_eq!(
+        report.planned, 0,
+        "re-ingesting the same data sends nothing: {report:?}"
+    );
 
     // A change of host 1: it is sent again, alone.
     let mut fixed = detection(1, 38170, 5, DetectionType::Confirmed);
@@ -323,7 +350,10 @@ async fn base_category_ig_min_severity_1_results_and_vuln_info() {
     let d = &host1["detections"];
     assert_eq!(d.as_array().map(Vec::len), Some(2), "{host1}");
     assert!(d[0].get("results").is_some(), "{host1}");
-    assert!(host1.to_string().contains("Signature Verification Failed"), "{host1}");
+    assert!(
+        host1.to_string().contains("Signature Verification Failed"),
+        "{host1}"
+    );
     let kb = bucket.keys("vuln_info/vm/").await;
     assert_eq!(kb.len(), 1, "{kb:?}");
     assert!(kb[0].ends_with(".json"), "{kb:?}");
@@ -340,16 +370,28 @@ async fn a_failed_write_keeps_its_key_and_is_delivered_when_the_bucket_is_back()
     }));
     vm_data(store.as_ref()).await;
     let missing = format!("{}-missing", bucket.name);
-    let id = integration(store.as_ref(), IntegrationKind::Vm, &settings(&missing, "later")).await;
+    let id = integration(
+        store.as_ref(),
+        IntegrationKind::Vm,
+        &settings(&missing, "later"),
+    )
+    .await;
     let config = config("node-a");
     let report = tick(store.as_ref(), &deliverer, &config).await;
-    assert_eq!((report.planned, report.delivered, report.failed), (1, 0, 1), "{report:?}");
+    assert_eq!(
+        (report.planned, report.delivered, report.failed),
+        (1, 0, 1),
+        "{report:?}"
+    );
     let far = Utc::now() + Days::days(1);
     let waiting = store.outbox_due(far, 10).await.expect("due");
     assert_eq!(waiting.len(), 1);
     let key = waiting[0].key.clone();
     assert_eq!(waiting[0].attempts, 1);
-    assert!(waiting[0].last_error.as_deref().is_some_and(|e| e.contains(&missing)));
+    assert!(waiting[0]
+        .last_error
+        .as_deref()
+        .is_some_and(|e| e.contains(&missing)));
     let i = store
         .integration(IntegrationKind::Vm, id)
         .await
@@ -431,7 +473,10 @@ async fn vigil_evaluations_are_delivered_as_ocsf_detection_findings() {
         profile: None,
     }));
     let (controls, policies) = vigil_store::conformance::sample_catalog();
-    store.sync_catalog(&controls, &policies).await.expect("catalog");
+    store
+        .sync_catalog(&controls, &policies)
+        .await
+        .expect("catalog");
     let resources = vigil_store::conformance::sample_resources("aws-prod", 4);
     let evaluations = vigil_store::conformance::sample_evaluations(4);
     store
@@ -444,7 +489,12 @@ async fn vigil_evaluations_are_delivered_as_ocsf_detection_findings() {
         })
         .await
         .expect("scan");
-    integration(store.as_ref(), IntegrationKind::Ocsf, &settings(&bucket.name, "lake")).await;
+    integration(
+        store.as_ref(),
+        IntegrationKind::Ocsf,
+        &settings(&bucket.name, "lake"),
+    )
+    .await;
     tick(store.as_ref(), &deliverer, &config("node-a")).await;
     let keys = bucket.keys("vigil_ocsf_findings/").await;
     assert!(!keys.is_empty());
@@ -456,6 +506,48 @@ async fn vigil_evaluations_are_delivered_as_ocsf_detection_findings() {
     // The same scan's rows again: nothing new.
     let report = tick(store.as_ref(), &deliverer, &config("node-a")).await;
     assert_eq!(report.planned, 0, "{report:?}");
+
+    // An IaC scan kept in the store: each check becomes a finding.
+    let check = |cid: u32, result: &str| {
+        serde_json::json!({
+            "controlId": cid, "checkName": format!("check {cid}"), "criticality": "HIGH",
+            "result": result, "resource": "aws_s3_bucket.logs", "resourceType": "aws.s3.bucket",
+            "resourceName": "logs", "filePath": "/main.tf", "fileLineRange": [1, 9],
+            "expected": "encryption on", "actual": "off"
+        })
+    };
+    let document = serde_json::json!({
+        "scanUuid": "5f0c8d2e-0000-4000-8000-000000000001", "name": "ci", "status": "FINISHED",
+        "createdOn": Utc::now().to_rfc3339(), "tags": [], "paths": ["main.tf"], "summary": {},
+        "result": [{"checkType": "terraform", "results": {
+            "failedChecks": [check(48, "FAILED")], "passedChecks": [check(49, "PASSED")], "skippedChecks": []
+        }}],
+        "parsingErrors": []
+    });
+    store
+        .save_iac_scan(
+            &vigil_store::IacScanRecord {
+                scan_id: "5f0c8d2e-0000-4000-8000-000000000001".into(),
+                name: "ci".into(),
+                created: Utc::now(),
+                status: "FINISHED".into(),
+                summary: serde_json::json!({}),
+                document: Some(document),
+            },
+            None,
+        )
+        .await
+        .expect("an IaC scan");
+    let report = tick(store.as_ref(), &deliverer, &config("node-a")).await;
+    assert_eq!(report.planned, 1, "{report:?}");
+    let lines = bucket.all_lines("vigil_ocsf_findings/").await;
+    let iac: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.to_string().contains("/main.tf#aws_s3_bucket.logs"))
+        .collect();
+    assert_eq!(iac.len(), 2, "{iac:?}");
+    assert!(iac.iter().all(|l| l["class_uid"] == 2004));
+    assert!(iac.iter().any(|l| l["status"] == "New"), "{iac:?}");
 }
 
 #[tokio::test]
@@ -495,8 +587,8 @@ async fn pc_posture_follows_cips_policies_and_filter_at_once() {
         }]),
     )
     .await;
-    let posture = |id: i64, policy: i64, host: i64, control: i64, status: PostureStatus| {
-        QualysPcPosture {
+    let posture =
+        |id: i64, policy: i64, host: i64, control: i64, status: PostureStatus| QualysPcPosture {
             id,
             policy_id: policy,
             host_id: host,
@@ -507,8 +599,7 @@ async fn pc_posture_follows_cips_policies_and_filter_at_once() {
             evidence: Some("PASS_MIN_LEN 5".into()),
             last_evaluated: Some(Utc::now()),
             ..Default::default()
-        }
-    };
+        };
     ingest(
         store.as_ref(),
         QualysBatch::PcPostures(vec![
@@ -533,7 +624,10 @@ async fn pc_posture_follows_cips_policies_and_filter_at_once() {
     tick(store.as_ref(), &deliverer, &config).await;
     let lines = bucket.all_lines("qualys_pc_posture_info/").await;
     assert_eq!(hosts_of(&lines), vec![1]);
-    let postures = lines[0]["policy"][0]["posture"].as_array().expect("postures").clone();
+    let postures = lines[0]["policy"][0]["posture"]
+        .as_array()
+        .expect("postures")
+        .clone();
     assert_eq!(lines[0]["policy"][0]["id"], 10);
     assert_eq!(postures.len(), 2);
     // Failed only, without evidence: applied at the next tick.
