@@ -94,7 +94,10 @@ async fn non_ascii_subjects_and_bodies_are_encoded() {
     let mailer = Mailer::new(SmtpSettings::parse(&url, "vigil@vigil.example").unwrap());
     let subject = "Intégration S3 « 7 » en erreur";
     let body = "Le rôle n’a pas le droit s3:PutObject — corrigez la politique.";
-    mailer.send(std::slice::from_ref(&a), subject, body).await.unwrap();
+    mailer
+        .send(std::slice::from_ref(&a), subject, body)
+        .await
+        .unwrap();
     let m = delivered(&maildir, &a).await;
     let s = header(&m, "Subject").unwrap();
     let word = s
