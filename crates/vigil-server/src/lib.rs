@@ -94,6 +94,8 @@ pub struct DeliverySettings {
     pub run: bool,
     /// How often the loop looks for changes and due objects.
     pub tick: Duration,
+    /// At most this many hosts (or findings) per object (default 1000).
+    pub max_object_lines: usize,
 }
 
 impl Default for DeliverySettings {
@@ -104,6 +106,7 @@ impl Default for DeliverySettings {
             smtp: None,
             run: true,
             tick: Duration::from_secs(1),
+            max_object_lines: 1000,
         }
     }
 }
@@ -545,6 +548,7 @@ impl Server {
                 .unwrap_or_else(worker::default_node_id);
             let mut dc = vigil_delivery::worker::DeliveryConfig::new(&node, customer);
             dc.tick = config.delivery.tick;
+            dc.max_object_lines = config.delivery.max_object_lines.max(1);
             (
                 dc,
                 config
