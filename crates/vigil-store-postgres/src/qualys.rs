@@ -130,7 +130,7 @@ impl QualysStore for PgStore {
         batch: &QualysBatch,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let plan = qualys::plan(batch)?;
+        let plan = qualys::plan(batch, now)?;
         if plan.rows.is_empty() {
             return Ok(0);
         }
