@@ -215,8 +215,8 @@ pub struct VmForm {
     #[schema(example = "Sample integration")]
     pub name: Option<String>,
     /// 1 to 5 (default 3): findings of this severity and above.
-    #[schema(example = 4)]
-    pub min_severity: Option<i64>,
+    #[schema(value_type = Option<i64>, example = 4)]
+    pub min_severity: Option<serde_json::Value>,
     /// `Confirmed` (default: confirmed only), `Potential` (and confirmed)
     /// or `IG` (all three).
     #[schema(example = "Potential")]
@@ -491,15 +491,15 @@ fn settings_of(
     })?;
     let name = check_name(&name)?;
     let min_severity = match (form.min_severity, existing) {
-        (Some(s), _) => {
-            if !(1..=5).contains(&s) {
+        (Some(s), _) => match s.as_u64() {
+            Some(n @ 1..=5) => n as u8,
+            _ => {
                 return Err(ApiError::invalid_field(
                     "minSeverity",
-                    format!("minSeverity must be 1 to 5, got {s}"),
-                ));
+                    format!("minSeverity must be a whole number 1 to 5, got {s}"),
+                ))
             }
-            s as u8
-        }
+        },
         (None, Some(e)) => e.min_severity,
         (None, None) => DEFAULT_MIN_SEVERITY,
     };

@@ -91,7 +91,7 @@ fn register(server: &Running, token: &str, base: &str, body: &Value) -> (i64, St
     assert_eq!(reply.status, 201, "{}", reply.body);
     let v = reply.json();
     let keys: Vec<&String> = v.as_object().expect("an object").keys().collect();
-    assert_eq!(keys, vec!["externalId", "integrationId"], "{v}");
+    assert_eq!(keys, vec!["integrationId", "externalId"], "{v}");
     (
         v["integrationId"].as_i64().expect("integrationId"),
         v["externalId"].as_str().expect("externalId").to_string(),
@@ -770,9 +770,15 @@ fn field_errors(place: &Place) {
         ),
         (
             with("minSeverity", json!("high")),
-            "invalid_body",
+            "invalid_field",
             "minSeverity",
-            "integer",
+            "1 to 5",
+        ),
+        (
+            with("minSeverity", json!(2.5)),
+            "invalid_field",
+            "minSeverity",
+            "whole number",
         ),
         (
             with("baseCategory", json!("confirmed")),

@@ -370,6 +370,8 @@ pub fn postgres_required(rt: &tokio::runtime::Runtime, test: &str) -> Place {
 pub fn start_delivery(place: &Place, moto: Option<&str>) -> Running {
     let config = Config {
         admin_password: Some(PASSWORD.into()),
+        // Tests sign in often.
+        login_limit: 1000,
         delivery: vigil_server::DeliverySettings {
             aws: vigil_delivery::s3::AwsSettings {
                 endpoint_url: moto.map(String::from),
@@ -386,8 +388,15 @@ pub fn start_delivery(place: &Place, moto: Option<&str>) -> Running {
 /// An S3 client on moto with the dummy credentials (path-style).
 pub fn s3_client(moto: &str) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
         .region(Region::new("us-east-1"))
         .endpoint_url(moto)
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
