@@ -20,6 +20,7 @@ use crate::payload::{self, Customer, Line, VmFilter};
 use crate::s3::{Deliverer, Target};
 use crate::smtp::Mailer;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
@@ -453,7 +454,113 @@ async fn plan_ocsf(
             break;
         }
     }
+    // IaC scans kept since the watermark: every check as a finding.
+    for scan in store.iac_scans().await? {
+        if scan.created < since {
+            continue;
+        }
+        let Some(full) = store.iac_scan(&scan.scan_id).await? else {
+            continue;
+        };
+        let Some(document) = full.document else {
+            continue;
+        };
+        packer
+            .offer(store, iac_lines(&scan.scan_id, scan.created, &document))
+            .await?;
+        packer.flush(store, watermark, watermark, false).await?;
+    }
     Ok(())
+}
+
+/// The checks of an IaC scan document, as much of it as OCSF needs.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IacDocument {
+    #[serde(default)]
+    result: Vec<IacCheckType>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IacCheckType {
+    results: IacChecks,
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct IacChecks {
+    failed_checks: Vec<IacCheck>,
+    passed_checks: Vec<IacCheck>,
+    skipped_checks: Vec<IacCheck>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IacCheck {
+    control_id: u32,
+    check_name: String,
+    criticality: vigil_model::Criticality,
+    result: String,
+    resource: String,
+    resource_type: String,
+    resource_name: String,
+    file_path: String,
+    #[serde(default)]
+    expected: String,
+    #[serde(default)]
+    actual: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// Every check of an IaC scan as an OCSF Detection Finding line: the
+/// resource is `<file>#<resource address>`, the time the scan's.
+pub fn iac_lines(scan_id: &str, at: Timestamp, document: &serde_json::Value) -> Vec<Line> {
+    let Ok(doc) = IacDocument::deserialize(document) else {
+        eprintln!("vigil delivery: IaC scan {scan_id}: its document is not a scan result; skipped");
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    for t in &doc.result {
+        let r = &t.results;
+        for check in r
+            .failed_checks
+            .iter()
+            .chain(&r.passed_checks)
+            .chain(&r.skipped_checks)
+        {
+            let result = match check.result.as_str() {
+                "FAILED" => vigil_model::EvalResult::Fail,
+                "PASSED" => vigil_model::EvalResult::Pass,
+                _ => vigil_model::EvalResult::Skip,
+            };
+            let resource_id = format!("{}#{}", check.file_path, check.resource);
+            let row = vigil_store::EvaluationRow {
+                cid: check.control_id,
+                control: check.check_name.clone(),
+                criticality: check.criticality,
+                result,
+                resource_id: resource_id.clone(),
+                resource_name: check.resource_name.clone(),
+                resource_type: check.resource_type.clone(),
+                provider: vigil_model::Provider::Aws,
+                account: String::new(),
+                region: String::new(),
+                expected: check.expected.clone(),
+                actual: check.actual.clone(),
+                message: check.message.clone(),
+                first_evaluated: at,
+                last_evaluated: at,
+                last_reopened: None,
+                last_fixed: None,
+            };
+            let mut line = payload::ocsf_line(&row);
+            line.subject = format!("iac:{scan_id}:{resource_id}:{}", check.control_id);
+            lines.push(line);
+        }
+    }
+    lines
 }
 
 /// Objects taken from the outbox per round.
