@@ -17,6 +17,11 @@ use vigil_store::access::AuditEntry;
 use vigil_store::delivery::*;
 use vigil_store::{EvaluationRow, StoreError};
 
+/// How evaluations_changed names the evaluation time in its condition: the
+/// unary plus keeps SQLite from reading the window by the time index and
+/// sorting all of it for every page (see `evaluations_changed_sql`).
+const LAST_EVALUATED: &str = "+e.last_evaluated";
+
 /// Whether `e` is the violation of a unique constraint.
 fn unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
@@ -80,6 +85,16 @@ impl SqliteStore {
         after: Option<&HostKey>,
         limit: u32,
     ) -> Result<Vec<HostKey>, StoreError> {
+        if after.is_none() {
+            let any: bool = sqlx::query_scalar(changed_probe_sql(table))
+                .bind(ms(since))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db)?;
+            if !any {
+                return Ok(Vec::new());
+            }
+        }
         let sql = changed_hosts_sql(table, after.is_some());
         let mut q = sqlx::query_as::<_, (String, i64)>(&sql).bind(ms(since));
         if let Some((connector, host)) = after {
@@ -558,16 +573,21 @@ impl DeliveryStore for SqliteStore {
         after: Option<&(String, u32)>,
         limit: u32,
     ) -> Result<Vec<EvaluationRow>, StoreError> {
-        let sql = evaluations_changed_sql(after.is_some(), "r.native_id");
         let mut tx = self.pool.begin().await.map_err(db)?;
-        let mut q = sqlx::query(&sql).bind(ms(since));
-        if let Some((resource, cid)) = after {
-            q = q
-                .bind(resource.as_str())
-                .bind(resource.as_str())
-                .bind(i64::from(*cid));
+        if after.is_none() {
+            let any: bool = sqlx::query_scalar(EVALUATIONS_PROBE_SQL)
+                .bind(ms(since))
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            if !any {
+                return Ok(Vec::new());
+            }
         }
-        let rows = q
+        let sql = evaluations_changed_sql(after.is_some(), LAST_EVALUATED);
+        let rows = sqlx::query(&sql)
+            .bind(ms(since))
+            .bind(after.map_or("", |(native, _)| native.as_str()))
             .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await
@@ -576,18 +596,16 @@ impl DeliveryStore for SqliteStore {
             .iter()
             .map(evaluation_row)
             .collect::<Result<Vec<_>, _>>()?;
-        if limit > 0 && page.len() == limit as usize {
-            let skip = tied_at_end(&page);
-            if let Some(last) = page.last() {
-                let (resource, cid) = (last.resource_id.clone(), last.cid);
-                let tied = sqlx::query(&evaluations_tied_sql())
+        if limit > 0 && page.len() >= limit as usize {
+            let skip = rows_of_last_native(&page);
+            if let Some(native) = page.last().map(|r| r.resource_id.clone()) {
+                let rest = sqlx::query(&evaluations_of_native_sql(LAST_EVALUATED))
                     .bind(ms(since))
-                    .bind(resource)
-                    .bind(i64::from(cid))
+                    .bind(native)
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(db)?;
-                for r in tied.iter().skip(skip) {
+                for r in rest.iter().skip(skip) {
                     page.push(evaluation_row(r)?);
                 }
             }

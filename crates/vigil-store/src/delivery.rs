@@ -485,10 +485,12 @@ pub trait DeliveryStore {
     ) -> Result<Vec<HostPostures>, StoreError>;
 
     /// Evaluations of present resources evaluated at or after `since`,
-    /// ordered by (resource id, cid), after `after`, at most `limit` —
-    /// except that a page never ends inside a group of rows with the same
-    /// (resource id, cid) (one native id in several sources), so paging by
-    /// the last row's key misses none.
+    /// ordered by resource id (within one: by resource, then cid), of the
+    /// resource ids after that of `after` (the key of the previous page's
+    /// last row), `limit` rows and the rest of the last row's resource id:
+    /// a page holds every row of each resource id it has (one native id may
+    /// be several resources), so paging by the last row's key misses none
+    /// and a page shorter than `limit` is the last.
     async fn evaluations_changed(
         &self,
         since: Timestamp,
@@ -985,46 +987,64 @@ pub fn postures_sql(hosts: usize, policies: usize) -> String {
 }
 
 /// Evaluations of present resources evaluated at or after the time bound
-/// first; with `after`, past the (native id, native id again, cid) bound
-/// next; then the limit. In (native id, cid, resource) order; `native` is
-/// how the backend orders native ids (e.g. with a collation).
-pub fn evaluations_changed_sql(after: bool, native: &str) -> String {
-    let after = if after {
-        format!(" AND ({native} > ? OR ({native} = ? AND e.cid > ?))")
-    } else {
-        String::new()
-    };
+/// first, of resources whose native id is past the one bound next (from the
+/// start: the empty text, with `after` false), then the limit; by native
+/// id, resource, cid. `last_evaluated` is how the backend names the column
+/// in the condition: SQLite's `+e.last_evaluated` keeps it from using the
+/// time index, so that it walks resources in native-id order and stops at
+/// the limit instead of sorting the whole window for every page.
+pub fn evaluations_changed_sql(after: bool, last_evaluated: &str) -> String {
+    let op = if after { ">" } else { ">=" };
     format!(
-        "SELECT {} {}e.last_evaluated >= ?{after} ORDER BY {native}, e.cid, r.id LIMIT ?",
+        "SELECT {} {}{last_evaluated} >= ? AND r.native_id {op} ? \
+         ORDER BY r.native_id, r.id, e.cid LIMIT ?",
         crate::search::EVALUATION_COLUMNS,
         crate::search::FROM_PRESENT
     )
 }
 
-/// The evaluations of [`evaluations_changed_sql`] with the time, native id
-/// and cid bound, by resource: those a page cut in the middle of.
-pub fn evaluations_tied_sql() -> String {
+/// The rest of a page's last native id: the evaluations of
+/// [`evaluations_changed_sql`] with the time and the native id bound, in
+/// the same order.
+pub fn evaluations_of_native_sql(last_evaluated: &str) -> String {
     format!(
-        "SELECT {} {}e.last_evaluated >= ? AND r.native_id = ? AND e.cid = ? ORDER BY r.id",
+        "SELECT {} {}{last_evaluated} >= ? AND r.native_id = ? ORDER BY r.id, e.cid",
         crate::search::EVALUATION_COLUMNS,
         crate::search::FROM_PRESENT
     )
 }
 
-/// How many rows at the end of `page` share the key of its last row
-/// (several resources of one native id, e.g. one IaC address in two
-/// files): a page never ends inside such a group, the rest of it is read
-/// with [`evaluations_tied_sql`] and its first that many rows skipped.
-pub fn tied_at_end(page: &[EvaluationRow]) -> usize {
+/// How many rows at the end of `page` have the native id of its last row: a
+/// page never ends inside a native id (several resources and controls of
+/// one native id, e.g. an IaC address in two files), the rest of it is read
+/// with [`evaluations_of_native_sql`] and its first that many rows skipped.
+pub fn rows_of_last_native(page: &[EvaluationRow]) -> usize {
     match page.last() {
         Some(last) => page
             .iter()
             .rev()
-            .take_while(|r| r.resource_id == last.resource_id && r.cid == last.cid)
+            .take_while(|r| r.resource_id == last.resource_id)
             .count(),
         None => 0,
     }
 }
+
+/// Whether a host of `table` changed at or after the time bound (an index
+/// read: a planner round where nothing changed costs nothing more).
+pub fn changed_probe_sql(table: Changed) -> &'static str {
+    match table {
+        Changed::Detections => {
+            "SELECT EXISTS (SELECT 1 FROM qualys_detections WHERE last_seen >= ?)"
+        }
+        Changed::Postures => {
+            "SELECT EXISTS (SELECT 1 FROM qualys_pc_postures WHERE last_seen >= ?)"
+        }
+    }
+}
+
+/// Whether an evaluation changed at or after the time bound (an index read).
+pub const EVALUATIONS_PROBE_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM evaluations WHERE last_evaluated >= ?)";
 
 /// The stored hashes of the subjects `?, ?, …` of the integration bound
 /// first.
@@ -1311,4 +1331,103 @@ pub fn assemble<R, T>(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> IntegrationSettings {
+        IntegrationSettings {
+            name: "s3".into(),
+            bucket_name: "b".into(),
+            bucket_region: "us-east-1".into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            compress_data: true,
+            min_severity: 3,
+            base_category: BaseCategory::Confirmed,
+            result_section_needed: false,
+            send_vuln_info: false,
+            send_alerts: false,
+            error_emails: vec![],
+        }
+    }
+
+    #[test]
+    fn statements_bind_what_their_callers_give() {
+        let q = |s: &str| s.matches('?').count();
+        assert_eq!(q(&create_integration_sql()), 1 + 11 + 3);
+        assert_eq!(q(&update_integration_sql()), 11 + 6 + 2);
+        assert_eq!(settings_values(&settings()).len(), 11);
+        assert_eq!(q(&changed_hosts_sql(Changed::Detections, true)), 4);
+        assert_eq!(q(&changed_hosts_sql(Changed::Postures, false)), 2);
+        assert_eq!(q(&postures_sql(3, 2)), 6);
+        assert_eq!(q(&evaluations_changed_sql(true, "e.last_evaluated")), 3);
+        assert_eq!(q(&evaluations_of_native_sql("e.last_evaluated")), 2);
+        assert_eq!(q(&upsert_subjects_sql(4)), 12);
+        assert_eq!(q(LEASE_SQL), 3);
+        assert!(set_cips_filter_sql().contains("1001"));
+        assert_eq!(
+            hosts_sql(1).split(',').count(),
+            HOSTS.columns.len() + 1,
+            "the account name and every host column"
+        );
+    }
+
+    #[test]
+    fn only_the_target_or_a_new_external_id_needs_validation() {
+        let stored = Integration {
+            id: 1,
+            kind: IntegrationKind::Vm,
+            settings: settings(),
+            external_id: "P-1-u".into(),
+            validated: true,
+            state: IntegrationState::Active,
+            problem: None,
+            alerted_problem: None,
+            created: Timestamp::UNIX_EPOCH,
+            updated: Timestamp::UNIX_EPOCH,
+            last_delivery: None,
+            objects_delivered: 0,
+            items_delivered: 0,
+        };
+        let mut s = settings();
+        s.min_severity = 5;
+        s.name = "renamed".into();
+        assert!(!needs_validation(&stored, &s, None));
+        assert!(needs_validation(&stored, &s, Some("P-1-v")));
+        s.role_arn = "arn:aws:iam::1:role/other".into();
+        assert!(needs_validation(&stored, &s, None));
+        let mut bad = settings();
+        bad.error_emails = vec!["a@b".into(); 6];
+        assert!(check_settings(&bad)
+            .unwrap_err()
+            .to_string()
+            .starts_with("errorEmails"));
+    }
+
+    #[test]
+    fn hosts_group_by_connector_once_each_and_subjects_keep_their_last_hash() {
+        let keys: Vec<HostKey> = vec![
+            ("b".into(), 1),
+            ("a".into(), 2),
+            ("b".into(), 3),
+            ("b".into(), 1),
+        ];
+        assert_eq!(by_connector(&keys), vec![("b", vec![1, 3]), ("a", vec![2])]);
+        let many: Vec<HostKey> = (0..2500).map(|i| ("c".to_string(), i)).collect();
+        let chunks = by_connector(&many);
+        assert_eq!(
+            chunks.iter().map(|c| c.1.len()).collect::<Vec<_>>(),
+            vec![1000, 1000, 500]
+        );
+        let subjects = vec![
+            ("x".to_string(), 1),
+            ("y".to_string(), 2),
+            ("x".to_string(), 3),
+        ];
+        assert_eq!(last_hash_per_subject(&subjects), vec![("x", 3), ("y", 2)]);
+        assert_eq!(check_policies(&[3, 1, 3]).unwrap(), vec![1, 3]);
+        assert!(check_policies(&[-1]).is_err());
+    }
 }
