@@ -215,6 +215,15 @@ pub struct Server {
         data::policy, data::evaluations, data::counts, datalists::download,
         saved_searches::create, saved_searches::list, saved_searches::get,
         saved_searches::delete, saved_searches::share, saved_searches::unshare,
+        integrations::vm_register, integrations::vm_validate, integrations::vm_update,
+        integrations::vm_list, integrations::vm_get, integrations::vm_delete,
+        integrations::pc_register, integrations::pc_validate, integrations::pc_update,
+        integrations::pc_list, integrations::pc_get, integrations::pc_delete,
+        integrations::ocsf_register, integrations::ocsf_validate, integrations::ocsf_update,
+        integrations::ocsf_list, integrations::ocsf_get, integrations::ocsf_delete,
+        integrations::cips_add_policies, integrations::cips_delete_policies,
+        integrations::cips_delete_policies_at_config, integrations::cips_create,
+        integrations::cips_update, integrations::cips_get,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -228,6 +237,7 @@ pub struct Server {
         (name = "controls", description = "Copies, user-defined controls, criticality, custom policies, re-evaluation"),
         (name = "data", description = "Resources, controls, policies, evaluations, counts and datalists"),
         (name = "saved searches", description = "Named queries, private or shared"),
+        (name = "s3 integrations", description = "Seed 000's AWS S3 delivery: VM, PC and OCSF integrations, CIPS policies and filter (see docs/s3-delivery.md)"),
     )
 )]
 pub struct ApiDoc;
