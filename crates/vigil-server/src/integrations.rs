@@ -234,8 +234,8 @@ pub struct VmForm {
     /// one comma-separated text.
     #[schema(value_type = Option<Vec<String>>, example = json!(["secops@example.com"]))]
     pub error_emails: Option<EmailList>,
-    /// PUT only: a new external id (validate again after changing the trust
-    /// policy).
+    /// PUT: a new external id (validate again after changing the trust
+    /// policy). On POST only `false` is taken.
     pub regenerate_external_id: Option<bool>,
 }
 
@@ -265,7 +265,7 @@ pub struct PcForm {
     /// Vigil's extension: at most 5 addresses; required when `sendAlerts`.
     #[schema(value_type = Option<Vec<String>>)]
     pub error_emails: Option<EmailList>,
-    /// PUT only: a new external id.
+    /// PUT: a new external id. On POST only `false` is taken.
     pub regenerate_external_id: Option<bool>,
 }
 
@@ -448,10 +448,10 @@ fn settings_of(
 ) -> Result<IntegrationSettings, ApiError> {
     let label = kind.label();
     let creating = existing.is_none();
-    if creating && form.regenerate_external_id.is_some() {
+    if creating && form.regenerate_external_id == Some(true) {
         return Err(ApiError::invalid_field(
             "regenerateExternalId",
-            "`regenerateExternalId` is for updates (PUT); a new integration gets an external id anyway",
+            "`regenerateExternalId` true is for updates (PUT); a new integration gets a new external id anyway",
         ));
     }
     let bucket_name = match (form.bucket_name, existing) {

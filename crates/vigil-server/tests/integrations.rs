@@ -877,7 +877,7 @@ fn field_errors(place: &Place) {
         &server,
         &token,
         VM,
-        &json!({"bucketName": "qualys-vm-findings", "bucketRegion": "eu-west-3", "roleArn": ROLE, "name": "defaults"}),
+        &json!({"bucketName": "qualys-vm-findings", "bucketRegion": "eu-west-3", "roleArn": ROLE, "name": "defaults", "regenerateExternalId": false}),
     );
     let got = server
         .get(
