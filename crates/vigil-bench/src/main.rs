@@ -11,6 +11,7 @@ use vigil_engine::Catalog;
 use vigil_model::Resource;
 
 mod qualys;
+mod s3_delivery;
 mod store;
 
 #[derive(Parser)]
@@ -49,6 +50,24 @@ enum What {
         /// replaced).
         #[arg(long)]
         postgres: Option<String>,
+    },
+    /// S3 delivery (issue 7): VM findings serialized + hashed + gzipped on
+    /// one thread; with `--endpoint` (moto), the objects written through the
+    /// Deliverer vs a plain `put_object`, and end to end.
+    S3Delivery {
+        #[arg(long, default_value_t = 20_000)]
+        hosts: usize,
+        #[arg(long, default_value_t = 25)]
+        per_host: usize,
+        #[arg(long, default_value_t = 1000)]
+        hosts_per_object: usize,
+        /// Write `.json` objects instead of `.gz`.
+        #[arg(long)]
+        no_compress: bool,
+        /// An S3/STS endpoint (a moto server) for the end-to-end part; the
+        /// operator's credentials come from the standard chain.
+        #[arg(long)]
+        endpoint: Option<String>,
     },
     /// Writes a SQLite store of resources × per-resource evaluations to
     /// serve (the data API benchmark, bench/api).
@@ -106,6 +125,24 @@ fn main() -> Result<()> {
         } => {
             let rt = runtime()?;
             rt.block_on(store::seed(&db, resources, per_resource))?;
+        }
+        What::S3Delivery {
+            hosts,
+            per_host,
+            hosts_per_object,
+            no_compress,
+            endpoint,
+        } => {
+            // The serialization part runs on this thread; the runtime
+            // serves the S3 part.
+            let rt = runtime()?;
+            rt.block_on(s3_delivery::run(s3_delivery::Options {
+                hosts,
+                per_host,
+                hosts_per_object: hosts_per_object.max(1),
+                compress: !no_compress,
+                endpoint,
+            }))?;
         }
         What::QualysStore {
             detections,

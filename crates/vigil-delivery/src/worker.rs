@@ -624,7 +624,12 @@ async fn send(
                 };
                 match result {
                     Ok(()) => {
-                        store.outbox_delivered(object.id, Utc::now()).await?;
+                        match store.outbox_delivered(object.id, Utc::now()).await {
+                            // The integration was deleted while the object
+                            // was on its way: nothing is left to mark.
+                            Ok(()) | Err(StoreError::NotFound(_)) => {}
+                            Err(e) => return Err(e),
+                        }
                         if integration.state == IntegrationState::Error
                             && !failed_now.contains_key(&integration.id)
                         {
@@ -687,7 +692,11 @@ async fn failed(
     let wait = backoff(config, object.attempts);
     store
         .outbox_retry(object.id, &error.message, now + chrono_duration(wait))
-        .await?;
+        .await
+        .or_else(|e| match e {
+            StoreError::NotFound(_) => Ok(()),
+            e => Err(e),
+        })?;
     if !error.problem.needs_human() {
         return Ok(false);
     }

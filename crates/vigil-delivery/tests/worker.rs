@@ -165,6 +165,54 @@ fn audit() -> AuditEntry {
     AuditEntry::now("tester", "test", "test", serde_json::json!({}))
 }
 
+/// A fresh PostgreSQL database (dropped by [`Postgres::drop`]), when
+/// `VIGIL_TEST_POSTGRES_URL` is set.
+struct Postgres {
+    admin: String,
+    name: String,
+    store: Arc<dyn Store>,
+}
+
+impl Postgres {
+    async fn fresh() -> Option<Postgres> {
+        use sqlx::Connection;
+        let Ok(admin) = std::env::var("VIGIL_TEST_POSTGRES_URL") else {
+            eprintln!("VIGIL_TEST_POSTGRES_URL is not set: the PostgreSQL run was skipped (scripts/test sets it)");
+            return None;
+        };
+        let name = format!("vigil_delivery_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create a database");
+        let (base, _) = admin.rsplit_once('/').expect("a database in the URL");
+        let url = format!("{base}/{name}");
+        let store = vigil_store_postgres::PgStore::connect(&url)
+            .await
+            .expect("open the store");
+        Some(Postgres {
+            admin,
+            name,
+            store: Arc::new(store),
+        })
+    }
+
+    async fn drop(self) {
+        use sqlx::Connection;
+        drop(self.store);
+        let mut conn = sqlx::PgConnection::connect(&self.admin)
+            .await
+            .expect("connect");
+        let _ = sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await;
+    }
+}
+
 async fn store() -> Arc<dyn Store> {
     Arc::new(SqliteStore::open_memory().await.expect("a store"))
 }
@@ -260,7 +308,20 @@ fn hosts_of(lines: &[Value]) -> Vec<i64> {
 #[tokio::test]
 async fn vm_findings_follow_the_filter_and_are_not_sent_twice() {
     let Some(moto) = moto() else { return };
-    let store = store().await;
+    vm_case(store().await, moto).await;
+}
+
+#[tokio::test]
+async fn vm_findings_follow_the_filter_and_are_not_sent_twice_on_postgres() {
+    let Some(moto) = moto() else { return };
+    let Some(db) = Postgres::fresh().await else {
+        return;
+    };
+    vm_case(db.store.clone(), moto).await;
+    db.drop().await;
+}
+
+async fn vm_case(store: Arc<dyn Store>, moto: String) {
     let bucket = Bucket::create(&moto, "vm").await;
     let deliverer = Arc::new(Deliverer::new(AwsSettings {
         endpoint_url: Some(moto.clone()),
@@ -553,7 +614,20 @@ async fn vigil_evaluations_are_delivered_as_ocsf_detection_findings() {
 #[tokio::test]
 async fn pc_posture_follows_cips_policies_and_filter_at_once() {
     let Some(moto) = moto() else { return };
-    let store = store().await;
+    pc_case(store().await, moto).await;
+}
+
+#[tokio::test]
+async fn pc_posture_follows_cips_policies_and_filter_at_once_on_postgres() {
+    let Some(moto) = moto() else { return };
+    let Some(db) = Postgres::fresh().await else {
+        return;
+    };
+    pc_case(db.store.clone(), moto).await;
+    db.drop().await;
+}
+
+async fn pc_case(store: Arc<dyn Store>, moto: String) {
     let bucket = Bucket::create(&moto, "pc").await;
     let deliverer = Arc::new(Deliverer::new(AwsSettings {
         endpoint_url: Some(moto),
