@@ -868,7 +868,7 @@ async fn register(
         .map_err(|e| store_error(kind, &settings.name, e))?;
     d.wake.notify_one();
     Ok((
-        StatusCode::CREATED,
+        StatusCode::OK,
         Json(Registered {
             integration_id: created.id,
             external_id: created.external_id,
@@ -1017,7 +1017,7 @@ async fn one(
     security(("bearer" = ["manage_integrations"])),
     request_body = VmForm,
     responses(
-        (status = 201, description = "Registered (not validated yet)", body = Registered),
+        (status = 200, description = "Registered (not validated yet)", body = Registered),
         (status = 400, description = "A field is missing or invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1163,7 +1163,7 @@ pub async fn vm_delete(
     security(("bearer" = ["manage_integrations"])),
     request_body = PcForm,
     responses(
-        (status = 201, description = "Registered (not validated yet)", body = Registered),
+        (status = 200, description = "Registered (not validated yet)", body = Registered),
         (status = 400, description = "A field is missing or invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1316,7 +1316,7 @@ pub async fn pc_delete(
     security(("bearer" = ["manage_integrations"])),
     request_body = PcForm,
     responses(
-        (status = 201, description = "Registered (not validated yet)", body = Registered),
+        (status = 200, description = "Registered (not validated yet)", body = Registered),
         (status = 400, description = "A field is missing or invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1779,7 +1779,7 @@ async fn set_filter(
     security(("bearer" = ["manage_integrations"])),
     request_body(content = Vec<CipsFilterForm>, description = "`[{flags}]` (or one object); absent flags are true"),
     responses(
-        (status = 201, description = "Created", body = CipsFilter),
+        (status = 200, description = "Created", body = CipsFilter),
         (status = 400, description = "The body is invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1808,7 +1808,7 @@ pub async fn cips_create(
         "cips.filter.create",
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(filter_view(&state, &config))))
+    Ok((StatusCode::OK, Json(filter_view(&state, &config))))
 }
 
 /// Updates the CIPS filter configuration (absent flags keep their value);
