@@ -234,8 +234,8 @@ pub struct VmForm {
     /// one comma-separated text.
     #[schema(value_type = Option<Vec<String>>, example = json!(["secops@example.com"]))]
     pub error_emails: Option<EmailList>,
-    /// PUT only: a new external id (validate again after changing the trust
-    /// policy).
+    /// PUT: a new external id (validate again after changing the trust
+    /// policy). On POST only `false` is taken.
     pub regenerate_external_id: Option<bool>,
 }
 
@@ -265,7 +265,7 @@ pub struct PcForm {
     /// Vigil's extension: at most 5 addresses; required when `sendAlerts`.
     #[schema(value_type = Option<Vec<String>>)]
     pub error_emails: Option<EmailList>,
-    /// PUT only: a new external id.
+    /// PUT: a new external id. On POST only `false` is taken.
     pub regenerate_external_id: Option<bool>,
 }
 
@@ -448,10 +448,10 @@ fn settings_of(
 ) -> Result<IntegrationSettings, ApiError> {
     let label = kind.label();
     let creating = existing.is_none();
-    if creating && form.regenerate_external_id.is_some() {
+    if creating && form.regenerate_external_id == Some(true) {
         return Err(ApiError::invalid_field(
             "regenerateExternalId",
-            "`regenerateExternalId` is for updates (PUT); a new integration gets an external id anyway",
+            "`regenerateExternalId` true is for updates (PUT); a new integration gets a new external id anyway",
         ));
     }
     let bucket_name = match (form.bucket_name, existing) {
@@ -868,7 +868,7 @@ async fn register(
         .map_err(|e| store_error(kind, &settings.name, e))?;
     d.wake.notify_one();
     Ok((
-        StatusCode::CREATED,
+        StatusCode::OK,
         Json(Registered {
             integration_id: created.id,
             external_id: created.external_id,
@@ -1017,7 +1017,7 @@ async fn one(
     security(("bearer" = ["manage_integrations"])),
     request_body = VmForm,
     responses(
-        (status = 201, description = "Registered (not validated yet)", body = Registered),
+        (status = 200, description = "Registered (not validated yet)", body = Registered),
         (status = 400, description = "A field is missing or invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1163,7 +1163,7 @@ pub async fn vm_delete(
     security(("bearer" = ["manage_integrations"])),
     request_body = PcForm,
     responses(
-        (status = 201, description = "Registered (not validated yet)", body = Registered),
+        (status = 200, description = "Registered (not validated yet)", body = Registered),
         (status = 400, description = "A field is missing or invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1316,7 +1316,7 @@ pub async fn pc_delete(
     security(("bearer" = ["manage_integrations"])),
     request_body = PcForm,
     responses(
-        (status = 201, description = "Registered (not validated yet)", body = Registered),
+        (status = 200, description = "Registered (not validated yet)", body = Registered),
         (status = 400, description = "A field is missing or invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1779,7 +1779,7 @@ async fn set_filter(
     security(("bearer" = ["manage_integrations"])),
     request_body(content = Vec<CipsFilterForm>, description = "`[{flags}]` (or one object); absent flags are true"),
     responses(
-        (status = 201, description = "Created", body = CipsFilter),
+        (status = 200, description = "Created", body = CipsFilter),
         (status = 400, description = "The body is invalid (the field is named)", body = ApiError),
         (status = 401, description = "No valid token", body = ApiError),
         (status = 403, description = "The caller's role lacks manage_integrations", body = ApiError),
@@ -1808,7 +1808,7 @@ pub async fn cips_create(
         "cips.filter.create",
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(filter_view(&state, &config))))
+    Ok((StatusCode::OK, Json(filter_view(&state, &config))))
 }
 
 /// Updates the CIPS filter configuration (absent flags keep their value);

@@ -140,7 +140,7 @@ fn login_and_me(place: &Place) {
         (&me["username"], &me["role"]),
         (&"admin".into(), &"manager".into())
     );
-    assert_eq!(me["permissions"].as_array().map(Vec::len), Some(14), "{me}");
+    assert_eq!(me["permissions"].as_array().map(Vec::len), Some(15), "{me}");
     assert_eq!(me["tags"], serde_json::json!([]));
 
     server

@@ -307,7 +307,7 @@ fn users_and_roles(place: &Place) {
 
     // Every permission is listed for role editors.
     let permissions = server.get("/api/v1/permissions", Some(&sub)).json();
-    assert_eq!(permissions.as_array().map(Vec::len), Some(14));
+    assert_eq!(permissions.as_array().map(Vec::len), Some(15));
     assert!(permissions[0]["description"].is_string());
 }
 
