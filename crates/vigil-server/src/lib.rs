@@ -94,6 +94,8 @@ pub struct DeliverySettings {
     pub run: bool,
     /// How often the loop looks for changes and due objects.
     pub tick: Duration,
+    /// At most this many hosts (or findings) per object (default 1000).
+    pub max_object_lines: usize,
 }
 
 impl Default for DeliverySettings {
@@ -104,6 +106,7 @@ impl Default for DeliverySettings {
             smtp: None,
             run: true,
             tick: Duration::from_secs(1),
+            max_object_lines: 1000,
         }
     }
 }
@@ -212,6 +215,15 @@ pub struct Server {
         data::policy, data::evaluations, data::counts, datalists::download,
         saved_searches::create, saved_searches::list, saved_searches::get,
         saved_searches::delete, saved_searches::share, saved_searches::unshare,
+        integrations::vm_register, integrations::vm_validate, integrations::vm_update,
+        integrations::vm_list, integrations::vm_get, integrations::vm_delete,
+        integrations::pc_register, integrations::pc_validate, integrations::pc_update,
+        integrations::pc_list, integrations::pc_get, integrations::pc_delete,
+        integrations::ocsf_register, integrations::ocsf_validate, integrations::ocsf_update,
+        integrations::ocsf_list, integrations::ocsf_get, integrations::ocsf_delete,
+        integrations::cips_add_policies, integrations::cips_delete_policies,
+        integrations::cips_delete_policies_at_config, integrations::cips_create,
+        integrations::cips_update, integrations::cips_get,
     ),
     components(schemas(ApiError, auth::Me, auth::LoginForm, Status)),
     modifiers(&BearerAuth),
@@ -225,6 +237,7 @@ pub struct Server {
         (name = "controls", description = "Copies, user-defined controls, criticality, custom policies, re-evaluation"),
         (name = "data", description = "Resources, controls, policies, evaluations, counts and datalists"),
         (name = "saved searches", description = "Named queries, private or shared"),
+        (name = "s3 integrations", description = "Seed 000's AWS S3 delivery: VM, PC and OCSF integrations, CIPS policies and filter (see docs/s3-delivery.md)"),
     )
 )]
 pub struct ApiDoc;
@@ -535,6 +548,7 @@ impl Server {
                 .unwrap_or_else(worker::default_node_id);
             let mut dc = vigil_delivery::worker::DeliveryConfig::new(&node, customer);
             dc.tick = config.delivery.tick;
+            dc.max_object_lines = config.delivery.max_object_lines.max(1);
             (
                 dc,
                 config

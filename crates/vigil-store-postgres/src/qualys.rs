@@ -15,7 +15,7 @@ use vigil_store::qualys::{
 use vigil_store::search::count;
 use vigil_store::StoreError;
 
-type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
 /// Binds column `i` of `rows` as one array of its type.
 fn bind_column<'q>(
@@ -104,7 +104,7 @@ async fn with_ids(
     Ok(())
 }
 
-struct Read<'r>(&'r PgRow);
+pub(crate) struct Read<'r>(pub(crate) &'r PgRow);
 
 impl Columns for Read<'_> {
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
@@ -130,7 +130,7 @@ impl QualysStore for PgStore {
         batch: &QualysBatch,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let plan = qualys::plan(batch)?;
+        let plan = qualys::plan(batch, now)?;
         if plan.rows.is_empty() {
             return Ok(0);
         }

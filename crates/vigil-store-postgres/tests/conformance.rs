@@ -173,3 +173,14 @@ fn database_names_replace_the_path() {
     );
     assert_eq!(with_database("postgres://u@h:5", "x"), "postgres://u@h:5/x");
 }
+
+#[tokio::test]
+async fn delivery_on_a_fresh_database() {
+    with_fresh_database("delivery", |url| async move {
+        let store = PgStore::connect(&url).await.unwrap();
+        vigil_store::conformance::qualys_posture_history(&store).await;
+        vigil_store::conformance::delivery(&store).await;
+        store.close().await;
+    })
+    .await;
+}

@@ -90,6 +90,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "qualys_connectors",
         sql: include_str!("../migrations/0010_qualys_connectors.sql"),
     },
+    Migration {
+        version: 11,
+        name: "delivery",
+        sql: include_str!("../migrations/0011_delivery.sql"),
+    },
 ];
 
 /// The SQLite store.

@@ -17,7 +17,7 @@ use vigil_store::StoreError;
 /// SQLite's limit of bound variables in one statement.
 const MAX_BINDS: usize = 32_766;
 
-fn bind<'q>(q: SqliteQuery<'q>, v: &'q Value<'q>) -> SqliteQuery<'q> {
+pub(crate) fn bind<'q>(q: SqliteQuery<'q>, v: &'q Value<'q>) -> SqliteQuery<'q> {
     match v {
         Value::Int(i) => q.bind(*i),
         Value::Real(r) => q.bind(*r),
@@ -80,7 +80,7 @@ async fn with_ids(
     Ok(())
 }
 
-struct Read<'r>(&'r SqliteRow);
+pub(crate) struct Read<'r>(pub(crate) &'r SqliteRow);
 
 impl Columns for Read<'_> {
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
@@ -106,7 +106,7 @@ impl QualysStore for SqliteStore {
         batch: &QualysBatch,
         now: Timestamp,
     ) -> Result<u64, StoreError> {
-        let plan = qualys::plan(batch)?;
+        let plan = qualys::plan(batch, now)?;
         if plan.rows.is_empty() {
             return Ok(0);
         }

@@ -163,3 +163,10 @@ async fn a_file_that_is_not_a_database_is_an_open_error() {
     std::fs::write(&path, vec![b'x'; 8192]).unwrap();
     assert_open_error(&path, "a file of garbage is not a database").await;
 }
+
+#[tokio::test]
+async fn delivery_on_a_fresh_store() {
+    let store = SqliteStore::open_memory().await.unwrap();
+    vigil_store::conformance::qualys_posture_history(&store).await;
+    vigil_store::conformance::delivery(&store).await;
+}

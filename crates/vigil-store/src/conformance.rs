@@ -20,6 +20,10 @@ use crate::data::{
     DataFilter, DateField, DateRange, EvaluationItem, EvaluationSort, Key, KeyValue, PageRequest,
     ResourceSort,
 };
+use crate::delivery::{
+    BaseCategory, CipsConfig, HostKey, Integration, IntegrationKind, IntegrationSettings,
+    IntegrationState, NewObject, PlanCommit, PostureRow, CIPS_CONFIG_ID,
+};
 use crate::exceptions::{ExceptionRecord, ExceptionStatus, Reason, RefreshSummary, Scope};
 use crate::qualys::InstanceVulnerability;
 use crate::saved_searches::{NewSavedSearch, SavedSearch};
@@ -64,6 +68,8 @@ pub async fn run_all(store: &dyn Store) {
     data_reads(store).await;
     saved_searches(store).await;
     qualys(store).await;
+    qualys_posture_history(store).await;
+    delivery(store).await;
 }
 
 /// `t(h)`: a fixed instant plus `h` hours.
@@ -3563,4 +3569,1423 @@ pub async fn qualys(store: &dyn Store) {
     assert!(matching_instances(store, "vulnerability.qid:400")
         .await
         .is_empty());
+}
+
+// --- S3 delivery (issue 7) -------------------------------------------------
+
+fn delivery_settings(name: &str) -> IntegrationSettings {
+    IntegrationSettings {
+        name: name.into(),
+        bucket_name: "qualys-findings".into(),
+        bucket_region: "us-east-1".into(),
+        role_arn: "arn:aws:iam::111122223333:role/qualys-s3".into(),
+        compress_data: true,
+        min_severity: 3,
+        base_category: BaseCategory::Potential,
+        result_section_needed: true,
+        send_vuln_info: false,
+        send_alerts: true,
+        error_emails: vec!["ops@example.com".into(), "sec@example.com".into()],
+    }
+}
+
+/// An instant `s` seconds after `t(h)`.
+fn ts(hours: i64, seconds: i64) -> Timestamp {
+    t(hours) + Duration::seconds(seconds)
+}
+
+fn object(key: &str, body: Vec<u8>, items: u32) -> NewObject {
+    NewObject {
+        key: key.into(),
+        body,
+        content_type: "application/json".into(),
+        content_encoding: Some("gzip".into()),
+        items,
+    }
+}
+
+async fn integration_of(store: &dyn Store, kind: IntegrationKind, id: i64) -> Integration {
+    store
+        .integration(kind, id)
+        .await
+        .expect("integration")
+        .unwrap_or_else(|| panic!("{} integration {id} is missing", kind.label()))
+}
+
+async fn commit(
+    store: &dyn Store,
+    id: i64,
+    from: Timestamp,
+    to: Timestamp,
+    objects: &[NewObject],
+    subjects: &[(String, i64)],
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    store
+        .commit_plan(
+            PlanCommit {
+                integration_id: id,
+                expected_watermark: from,
+                watermark: to,
+                objects,
+                subjects,
+            },
+            now,
+        )
+        .await
+}
+
+fn subjects(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    pairs.iter().map(|(s, h)| (s.to_string(), *h)).collect()
+}
+
+async fn due_keys(store: &dyn Store, now: Timestamp) -> Vec<String> {
+    store
+        .outbox_due(now, 100)
+        .await
+        .expect("outbox_due")
+        .into_iter()
+        .map(|o| o.key)
+        .collect()
+}
+
+/// S3 delivery in the store: integrations (created, read, changed with the
+/// validation rules, deleted, failed and recovered once per problem), the
+/// CIPS configuration (filter id set once, at most 100 policies, PC
+/// watermarks reset), plans committed against their watermark, subject
+/// hashes, the outbox (due order, retries, delivery counters, only
+/// validated integrations), the planner's lease, and the planner's reads
+/// (changed hosts by page, host findings, postures, changed evaluations).
+pub async fn delivery(store: &dyn Store) {
+    delivery_integrations(store).await;
+    delivery_cips(store).await;
+    delivery_outbox(store).await;
+    delivery_lease(store).await;
+    delivery_reads(store).await;
+    delivery_evaluations(store).await;
+}
+
+const EPOCH: Timestamp = Timestamp::UNIX_EPOCH;
+
+async fn delivery_integrations(store: &dyn Store) {
+    use IntegrationKind::*;
+    let created_before = audited(store, "integration.").await;
+    let vm = store
+        .create_integration(
+            Vm,
+            &delivery_settings("vm-one"),
+            "POD1-250021-aaaa",
+            t(2001),
+            &audit("integration.create", "integration:vm-one"),
+        )
+        .await
+        .expect("create VM integration");
+    assert!(vm.id > 0);
+    assert_eq!(vm.kind, Vm);
+    assert_eq!(vm.settings, delivery_settings("vm-one"));
+    assert_eq!(vm.external_id, "POD1-250021-aaaa");
+    assert!(!vm.validated);
+    assert_eq!(vm.state, IntegrationState::Pending);
+    assert_eq!(
+        (vm.problem.clone(), vm.alerted_problem.clone()),
+        (None, None)
+    );
+    assert_eq!((vm.created, vm.updated), (t(2001), t(2001)));
+    assert_eq!(
+        (vm.last_delivery, vm.objects_delivered, vm.items_delivered),
+        (None, 0, 0)
+    );
+    assert_eq!(integration_of(store, Vm, vm.id).await, vm);
+    assert_eq!(store.watermark(vm.id).await.expect("watermark"), EPOCH);
+
+    // A name is unique per kind: taken for VM, free for PC.
+    match store
+        .create_integration(
+            Vm,
+            &delivery_settings("vm-one"),
+            "POD1-250021-bbbb",
+            t(2001),
+            &audit("integration.create", "integration:vm-one"),
+        )
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("vm-one"), "{m}"),
+        other => panic!("a taken name: {other:?}"),
+    }
+    let pc = store
+        .create_integration(
+            Pc,
+            &delivery_settings("vm-one"),
+            "POD1-250021-cccc",
+            t(2001),
+            &audit("integration.create", "integration:pc"),
+        )
+        .await
+        .expect("create PC integration");
+    assert_ne!(pc.id, vm.id);
+    let mut bad = delivery_settings("bad");
+    bad.min_severity = 0;
+    match store
+        .create_integration(
+            Vm,
+            &bad,
+            "x",
+            t(2001),
+            &audit("integration.create", "integration:bad"),
+        )
+        .await
+    {
+        Err(StoreError::Invalid(m)) => assert!(m.contains("minSeverity"), "{m}"),
+        other => panic!("severity 0: {other:?}"),
+    }
+    let other = store
+        .create_integration(
+            Vm,
+            &delivery_settings("vm-two"),
+            "POD1-250021-dddd",
+            t(2001),
+            &audit("integration.create", "integration:vm-two"),
+        )
+        .await
+        .expect("create second VM integration");
+    assert_eq!(store.integration(Pc, vm.id).await.expect("read"), None);
+    let ids = |v: Vec<Integration>| v.into_iter().map(|i| i.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.integrations(Some(Vm)).await.expect("list")),
+        vec![vm.id, other.id]
+    );
+    assert_eq!(
+        ids(store.integrations(Some(Pc)).await.expect("list")),
+        vec![pc.id]
+    );
+    assert_eq!(
+        ids(store.integrations(None).await.expect("list")),
+        vec![vm.id, pc.id, other.id]
+    );
+    assert_eq!(audited(store, "integration.").await, created_before + 3);
+
+    // Validation, then changes: what needs validating again and what not.
+    store
+        .mark_validated(Vm, vm.id, t(2002), &audit("integration.validate", "v"))
+        .await
+        .expect("validate");
+    let v = integration_of(store, Vm, vm.id).await;
+    assert!(v.validated);
+    assert_eq!((v.state, v.updated), (IntegrationState::Active, t(2002)));
+    match store
+        .mark_validated(Vm, 987_654, t(2002), &audit("integration.validate", "v"))
+        .await
+    {
+        Err(StoreError::NotFound(m)) => assert!(m.contains("987654"), "{m}"),
+        other => panic!("validating a missing integration: {other:?}"),
+    }
+    commit(
+        store,
+        vm.id,
+        EPOCH,
+        t(2002),
+        &[],
+        &subjects(&[("h", 1)]),
+        t(2002),
+    )
+    .await
+    .expect("plan");
+    assert_eq!(store.watermark(vm.id).await.expect("watermark"), t(2002));
+
+    let mut quieter = delivery_settings("vm-one");
+    quieter.min_severity = 4;
+    quieter.compress_data = false;
+    let u = store
+        .update_integration(
+            Vm,
+            vm.id,
+            &quieter,
+            None,
+            t(2003),
+            &audit("integration.update", "u"),
+        )
+        .await
+        .expect("update");
+    assert_eq!(u.settings, quieter);
+    assert!(u.validated, "a filter change keeps the validation");
+    assert_eq!(
+        (u.state, u.updated, u.created),
+        (IntegrationState::Active, t(2003), t(2001))
+    );
+    assert_eq!(
+        store.watermark(vm.id).await.expect("watermark"),
+        EPOCH,
+        "every change plans again from the epoch"
+    );
+    assert_eq!(
+        store
+            .subject_hashes(vm.id, &["h".to_string()])
+            .await
+            .expect("hashes")
+            .get("h"),
+        Some(&1),
+        "subject hashes are kept"
+    );
+
+    for (what, change) in [
+        ("bucket", 0),
+        ("region", 1),
+        ("role", 2),
+        ("external id", 3),
+    ] {
+        store
+            .mark_validated(Vm, vm.id, t(2003), &audit("integration.validate", "v"))
+            .await
+            .expect("validate");
+        let mut s = quieter.clone();
+        match change {
+            0 => s.bucket_name = "another-bucket".into(),
+            1 => s.bucket_region = "eu-west-1".into(),
+            2 => s.role_arn = "arn:aws:iam::111122223333:role/other".into(),
+            _ => {}
+        }
+        let new_id = (change == 3).then_some("POD1-250021-eeee");
+        let u = store
+            .update_integration(
+                Vm,
+                vm.id,
+                &s,
+                new_id,
+                t(2004),
+                &audit("integration.update", "u"),
+            )
+            .await
+            .expect("update");
+        assert!(!u.validated, "{what}: validated again");
+        assert_eq!(u.state, IntegrationState::Pending, "{what}");
+        if change == 3 {
+            assert_eq!(u.external_id, "POD1-250021-eeee");
+        } else {
+            assert_eq!(
+                u.external_id, v.external_id,
+                "{what}: the external id stays"
+            );
+        }
+        quieter = s;
+    }
+    let before = integration_of(store, Vm, other.id).await;
+    match store
+        .update_integration(
+            Vm,
+            other.id,
+            &delivery_settings("vm-one"),
+            None,
+            t(2004),
+            &audit("integration.update", "u"),
+        )
+        .await
+    {
+        Err(StoreError::Conflict(m)) => assert!(m.contains("vm-one"), "{m}"),
+        other => panic!("renaming onto a taken name: {other:?}"),
+    }
+    assert_eq!(integration_of(store, Vm, other.id).await, before);
+    match store
+        .update_integration(
+            Pc,
+            vm.id,
+            &quieter,
+            None,
+            t(2004),
+            &audit("integration.update", "u"),
+        )
+        .await
+    {
+        Err(StoreError::NotFound(m)) => assert!(m.contains(&vm.id.to_string()), "{m}"),
+        other => panic!("updating under the wrong kind: {other:?}"),
+    }
+
+    // Failures: only a validated integration goes to Error; each problem
+    // is alerted once until the integration recovers.
+    assert!(!store
+        .integration_failed(vm.id, "AccessDenied", "denied", t(2005))
+        .await
+        .expect("failed"));
+    assert_eq!(
+        integration_of(store, Vm, vm.id).await.state,
+        IntegrationState::Pending
+    );
+    store
+        .mark_validated(Vm, vm.id, t(2005), &audit("integration.validate", "v"))
+        .await
+        .expect("validate");
+    assert!(store
+        .integration_failed(
+            vm.id,
+            "AccessDenied",
+            "the role denies s3:PutObject",
+            t(2005)
+        )
+        .await
+        .expect("failed"));
+    let f = integration_of(store, Vm, vm.id).await;
+    assert_eq!(f.state, IntegrationState::Error);
+    assert_eq!(f.problem.as_deref(), Some("the role denies s3:PutObject"));
+    assert_eq!(f.alerted_problem.as_deref(), Some("AccessDenied"));
+    assert!(f.validated);
+    assert!(!store
+        .integration_failed(
+            vm.id,
+            "AccessDenied",
+            "the role denies s3:PutObject",
+            t(2005)
+        )
+        .await
+        .expect("failed"));
+    assert!(store
+        .integration_failed(vm.id, "NoSuchBucket", "no bucket", t(2006))
+        .await
+        .expect("failed"));
+    store
+        .integration_recovered(vm.id, t(2006))
+        .await
+        .expect("recovered");
+    let r = integration_of(store, Vm, vm.id).await;
+    assert_eq!(
+        (r.state, r.problem.clone(), r.alerted_problem.clone()),
+        (IntegrationState::Active, None, None)
+    );
+    store
+        .integration_recovered(vm.id, t(2006))
+        .await
+        .expect("recovered again is a no-op");
+    assert!(store
+        .integration_failed(vm.id, "NoSuchBucket", "no bucket", t(2007))
+        .await
+        .expect("failed"));
+    assert!(matches!(
+        store.integration_failed(987_654, "x", "y", t(2007)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Deleting: gone, with its plan state; twice is NotFound.
+    let audits = audited(store, "integration.").await;
+    store
+        .delete_integration(Vm, other.id, &audit("integration.delete", "d"))
+        .await
+        .expect("delete");
+    assert_eq!(store.integration(Vm, other.id).await.expect("read"), None);
+    assert!(matches!(
+        store
+            .delete_integration(Vm, other.id, &audit("integration.delete", "d"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.watermark(other.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(audited(store, "integration.").await, audits + 1);
+}
+
+async fn delivery_cips(store: &dyn Store) {
+    let empty = store.cips_config().await.expect("cips_config");
+    assert_eq!(empty, CipsConfig::default());
+    let pc = store
+        .integrations(Some(IntegrationKind::Pc))
+        .await
+        .expect("list")[0]
+        .id;
+    let vm = store
+        .integrations(Some(IntegrationKind::Vm))
+        .await
+        .expect("list")[0]
+        .id;
+    let audits = audited(store, "cips.").await;
+
+    // Policies before any filter: kept, once each, ascending.
+    let c = store
+        .add_cips_policies(
+            &[4771746, 3606517, 3606517],
+            t(2010),
+            &audit("cips.policy.add", "c"),
+        )
+        .await
+        .expect("add policies");
+    assert_eq!(c.policies, vec![3606517, 4771746]);
+    assert_eq!(c.id, None);
+
+    // The filter gets its id once; a change keeps it and moves last_updated.
+    commit(store, pc, EPOCH, t(2010), &[], &[], t(2010))
+        .await
+        .expect("plan PC");
+    commit(store, vm, EPOCH, t(2010), &[], &[], t(2010))
+        .await
+        .expect("plan VM");
+    let c = store
+        .set_cips_filter(false, true, true, true, t(2011), &audit("cips.filter", "c"))
+        .await
+        .expect("filter");
+    let id = c.id.expect("the filter has an id");
+    assert_eq!(id, CIPS_CONFIG_ID);
+    assert_eq!(
+        (
+            c.include_evidence_data,
+            c.include_fail_posture,
+            c.include_pass_posture,
+            c.include_error_posture,
+            c.last_updated
+        ),
+        (false, true, true, true, Some(t(2011)))
+    );
+    assert_eq!(c.policies, vec![3606517, 4771746]);
+    assert_eq!(
+        store.watermark(pc).await.expect("watermark"),
+        EPOCH,
+        "the filter applies at once to PC"
+    );
+    assert_eq!(
+        store.watermark(vm).await.expect("watermark"),
+        t(2010),
+        "VM is not concerned"
+    );
+    let c = store
+        .set_cips_filter(
+            false,
+            false,
+            true,
+            true,
+            t(2012),
+            &audit("cips.filter", "c"),
+        )
+        .await
+        .expect("filter again");
+    assert_eq!(c.id, Some(id));
+    assert!(!c.include_fail_posture);
+    assert_eq!(c.last_updated, Some(t(2012)));
+    assert_eq!(store.cips_config().await.expect("cips_config"), c);
+
+    // At most 100 policies: refused whole past the limit.
+    commit(store, pc, EPOCH, t(2012), &[], &[], t(2012))
+        .await
+        .expect("plan PC");
+    let more: Vec<i64> = (1..=98).collect();
+    let c = store
+        .add_cips_policies(&more, t(2013), &audit("cips.policy.add", "c"))
+        .await
+        .expect("add 98");
+    assert_eq!(c.policies.len(), 100);
+    assert_eq!(c.last_updated, Some(t(2013)));
+    assert_eq!(store.watermark(pc).await.expect("watermark"), EPOCH);
+    match store
+        .add_cips_policies(&[5000, 4771746], t(2014), &audit("cips.policy.add", "c"))
+        .await
+    {
+        Err(StoreError::Invalid(m)) => {
+            assert!(m.contains("100") && m.contains("101"), "{m}")
+        }
+        other => panic!("a 101st policy: {other:?}"),
+    }
+    assert_eq!(store.cips_config().await.expect("cips").policies.len(), 100);
+    store
+        .add_cips_policies(&[4771746], t(2014), &audit("cips.policy.add", "c"))
+        .await
+        .expect("adding a policy already there at the limit");
+    assert!(matches!(
+        store
+            .add_cips_policies(&[0], t(2014), &audit("cips.policy.add", "c"))
+            .await,
+        Err(StoreError::Invalid(_))
+    ));
+
+    // Removal: absent policies are ignored, twice is fine.
+    for _ in 0..2 {
+        let c = store
+            .remove_cips_policies(&[1, 2, 777_777], t(2015), &audit("cips.policy.remove", "c"))
+            .await
+            .expect("remove");
+        assert_eq!(c.policies.len(), 98);
+        assert!(!c.policies.contains(&1) && c.policies.contains(&3));
+    }
+    let all: Vec<i64> = store.cips_config().await.expect("cips").policies;
+    let c = store
+        .remove_cips_policies(&all, t(2016), &audit("cips.policy.remove", "c"))
+        .await
+        .expect("remove all");
+    assert!(c.policies.is_empty());
+    assert_eq!(c.id, Some(id), "the filter stays");
+    assert_eq!(audited(store, "cips.").await, audits + 8);
+}
+
+async fn delivery_outbox(store: &dyn Store) {
+    use IntegrationKind::*;
+    let settings = delivery_settings("outbox");
+    let a = store
+        .create_integration(
+            Vm,
+            &settings,
+            "POD1-1-a",
+            t(2020),
+            &audit("integration.create", "o"),
+        )
+        .await
+        .expect("create")
+        .id;
+    let pending = store
+        .create_integration(
+            Ocsf,
+            &settings,
+            "POD1-1-b",
+            t(2020),
+            &audit("integration.create", "o"),
+        )
+        .await
+        .expect("create")
+        .id;
+    store
+        .mark_validated(Vm, a, t(2020), &audit("integration.validate", "o"))
+        .await
+        .expect("validate");
+
+    // A plan: objects due now, hashes (the last of a subject given twice),
+    // the watermark.
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let objects = [
+        object("qualys_vm_findings/2026-06-01/one.gz", big.clone(), 2),
+        object("qualys_vm_findings/2026-06-01/two.gz", b"{}".to_vec(), 3),
+    ];
+    let names = vec!["host:a".to_string(), "host:b".to_string()];
+    assert!(store
+        .subject_hashes(a, &names)
+        .await
+        .expect("hashes")
+        .is_empty());
+    commit(
+        store,
+        a,
+        EPOCH,
+        t(2021),
+        &objects,
+        &subjects(&[("host:a", 1), ("host:b", 2), ("host:a", 3)]),
+        t(2021),
+    )
+    .await
+    .expect("plan");
+    let hashes = store.subject_hashes(a, &names).await.expect("hashes");
+    assert_eq!(
+        hashes,
+        [("host:a".to_string(), 3), ("host:b".to_string(), 2)]
+            .into_iter()
+            .collect()
+    );
+    assert_eq!(store.watermark(a).await.expect("watermark"), t(2021));
+
+    // A plan from a stale watermark writes nothing.
+    match commit(
+        store,
+        a,
+        EPOCH,
+        t(2022),
+        &[object("stale", vec![1], 1)],
+        &subjects(&[("host:a", 9)]),
+        t(2022),
+    )
+    .await
+    {
+        Err(StoreError::Conflict(m)) => assert!(m.contains(&a.to_string()), "{m}"),
+        other => panic!("a stale plan: {other:?}"),
+    }
+    assert_eq!(store.outbox_pending(Some(a)).await.expect("pending"), 2);
+    assert_eq!(
+        store.subject_hashes(a, &names).await.expect("hashes")["host:a"],
+        3
+    );
+    assert_eq!(store.watermark(a).await.expect("watermark"), t(2021));
+    assert!(matches!(
+        commit(store, 987_654, EPOCH, t(1), &[], &[], t(1)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Many subjects in one plan.
+    let many: Vec<(String, i64)> = (0..2500).map(|i| (format!("qid:{i}"), i)).collect();
+    commit(store, a, t(2021), t(2021), &[], &many, t(2021))
+        .await
+        .expect("plan many");
+    let many_names: Vec<String> = many.iter().map(|(s, _)| s.clone()).collect();
+    let got = store.subject_hashes(a, &many_names).await.expect("hashes");
+    assert_eq!(got.len(), 2500);
+    assert_eq!(got["qid:2499"], 2499);
+
+    // Due objects, in order, as written.
+    let due = store.outbox_due(t(2021), 10).await.expect("due");
+    assert_eq!(due.len(), 2);
+    let one = &due[0];
+    assert_eq!(one.integration_id, a);
+    assert_eq!(one.key, "qualys_vm_findings/2026-06-01/one.gz");
+    assert!(one.body == big, "a body of megabytes comes back whole");
+    assert_eq!(one.content_type, "application/json");
+    assert_eq!(one.content_encoding.as_deref(), Some("gzip"));
+    assert_eq!((one.items, one.attempts), (2, 0));
+    assert_eq!((one.created, one.next_attempt), (t(2021), t(2021)));
+    assert_eq!(one.last_error, None);
+    assert!(due[0].id < due[1].id);
+    assert!(store.outbox_due(t(2020), 10).await.expect("due").is_empty());
+    assert_eq!(store.outbox_due(t(2021), 1).await.expect("due").len(), 1);
+
+    // Objects of an integration that is not validated wait.
+    commit(
+        store,
+        pending,
+        EPOCH,
+        t(2021),
+        &[object("ocsf/one.json", b"[]".to_vec(), 1)],
+        &[],
+        t(2021),
+    )
+    .await
+    .expect("plan pending");
+    assert_eq!(due_keys(store, t(2030)).await.len(), 2);
+    assert_eq!(
+        store.outbox_pending(Some(pending)).await.expect("pending"),
+        1
+    );
+    let all_pending = store.outbox_pending(None).await.expect("pending");
+    assert!(all_pending >= 3, "{all_pending}");
+
+    // A failed write is retried later; a confirmed one counts.
+    let (first, second) = (due[0].id, due[1].id);
+    store
+        .outbox_retry(first, "AccessDenied: s3:PutObject", t(2023))
+        .await
+        .expect("retry");
+    assert_eq!(
+        due_keys(store, t(2022)).await,
+        vec!["qualys_vm_findings/2026-06-01/two.gz"]
+    );
+    let again = store.outbox_due(t(2023), 10).await.expect("due");
+    assert_eq!(
+        again.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![second, first],
+        "by next attempt"
+    );
+    assert_eq!(again[1].attempts, 1);
+    assert_eq!(
+        again[1].last_error.as_deref(),
+        Some("AccessDenied: s3:PutObject")
+    );
+    store
+        .outbox_delivered(second, t(2024))
+        .await
+        .expect("delivered");
+    let i = integration_of(store, Vm, a).await;
+    assert_eq!(
+        (i.objects_delivered, i.items_delivered, i.last_delivery),
+        (1, 3, Some(t(2024)))
+    );
+    assert_eq!(store.outbox_pending(Some(a)).await.expect("pending"), 1);
+    assert!(matches!(
+        store.outbox_delivered(second, t(2024)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.outbox_retry(second, "x", t(2024)).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // In Error the backlog is still tried; once changed, it waits.
+    store
+        .integration_failed(a, "AccessDenied", "denied", t(2025))
+        .await
+        .expect("failed");
+    assert_eq!(due_keys(store, t(2030)).await.len(), 1);
+    let mut moved = settings.clone();
+    moved.bucket_name = "elsewhere".into();
+    store
+        .update_integration(
+            Vm,
+            a,
+            &moved,
+            None,
+            t(2026),
+            &audit("integration.update", "o"),
+        )
+        .await
+        .expect("update");
+    assert!(due_keys(store, t(2030)).await.is_empty());
+    assert_eq!(store.outbox_pending(Some(a)).await.expect("pending"), 1);
+    assert_eq!(
+        store.subject_hashes(a, &names).await.expect("hashes").len(),
+        2
+    );
+
+    // Deleting takes its outbox and hashes along.
+    store
+        .delete_integration(Vm, a, &audit("integration.delete", "o"))
+        .await
+        .expect("delete");
+    assert_eq!(store.outbox_pending(Some(a)).await.expect("pending"), 0);
+    assert!(store
+        .subject_hashes(a, &names)
+        .await
+        .expect("hashes")
+        .is_empty());
+    assert_eq!(
+        store.outbox_pending(Some(pending)).await.expect("pending"),
+        1
+    );
+    store
+        .delete_integration(Ocsf, pending, &audit("integration.delete", "o"))
+        .await
+        .expect("delete");
+}
+
+async fn delivery_lease(store: &dyn Store) {
+    let lease = |node: &'static str, at: Timestamp| async move {
+        store
+            .delivery_lease(node, at, 60_000)
+            .await
+            .expect("delivery_lease")
+    };
+    assert!(lease("node-a", ts(2030, 0)).await, "a free lease is taken");
+    assert!(!lease("node-b", ts(2030, 30)).await, "held by node-a");
+    assert!(lease("node-a", ts(2030, 30)).await, "renewed by its holder");
+    assert!(!lease("node-b", ts(2030, 60)).await, "renewed until 90 s");
+    assert!(lease("node-b", ts(2030, 90)).await, "expired: taken over");
+    assert!(!lease("node-a", ts(2030, 100)).await, "now node-b's");
+}
+
+fn d_posture(control: i64, instance: &str, status: PostureStatus) -> QualysPcPosture {
+    QualysPcPosture {
+        id: control * 10,
+        policy_id: 3567540,
+        host_id: 1,
+        control_id: control,
+        instance: instance.into(),
+        status: Some(status),
+        technology_id: Some(80),
+        evidence: Some("{\"actualValues\":[\"5\"]}".into()),
+        ..Default::default()
+    }
+}
+
+async fn delivery_reads(store: &dyn Store) {
+    use DetectionStatus::*;
+    use DetectionType::*;
+    const DQ: &str = "dq";
+    const DQ2: &str = "dq2";
+    let key = |c: &str, h: i64| (c.to_string(), h);
+
+    // Hosts 1–3 of dq change at 2040, host 4 and dq2's host 1 at 2042.
+    let mut h1 = q_host(1, Some("i-d1"));
+    h1.ip = Some("10.0.0.1".into());
+    h1.dns = Some("web.example.com".into());
+    h1.tags = vec!["prod".into(), "web".into()];
+    h1.last_vuln_scan = Some(t(2039));
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::Hosts(vec![
+            h1.clone(),
+            q_host(2, None),
+            q_host(3, None),
+            q_host(4, None),
+        ]),
+        2040,
+    )
+    .await;
+    let mut ssl = q_detection(1, 100, Confirmed, 4, Active);
+    ssl.port = Some(443);
+    ssl.protocol = Some("tcp".into());
+    ssl.ssl = true;
+    ssl.results = Some("TLSv1.0 enabled".into());
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::Detections(vec![
+            q_detection(1, 200, Potential, 2, New),
+            ssl.clone(),
+            q_detection(1, 100, Confirmed, 4, Fixed),
+            q_detection(2, 100, Info, 1, Active),
+            q_detection(3, 100, Confirmed, 3, ReOpened),
+        ]),
+        2040,
+    )
+    .await;
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::Detections(vec![q_detection(4, 100, Confirmed, 5, New)]),
+        2042,
+    )
+    .await;
+    ingest(
+        store,
+        DQ2,
+        "Other",
+        QualysBatch::Detections(vec![q_detection(1, 100, Confirmed, 5, New)]),
+        2042,
+    )
+    .await;
+
+    // Changed hosts, by page.
+    let page = |since: Timestamp, after: Option<(String, i64)>, limit: u32| async move {
+        store
+            .vm_changed_hosts(since, after.as_ref(), limit)
+            .await
+            .expect("vm_changed_hosts")
+    };
+    assert_eq!(page(t(2040), None, 2).await, vec![key(DQ, 1), key(DQ, 2)]);
+    assert_eq!(
+        page(t(2040), Some(key(DQ, 2)), 2).await,
+        vec![key(DQ, 3), key(DQ, 4)]
+    );
+    assert_eq!(page(t(2040), Some(key(DQ, 4)), 2).await, vec![key(DQ2, 1)]);
+    assert!(page(t(2040), Some(key(DQ2, 1)), 2).await.is_empty());
+    assert_eq!(page(t(2041), None, 10).await, vec![key(DQ, 4), key(DQ2, 1)]);
+    assert!(page(t(2043), None, 10).await.is_empty());
+
+    // Host findings: in the order asked, once each, hosts not stored left
+    // out; detections by QID then port.
+    let found = store
+        .vm_host_findings(&[key(DQ, 2), key(DQ, 1), key(DQ, 99), key(DQ, 1), key(DQ2, 1)])
+        .await
+        .expect("vm_host_findings");
+    assert_eq!(
+        found
+            .iter()
+            .map(|f| (f.connector_id.as_str(), f.host.id))
+            .collect::<Vec<_>>(),
+        vec![(DQ, 2), (DQ, 1)],
+        "dq2's host 1 has detections but no stored host"
+    );
+    let one = &found[1];
+    assert_eq!(one.account_name, "Acme");
+    assert_eq!(one.host.ip.as_deref(), Some("10.0.0.1"));
+    assert_eq!(one.host.dns.as_deref(), Some("web.example.com"));
+    assert_eq!(one.host.tags, vec!["prod", "web"]);
+    assert_eq!(one.host.last_vuln_scan, Some(t(2039)));
+    let cloud = one.host.cloud.as_ref().expect("cloud");
+    assert_eq!(
+        (cloud.instance_id.as_str(), cloud.region.as_deref()),
+        ("i-d1", Some("eu-west-1"))
+    );
+    assert_eq!(
+        one.detections
+            .iter()
+            .map(|d| (d.qid, d.port))
+            .collect::<Vec<_>>(),
+        vec![(100, None), (100, Some(443)), (200, None)]
+    );
+    let mut want = ssl.clone();
+    want.instance_id = Some("i-d1".into());
+    assert_eq!(one.detections[1], want, "a detection reads back whole");
+    assert_eq!(one.detections[0].status, Fixed);
+    assert_eq!(one.detections[2].kind, Potential);
+    assert_eq!(found[0].detections.len(), 1);
+    assert!(store
+        .vm_host_findings(&[])
+        .await
+        .expect("no hosts")
+        .is_empty());
+
+    // More hosts than one statement takes.
+    let hosts: Vec<QualysHost> = (0..1500).map(|i| q_host(20_000 + i, None)).collect();
+    ingest(store, DQ, "Acme", QualysBatch::Hosts(hosts), 2044).await;
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::Detections(
+            (0..1500)
+                .map(|i| q_detection(20_000 + i, 300, Confirmed, 3, Active))
+                .collect(),
+        ),
+        2044,
+    )
+    .await;
+    let keys: Vec<HostKey> = (0..1500).map(|i| key(DQ, 20_000 + i)).collect();
+    let many = store.vm_host_findings(&keys).await.expect("many hosts");
+    assert_eq!(many.len(), 1500);
+    assert!(many
+        .iter()
+        .zip(&keys)
+        .all(|(f, k)| f.host.id == k.1 && f.detections.len() == 1));
+    let mut walked = Vec::new();
+    let mut after: Option<HostKey> = None;
+    loop {
+        let got = store
+            .vm_changed_hosts(t(2044), after.as_ref(), 400)
+            .await
+            .expect("page");
+        if got.is_empty() {
+            break;
+        }
+        after = got.last().cloned();
+        walked.extend(got);
+    }
+    assert_eq!(walked.len(), 1500, "paging reads each host once");
+
+    // Knowledge base.
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::Kb(vec![QualysKbEntry {
+            qid: 100,
+            vuln_type: Some("Vulnerability".into()),
+            severity: Some(4),
+            title: "OpenSSL".into(),
+            category: Some("General remote services".into()),
+            cves: vec!["CVE-2024-0001".into()],
+            cvss_base: Some(7.5),
+            cvss3_base: Some(9.8),
+            diagnosis: Some("d".into()),
+            consequence: Some("c".into()),
+            solution: Some("s".into()),
+            patchable: true,
+            published: Some(t(1)),
+            modified: Some(t(2)),
+        }]),
+        2044,
+    )
+    .await;
+    let kb = store.kb_entries(DQ, &[100, 200]).await.expect("kb");
+    assert_eq!(kb.len(), 1);
+    assert_eq!(kb[&100].cves, vec!["CVE-2024-0001"]);
+    assert_eq!(
+        (kb[&100].cvss3_base, kb[&100].patchable, kb[&100].severity),
+        (Some(9.8), true, Some(4))
+    );
+    assert!(store.kb_entries(DQ2, &[100]).await.expect("kb").is_empty());
+
+    // Postures: those of the asked policies, with the control statement;
+    // a host known only from its postures comes with its id.
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::PcControls(vec![QualysPcControl {
+            id: 1071,
+            statement: "Status of the 'Minimum Password Length' setting".into(),
+            ..Default::default()
+        }]),
+        2045,
+    )
+    .await;
+    let mut other_policy = d_posture(1071, "os", PostureStatus::Failed);
+    other_policy.policy_id = 7;
+    let mut bare = d_posture(1072, "os", PostureStatus::Error);
+    bare.host_id = 6;
+    ingest(
+        store,
+        DQ,
+        "Acme",
+        QualysBatch::PcPostures(vec![
+            d_posture(1072, "os", PostureStatus::Passed),
+            d_posture(1071, "oracle:2", PostureStatus::Passed),
+            d_posture(1071, "oracle:1", PostureStatus::Failed),
+            other_policy,
+            bare,
+        ]),
+        2045,
+    )
+    .await;
+    assert_eq!(
+        store
+            .pc_changed_hosts(t(2045), None, 10)
+            .await
+            .expect("pc_changed_hosts"),
+        vec![key(DQ, 1), key(DQ, 6)]
+    );
+    assert_eq!(
+        store
+            .pc_changed_hosts(t(2045), Some(&key(DQ, 1)), 10)
+            .await
+            .expect("pc_changed_hosts"),
+        vec![key(DQ, 6)]
+    );
+    let postures = store
+        .pc_host_postures(
+            &[key(DQ, 1), key(DQ, 6), key(DQ, 2), key(DQ, 98)],
+            &[3567540],
+        )
+        .await
+        .expect("pc_host_postures");
+    assert_eq!(
+        postures
+            .iter()
+            .map(|p| (p.host.id, p.postures.len()))
+            .collect::<Vec<_>>(),
+        vec![(1, 3), (6, 1), (2, 0)]
+    );
+    let h = &postures[0];
+    assert_eq!(h.host.dns.as_deref(), Some("web.example.com"));
+    assert_eq!(
+        h.postures
+            .iter()
+            .map(|p| (p.control_id, p.instance.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(1071, "oracle:1"), (1071, "oracle:2"), (1072, "os")]
+    );
+    let p = &h.postures[0];
+    assert_eq!(
+        p.control_statement,
+        "Status of the 'Minimum Password Length' setting"
+    );
+    assert_eq!(
+        (p.posture_id, p.policy_id, p.technology_id),
+        (10710, 3567540, Some(80))
+    );
+    assert_eq!(p.status.as_deref(), Some("Failed"));
+    assert_eq!(p.evidence.as_deref(), Some("{\"actualValues\":[\"5\"]}"));
+    assert_eq!(h.postures[2].control_statement, "", "control not stored");
+    let b = &postures[1];
+    assert_eq!((b.account_name.as_str(), b.host.ip.clone()), ("Acme", None));
+    let none = store
+        .pc_host_postures(&[key(DQ, 1), key(DQ, 6)], &[])
+        .await
+        .expect("no policies");
+    assert_eq!(none.len(), 1);
+    assert!(none[0].postures.is_empty());
+    let both = store
+        .pc_host_postures(&[key(DQ, 1)], &[7, 3567540])
+        .await
+        .expect("two policies");
+    assert_eq!(both[0].postures.len(), 4);
+    assert_eq!(both[0].postures[0].policy_id, 7, "by policy first");
+}
+
+/// Seed 000's posture history, kept by the Qualys ingest: `lastPosture` is
+/// the status of the evaluation before the current one; the first and last
+/// dates a posture was found failing and passing.
+pub async fn qualys_posture_history(store: &dyn Store) {
+    const PH: &str = "ph";
+    let at = |status: PostureStatus, evaluated: Option<i64>, modified: Option<i64>| {
+        let mut p = d_posture(1071, "os", status);
+        p.last_evaluated = evaluated.map(t);
+        p.posture_modified = modified.map(t);
+        p.first_found = Some(t(2048));
+        p
+    };
+    let read = || async {
+        let hosts = store
+            .pc_host_postures(&[(PH.to_string(), 1)], &[3567540])
+            .await
+            .expect("pc_host_postures");
+        hosts[0].postures[0].clone()
+    };
+    let history = |p: &PostureRow| {
+        (
+            p.status.clone(),
+            p.last_status.clone(),
+            p.fail_first_found,
+            p.fail_last_found,
+            p.passed_first_found,
+            p.passed_last_found,
+        )
+    };
+    let s = |v: &str| Some(v.to_string());
+    use PostureStatus::*;
+
+    // First seen Passed: passed since its last change, up to its evaluation.
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Passed, Some(2049), Some(2048))]),
+        2050,
+    )
+    .await;
+    let p = read().await;
+    assert_eq!(
+        history(&p),
+        (s("Passed"), None, None, None, Some(t(2048)), Some(t(2049)))
+    );
+    assert_eq!(p.first_evaluated, Some(t(2048)));
+    assert_eq!(p.last_evaluated, Some(t(2049)));
+    assert_eq!(p.posture_modified, Some(t(2048)));
+    // The same evaluation read again changes nothing.
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Passed, Some(2049), Some(2048))]),
+        2051,
+    )
+    .await;
+    assert_eq!(history(&read().await), history(&p));
+    // Evaluated again, still Passed (seed 000's sample).
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Passed, Some(2052), Some(2048))]),
+        2052,
+    )
+    .await;
+    assert_eq!(
+        history(&read().await),
+        (
+            s("Passed"),
+            s("Passed"),
+            None,
+            None,
+            Some(t(2048)),
+            Some(t(2052))
+        )
+    );
+    // Fails, fails again, passes again.
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Failed, Some(2053), Some(2053))]),
+        2053,
+    )
+    .await;
+    assert_eq!(
+        history(&read().await),
+        (
+            s("Failed"),
+            s("Passed"),
+            Some(t(2053)),
+            Some(t(2053)),
+            Some(t(2048)),
+            Some(t(2052))
+        )
+    );
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Failed, Some(2054), Some(2053))]),
+        2054,
+    )
+    .await;
+    assert_eq!(
+        history(&read().await),
+        (
+            s("Failed"),
+            s("Failed"),
+            Some(t(2053)),
+            Some(t(2054)),
+            Some(t(2048)),
+            Some(t(2052))
+        )
+    );
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Passed, Some(2055), Some(2055))]),
+        2055,
+    )
+    .await;
+    assert_eq!(
+        history(&read().await),
+        (
+            s("Passed"),
+            s("Failed"),
+            Some(t(2053)),
+            Some(t(2054)),
+            Some(t(2048)),
+            Some(t(2055))
+        )
+    );
+    // A status change without evaluation times: found at the ingest time.
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Error, None, None)]),
+        2056,
+    )
+    .await;
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![at(Failed, None, None)]),
+        2057,
+    )
+    .await;
+    assert_eq!(
+        history(&read().await),
+        (
+            s("Failed"),
+            s("Error"),
+            Some(t(2053)),
+            Some(t(2057)),
+            Some(t(2048)),
+            Some(t(2055))
+        )
+    );
+    let mut fresh = at(Failed, None, None);
+    fresh.host_id = 2;
+    ingest(
+        store,
+        PH,
+        "Acme",
+        QualysBatch::PcPostures(vec![fresh]),
+        2058,
+    )
+    .await;
+    let hosts = store
+        .pc_host_postures(&[(PH.to_string(), 2)], &[3567540])
+        .await
+        .expect("pc_host_postures");
+    assert_eq!(
+        history(&hosts[0].postures[0]),
+        (s("Failed"), None, Some(t(2058)), Some(t(2058)), None, None)
+    );
+    store.qualys_forget(PH).await.expect("qualys_forget");
+}
+
+fn dlv(native: &str, name: &str, origin: Origin) -> Resource {
+    // IaC resources have no account or region: another uid.
+    let (account, region) = match origin {
+        Origin::Iac { .. } => ("", ""),
+        _ => ("383031258652", "us-east-1"),
+    };
+    resource(
+        account,
+        region,
+        "S3",
+        "aws.s3.bucket",
+        native,
+        name,
+        &[],
+        origin,
+    )
+}
+
+async fn delivery_evaluations(store: &dyn Store) {
+    let (catalog, policies) = sample_catalog();
+    store
+        .sync_catalog(&catalog, &policies)
+        .await
+        .expect("sync_catalog");
+    let conn = |run: &str| Origin::Connector {
+        connector: "dlv".into(),
+        run: run.into(),
+    };
+    let evals: Vec<EvaluationInput<'static>> = (0..3)
+        .flat_map(|i| [eval(i, 1, EvalResult::Fail), eval(i, 2, EvalResult::Pass)])
+        .collect();
+    sync(
+        store,
+        "connector:dlv",
+        "dlv-1",
+        t(2060),
+        &[
+            dlv("arn:dlv:b", "dlv-b", conn("dlv-1")),
+            dlv("arn:dlv:a", "dlv-a", conn("dlv-1")),
+            dlv("arn:dlv:c", "dlv-c", conn("dlv-1")),
+        ],
+        &evals,
+    )
+    .await
+    .expect("sync");
+    // One native id in two sources: an IaC address and a connector.
+    sync(
+        store,
+        "iac:dlv.tf",
+        "dlv-iac",
+        t(2060),
+        &[dlv(
+            "arn:dlv:a",
+            "dlv-a-iac",
+            Origin::Iac {
+                file: "dlv.tf".into(),
+                line: 1,
+                end_line: 2,
+            },
+        )],
+        &[eval(0, 1, EvalResult::Fail), eval(0, 2, EvalResult::Fail)],
+    )
+    .await
+    .expect("sync iac");
+    // c is gone at the next sync.
+    sync(
+        store,
+        "connector:dlv",
+        "dlv-2",
+        t(2061),
+        &[
+            dlv("arn:dlv:b", "dlv-b", conn("dlv-2")),
+            dlv("arn:dlv:a", "dlv-a", conn("dlv-2")),
+        ],
+        &evals[..4],
+    )
+    .await
+    .expect("sync again");
+
+    let changed = |since: Timestamp, after: Option<(String, u32)>, limit: u32| async move {
+        store
+            .evaluations_changed(since, after.as_ref(), limit)
+            .await
+            .expect("evaluations_changed")
+    };
+    let keyed = |rows: &[EvaluationRow]| {
+        rows.iter()
+            .map(|r| (r.resource_id.clone(), r.cid, r.resource_name.clone()))
+            .collect::<Vec<_>>()
+    };
+    let k = |n: &str, cid: u32, name: &str| (n.to_string(), cid, name.to_string());
+    let all = changed(t(2060), None, 100).await;
+    let mut want = vec![
+        k("arn:dlv:a", 1, "dlv-a"),
+        k("arn:dlv:a", 1, "dlv-a-iac"),
+        k("arn:dlv:a", 2, "dlv-a"),
+        k("arn:dlv:a", 2, "dlv-a-iac"),
+        k("arn:dlv:b", 1, "dlv-b"),
+        k("arn:dlv:b", 2, "dlv-b"),
+    ];
+    let mut got = keyed(&all);
+    // Within one (native id, cid) the order is the store's own.
+    got.sort();
+    want.sort();
+    assert_eq!(got, want, "gone resources are left out");
+    let a1 = all
+        .iter()
+        .find(|r| r.resource_name == "dlv-a" && r.cid == 1)
+        .expect("a/1");
+    assert_eq!(a1.result, EvalResult::Fail);
+    assert_eq!(a1.last_evaluated, t(2061));
+    assert_eq!(
+        keyed(&changed(t(2061), None, 100).await)
+            .into_iter()
+            .map(|(n, c, _)| (n, c))
+            .collect::<Vec<_>>(),
+        vec![
+            ("arn:dlv:a".to_string(), 1),
+            ("arn:dlv:a".to_string(), 2),
+            ("arn:dlv:b".to_string(), 1),
+            ("arn:dlv:b".to_string(), 2)
+        ]
+    );
+    assert!(changed(t(2062), None, 100).await.is_empty());
+
+    // Paging by the last row's key: a page holds every row of its native
+    // ids.
+    let first = changed(t(2060), None, 1).await;
+    assert_eq!(first.len(), 4, "{:?}", keyed(&first));
+    assert!(first.iter().all(|r| r.resource_id == "arn:dlv:a"));
+    let five = changed(t(2060), None, 5).await;
+    assert_eq!(five.len(), 6, "{:?}", keyed(&five));
+    assert_eq!(
+        keyed(&changed(t(2060), Some(("arn:dlv:a".into(), 2)), 1).await)
+            .into_iter()
+            .map(|(n, c, _)| (n, c))
+            .collect::<Vec<_>>(),
+        vec![("arn:dlv:b".to_string(), 1), ("arn:dlv:b".to_string(), 2)]
+    );
+    for limit in [1, 2, 3, 4, 5, 6] {
+        let mut walked = Vec::new();
+        let mut after: Option<(String, u32)> = None;
+        loop {
+            let page = changed(t(2060), after.clone(), limit).await;
+            let Some(last) = page.last() else { break };
+            after = Some((last.resource_id.clone(), last.cid));
+            walked.extend(keyed(&page));
+        }
+        walked.sort();
+        assert_eq!(walked, want, "limit {limit}");
+    }
 }

@@ -83,8 +83,9 @@ pub trait QualysStore {
 use std::borrow::Cow;
 use std::collections::HashMap;
 use vigil_model::qualys::{
-    QualysContainerImage, QualysDetection, QualysHost, QualysImageVuln, QualysKbEntry,
-    QualysPcControl, QualysPcPolicy, QualysPcPosture, QualysWasFinding, QualysWebApp,
+    PostureStatus, QualysContainerImage, QualysDetection, QualysHost, QualysImageVuln,
+    QualysKbEntry, QualysPcControl, QualysPcPolicy, QualysPcPosture, QualysWasFinding,
+    QualysWebApp,
 };
 
 /// One value to bind, in a dialect-free form.
@@ -441,11 +442,39 @@ pub const PC_POSTURES: Table = Table {
         ("first_found", ColumnType::Int),
         ("last_evaluated", ColumnType::Int),
         ("posture_modified", ColumnType::Int),
+        ("last_status", ColumnType::Text),
+        ("fail_first_found", ColumnType::Int),
+        ("fail_last_found", ColumnType::Int),
+        ("passed_first_found", ColumnType::Int),
+        ("passed_last_found", ColumnType::Int),
     ],
     key: 4,
     instance_from_host: None,
-    merge: None,
+    merge: Some(POSTURE_MERGE),
 };
+
+/// A posture seen again takes Qualys' new values and keeps its history
+/// (seed 000's `lastPosture`, `failDateFirstFound`, `failDateLastFound`,
+/// `passedDateFirstFound`, `passedDateLastFound`):
+/// - `last_status` becomes the stored status when the status changes or
+///   the posture was evaluated again (a newer `last_evaluated`): it is the
+///   status of the evaluation before the current one. Reading the same
+///   evaluation again changes nothing.
+/// - a Failed posture keeps the first date it was found failing and moves
+///   the last one to its evaluation; Passed likewise (the row's values are
+///   set only for its own status, see `posture_row`).
+const POSTURE_MERGE: &str = "posture_id = excluded.posture_id, status = excluded.status, \
+     technology_id = excluded.technology_id, criticality_value = excluded.criticality_value, \
+     evidence = excluded.evidence, cause_of_failure = excluded.cause_of_failure, \
+     extended_evidence = excluded.extended_evidence, first_found = excluded.first_found, \
+     last_evaluated = excluded.last_evaluated, posture_modified = excluded.posture_modified, \
+     last_status = CASE WHEN qualys_pc_postures.status IS DISTINCT FROM excluded.status \
+     OR excluded.last_evaluated > qualys_pc_postures.last_evaluated \
+     THEN qualys_pc_postures.status ELSE qualys_pc_postures.last_status END, \
+     fail_first_found = COALESCE(qualys_pc_postures.fail_first_found, excluded.fail_first_found), \
+     fail_last_found = COALESCE(excluded.fail_last_found, qualys_pc_postures.fail_last_found), \
+     passed_first_found = COALESCE(qualys_pc_postures.passed_first_found, excluded.passed_first_found), \
+     passed_last_found = COALESCE(excluded.passed_last_found, qualys_pc_postures.passed_last_found)";
 
 pub const WEBAPPS: Table = Table {
     kind: "webapps",
@@ -720,7 +749,16 @@ fn control_row(c: &QualysPcControl) -> Vec<Value<'_>> {
     ]
 }
 
-fn posture_row(p: &QualysPcPosture) -> Vec<Value<'_>> {
+/// A posture's row. Its history columns as a first sight sets them: no
+/// last status; for a Failed (Passed) posture, the fail (passed) dates: first
+/// found when its posture last changed (else its evaluation, else `now`),
+/// last found at its evaluation (else `now`). The merge keeps the first
+/// dates already stored.
+fn posture_row(p: &QualysPcPosture, now: Timestamp) -> Vec<Value<'_>> {
+    let first = p.posture_modified.or(p.last_evaluated).unwrap_or(now);
+    let last = p.last_evaluated.unwrap_or(now);
+    let when =
+        |status: PostureStatus, at: Timestamp| time((p.status == Some(status)).then_some(at));
     vec![
         int(p.policy_id),
         int(p.host_id),
@@ -736,6 +774,11 @@ fn posture_row(p: &QualysPcPosture) -> Vec<Value<'_>> {
         time(p.first_found),
         time(p.last_evaluated),
         time(p.posture_modified),
+        Value::Text(None),
+        when(PostureStatus::Failed, first),
+        when(PostureStatus::Failed, last),
+        when(PostureStatus::Passed, first),
+        when(PostureStatus::Passed, last),
     ]
 }
 
@@ -797,9 +840,9 @@ fn invalid(kind: &str, what: String) -> StoreError {
     ))
 }
 
-/// The rows of `batch`: checked, one per
+/// The rows of `batch`, stored at `now`: checked, one per
 /// identity (hosts seen twice are merged, other records keep the last).
-pub fn plan<'a>(batch: &'a QualysBatch) -> Result<Upsert<'a>, StoreError> {
+pub fn plan<'a>(batch: &'a QualysBatch, now: Timestamp) -> Result<Upsert<'a>, StoreError> {
     let simple = |table: &'static Table, rows: Vec<Vec<Value<'a>>>| Upsert {
         table,
         rows: last_per_key(rows, table.key),
@@ -878,7 +921,10 @@ pub fn plan<'a>(batch: &'a QualysBatch) -> Result<Upsert<'a>, StoreError> {
         }
         QualysBatch::PcPolicies(v) => simple(&PC_POLICIES, v.iter().map(policy_row).collect()),
         QualysBatch::PcControls(v) => simple(&PC_CONTROLS, v.iter().map(control_row).collect()),
-        QualysBatch::PcPostures(v) => simple(&PC_POSTURES, v.iter().map(posture_row).collect()),
+        QualysBatch::PcPostures(v) => simple(
+            &PC_POSTURES,
+            v.iter().map(|p| posture_row(p, now)).collect(),
+        ),
         QualysBatch::WebApps(v) => simple(&WEBAPPS, v.iter().map(webapp_row).collect()),
         QualysBatch::WasFindings(v) => simple(&WAS_FINDINGS, v.iter().map(finding_row).collect()),
         QualysBatch::Images(v) => simple(&IMAGES, v.iter().map(image_row).collect()),
@@ -1056,6 +1102,8 @@ mod tests {
     use super::*;
     use vigil_model::qualys::{CloudSource, DetectionStatus, DetectionType};
 
+    const T0: Timestamp = Timestamp::UNIX_EPOCH;
+
     fn host(id: i64) -> QualysHost {
         QualysHost {
             id,
@@ -1098,7 +1146,7 @@ mod tests {
             assert_eq!(pg.matches("::").count(), t.columns.len(), "{pg}");
         }
         let batch = QualysBatch::Detections(vec![detection(1, 2, None)]);
-        let u = plan(&batch).unwrap();
+        let u = plan(&batch, T0).unwrap();
         assert_eq!(u.rows[0].len(), DETECTIONS.columns.len());
         for (v, (name, kind)) in u.rows[0].iter().zip(DETECTIONS.columns) {
             assert!(
@@ -1121,7 +1169,7 @@ mod tests {
              WHERE h.connector_id = $1 AND h.host_id = u.c0))"
         ));
         let batch = QualysBatch::Hosts(vec![host(1)]);
-        assert_eq!(plan(&batch).unwrap().rows[0].len(), HOSTS.columns.len());
+        assert_eq!(plan(&batch, T0).unwrap().rows[0].len(), HOSTS.columns.len());
     }
 
     #[test]
@@ -1133,7 +1181,7 @@ mod tests {
             detection(1, 2, None),
             later,
         ]);
-        let u = plan(&batch).unwrap();
+        let u = plan(&batch, T0).unwrap();
         assert_eq!(u.rows.len(), 2);
         assert!(u.rows.iter().any(|r| r[8] == text("Active")));
 
@@ -1153,7 +1201,7 @@ mod tests {
         assert_eq!(m.dns.as_deref(), Some("web"));
         assert_eq!(m.tags, vec!["prod".to_string()]);
         let batch = QualysBatch::Hosts(vec![a, b]);
-        let u = plan(&batch).unwrap();
+        let u = plan(&batch, T0).unwrap();
         assert_eq!(u.rows.len(), 1);
         assert_eq!(u.instance_hosts, vec![7]);
     }
@@ -1162,7 +1210,7 @@ mod tests {
     fn a_bad_severity_is_refused_with_the_record_named() {
         let mut d = detection(5, 6, None);
         d.severity = 9;
-        let err = plan(&QualysBatch::Detections(vec![d])).unwrap_err();
+        let err = plan(&QualysBatch::Detections(vec![d]), T0).unwrap_err();
         assert!(err.to_string().contains("host 5 QID 6"), "{err}");
     }
 

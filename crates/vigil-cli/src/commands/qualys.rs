@@ -117,7 +117,15 @@ pub async fn ingest(
     let mut store_error = None;
     while let Some(batch) = rx.recv().await {
         match store
-            .qualys_ingest(connector_id, &connection.account_name, &batch, now)
+            // Each batch is stamped when it is written: S3 delivery plans
+            // what changed by this time (`last_seen`), so a long run's
+            // batches must not all carry its start.
+            .qualys_ingest(
+                connector_id,
+                &connection.account_name,
+                &batch,
+                chrono::Utc::now().max(now),
+            )
             .await
         {
             Ok(n) => *stored.entry(batch.kind().to_string()).or_default() += n,

@@ -20,8 +20,9 @@ use vigil_server::{AdminBootstrap, Config, Server};
 pub struct Args {
     /// A TOML file of settings (keys: listen, database_url, node_id,
     /// run_lease_seconds, worker_tick_seconds, exception_sweep_seconds,
-    /// login_limit, login_window_seconds); options and environment
-    /// variables override it.
+    /// login_limit, login_window_seconds, pod, delivery_aws_endpoint,
+    /// delivery_aws_profile, delivery_tick_ms, smtp_url, smtp_from);
+    /// options and environment variables override it.
     #[arg(long, env = "VIGIL_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The address and port to listen on (port 0 picks a free one);
@@ -46,6 +47,47 @@ pub struct Args {
     #[arg(long = "exception-sweep-seconds", env = "VIGIL_EXCEPTION_SWEEP_SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub exception_sweep_seconds: Option<u64>,
+    /// S3 delivery: the POD that starts every external id
+    /// (`<POD>-<customerId>-<uuid>`, seed 000); default VIGIL_POD_1.
+    #[arg(long, env = "VIGIL_POD", value_name = "NAME")]
+    pub pod: Option<String>,
+    /// S3 delivery: an endpoint for STS and S3 instead of AWS (e.g. a moto
+    /// server); Vigil's own identity comes from the standard AWS credential
+    /// chain.
+    #[arg(
+        long = "delivery-aws-endpoint",
+        env = "VIGIL_DELIVERY_AWS_ENDPOINT",
+        value_name = "URL"
+    )]
+    pub delivery_aws_endpoint: Option<String>,
+    /// S3 delivery: a profile of the shared AWS config files for Vigil's own
+    /// identity instead of the default chain.
+    #[arg(
+        long = "delivery-aws-profile",
+        env = "VIGIL_DELIVERY_AWS_PROFILE",
+        value_name = "NAME"
+    )]
+    pub delivery_aws_profile: Option<String>,
+    /// Milliseconds between two looks for changes to deliver and objects
+    /// due (100–60000, default 1000).
+    #[arg(long = "delivery-tick-ms", env = "VIGIL_DELIVERY_TICK_MS",
+          value_parser = clap::value_parser!(u64).range(100..=60000))]
+    pub delivery_tick_ms: Option<u64>,
+    /// At most this many hosts (or findings) per delivered object
+    /// (1–100000, default 1000).
+    #[arg(long = "delivery-object-lines", env = "VIGIL_DELIVERY_OBJECT_LINES",
+          value_parser = clap::value_parser!(u64).range(1..=100000))]
+    pub delivery_object_lines: Option<u64>,
+    /// Do not run S3 delivery on this node (another node does).
+    #[arg(long = "no-delivery", env = "VIGIL_NO_DELIVERY")]
+    pub no_delivery: bool,
+    /// The SMTP server of alert e-mails: smtp://[user:password@]host[:port];
+    /// without it alerts are only logged.
+    #[arg(long = "smtp-url", env = "VIGIL_SMTP_URL", value_name = "URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of alert e-mails (default vigil@localhost).
+    #[arg(long = "smtp-from", env = "VIGIL_SMTP_FROM", value_name = "ADDRESS")]
+    pub smtp_from: Option<String>,
 }
 
 /// The `--config` file. Unknown keys are errors, so a typo never passes
@@ -61,6 +103,12 @@ pub struct FileConfig {
     pub exception_sweep_seconds: Option<u64>,
     pub login_limit: Option<u32>,
     pub login_window_seconds: Option<u64>,
+    pub pod: Option<String>,
+    pub delivery_aws_endpoint: Option<String>,
+    pub delivery_aws_profile: Option<String>,
+    pub delivery_tick_ms: Option<u64>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 impl FileConfig {
@@ -82,12 +130,13 @@ impl FileConfig {
                 })
                 .unwrap_or_default();
             Failure::input(format!(
-                "{}{at}: {} (keys: listen, database_url, node_id, run_lease_seconds, worker_tick_seconds, exception_sweep_seconds, login_limit, login_window_seconds)",
+                "{}{at}: {} (keys: listen, database_url, node_id, run_lease_seconds, worker_tick_seconds, exception_sweep_seconds, login_limit, login_window_seconds, pod, delivery_aws_endpoint, delivery_aws_profile, delivery_tick_ms, smtp_url, smtp_from)",
                 path.display(),
                 e.message()
             ))
         })?;
-        let ranges: [(&str, Option<u64>, u64, u64); 4] = [
+        let ranges: [(&str, Option<u64>, u64, u64); 5] = [
+            ("delivery_tick_ms", config.delivery_tick_ms, 100, 60000),
             ("run_lease_seconds", config.run_lease_seconds, 3, 3600),
             ("worker_tick_seconds", config.worker_tick_seconds, 1, 3600),
             (
@@ -113,6 +162,10 @@ impl FileConfig {
                 }
             }
         }
+        if let Some(pod) = &config.pod {
+            check_pod(pod)
+                .map_err(|e| Failure::input(format!("{}: `pod`: {e}", path.display())))?;
+        }
         if config.login_limit == Some(0) {
             return Err(Failure::input(format!(
                 "{}: `login_limit` must be at least 1",
@@ -123,12 +176,74 @@ impl FileConfig {
     }
 }
 
+/// A POD name: letters, digits and underscores (it is the first part of
+/// external ids, split from the rest by `-`).
+fn check_pod(pod: &str) -> std::result::Result<(), String> {
+    if pod.is_empty()
+        || pod.len() > 32
+        || !pod.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(format!(
+            "`{pod}` is not a POD name: use 1–32 letters, digits and underscores, e.g. VIGIL_POD_1"
+        ));
+    }
+    Ok(())
+}
+
+/// The S3 delivery settings from the options, the environment and the file.
+fn delivery_settings(args: &Args, file: &FileConfig) -> Result<vigil_server::DeliverySettings> {
+    let defaults = vigil_server::DeliverySettings::default();
+    let pod = args
+        .pod
+        .clone()
+        .or(file.pod.clone())
+        .unwrap_or(defaults.pod);
+    check_pod(&pod).map_err(|e| Failure::input(format!("--pod: {e}")))?;
+    let smtp = match args.smtp_url.as_deref().or(file.smtp_url.as_deref()) {
+        Some(url) => {
+            let from = args
+                .smtp_from
+                .as_deref()
+                .or(file.smtp_from.as_deref())
+                .unwrap_or("vigil@localhost");
+            Some(
+                vigil_delivery::smtp::SmtpSettings::parse(url, from)
+                    .map_err(|e| Failure::input(format!("--smtp-url: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    Ok(vigil_server::DeliverySettings {
+        pod,
+        aws: vigil_delivery::s3::AwsSettings {
+            endpoint_url: args
+                .delivery_aws_endpoint
+                .clone()
+                .or(file.delivery_aws_endpoint.clone()),
+            profile: args
+                .delivery_aws_profile
+                .clone()
+                .or(file.delivery_aws_profile.clone()),
+        },
+        smtp,
+        run: !args.no_delivery,
+        tick: args
+            .delivery_tick_ms
+            .or(file.delivery_tick_ms)
+            .map_or(defaults.tick, Duration::from_millis),
+        max_object_lines: args
+            .delivery_object_lines
+            .map_or(defaults.max_object_lines, |n| n as usize),
+    })
+}
+
 pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
     let file = match &args.config {
         Some(path) => FileConfig::read(path)?,
         None => FileConfig::default(),
     };
     let defaults = Config::default();
+    let delivery = delivery_settings(args, &file)?;
     runtime()?.block_on(async {
         let database = cli.database.as_deref().or(file.database_url.as_deref());
         let store: Arc<dyn vigil_store::Store> = Arc::from(open_store_at(cli, database).await?);
@@ -155,6 +270,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<ExitCode> {
             ),
             login_limit: file.login_limit.unwrap_or(defaults.login_limit),
             login_window: seconds(None, file.login_window_seconds, defaults.login_window),
+            delivery,
             ..Config::default()
         };
         let server = Server::bind(store.clone(), config)

@@ -334,3 +334,94 @@ pub fn claims_of(token: &str) -> Value {
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
+
+// --- S3 delivery (issue 7): moto, PostgreSQL required, servers that reach moto
+
+/// The moto server's URL; fails the test when `VIGIL_TEST_MOTO_URL` is not
+/// set (the test needs it). Sets the dummy operator credentials moto takes.
+pub fn moto_url(test: &str) -> String {
+    match std::env::var("VIGIL_TEST_MOTO_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", "us-east-1");
+            url.trim().trim_end_matches('/').to_string()
+        }
+        _ => panic!(
+            "VIGIL_TEST_MOTO_URL is not set: the test `{test}` needs a moto server (S3, STS), \
+             e.g. VIGIL_TEST_MOTO_URL=http://127.0.0.1:55500 (scripts/test starts one)"
+        ),
+    }
+}
+
+/// A fresh PostgreSQL database; fails the test when
+/// `VIGIL_TEST_POSTGRES_URL` is not set.
+pub fn postgres_required(rt: &tokio::runtime::Runtime, test: &str) -> Place {
+    Place::postgres(rt, test).unwrap_or_else(|| {
+        panic!(
+            "VIGIL_TEST_POSTGRES_URL is not set: the test `{test}` needs a PostgreSQL server, \
+             e.g. VIGIL_TEST_POSTGRES_URL=postgres://vigiltest@127.0.0.1:55432/postgres"
+        )
+    })
+}
+
+/// A server whose S3 delivery reaches `moto` (when given), with the
+/// delivery loop off so that the API's effects are seen alone.
+pub fn start_delivery(place: &Place, moto: Option<&str>) -> Running {
+    let config = Config {
+        admin_password: Some(PASSWORD.into()),
+        // Tests sign in often.
+        login_limit: 1000,
+        delivery: vigil_server::DeliverySettings {
+            aws: vigil_delivery::s3::AwsSettings {
+                endpoint_url: moto.map(String::from),
+                profile: None,
+            },
+            run: false,
+            ..vigil_server::DeliverySettings::default()
+        },
+        ..Config::default()
+    };
+    start_with(runtime(), place, config)
+}
+
+/// An S3 client on moto with the dummy credentials (path-style).
+pub fn s3_client(moto: &str) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https();
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(http)
+        .region(Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+/// A bucket name no other test run uses.
+pub fn unique_bucket(prefix: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{prefix}-{}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst),
+        uuid_suffix()
+    )
+}
+
+fn uuid_suffix() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
+}
