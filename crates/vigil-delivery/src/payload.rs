@@ -570,13 +570,17 @@ fn evidence_json(p: &PostureRow) -> String {
     let mut ev = EvidenceOut::default();
     if let Some(text) = p.evidence.as_deref() {
         let mut labels: Vec<String> = Vec::new();
-        let any = walk_fragment(text, |path, value| match path.last().copied() {
+        walk_fragment(text, |path, value| match path.last().copied() {
             Some("BOOLEAN_EXPR") => ev.expected_values.push(value.to_string()),
             Some("LABEL") => labels.push(value.to_string()),
             Some("V") => ev.actual_values.push(value.to_string()),
             _ => {}
         });
-        ev.description = if any {
+        // Evidence in no known element (plain text, or a `<` in text that
+        // is not markup) is kept whole as the description.
+        let understood =
+            !labels.is_empty() || !ev.expected_values.is_empty() || !ev.actual_values.is_empty();
+        ev.description = if understood {
             labels.join("; ")
         } else {
             text.trim().to_string()
@@ -631,8 +635,8 @@ fn walk_fragment(text: &str, mut leaf: impl FnMut(&[&str], &str)) -> bool {
             if let Some(i) = path.iter().rposition(|n| *n == name) {
                 path.truncate(i);
             }
-        } else if let Some(name) = tag.strip_suffix('/') {
-            let _ = name;
+        } else if tag.ends_with('/') {
+            // An empty element: no text, no depth.
             pending.clear();
         } else {
             pending.clear();

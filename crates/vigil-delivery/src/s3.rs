@@ -18,7 +18,6 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -294,14 +293,26 @@ impl Failure {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let raw = e.raw_response();
+        // The SDK reads the code from the response; a body it does not
+        // parse (moto's STS wraps errors in `<Errors>`) still names it.
+        let body = raw.and_then(|r| r.body().bytes());
+        let from_body = |tag: &str| body.and_then(|b| xml_element(b, tag));
         Failure {
             status: raw.map(|r| r.status().as_u16()),
-            code: e.code().map(str::to_string),
-            message: e.message().map(str::to_string),
+            code: e.code().map(str::to_string).or_else(|| from_body("Code")),
+            message: e
+                .message()
+                .map(str::to_string)
+                .or_else(|| from_body("Message")),
             bucket_region: raw
                 .and_then(|r| r.headers().get("x-amz-bucket-region"))
                 .map(str::to_string),
-            detail: DisplayErrorContext(e).to_string(),
+            // A response says enough by its status; without one (network,
+            // time-out, credentials) the error chain says what happened.
+            detail: match raw {
+                Some(r) => format!("HTTP {}", r.status().as_u16()),
+                None => chain(e),
+            },
         }
     }
 
@@ -319,12 +330,33 @@ impl Failure {
         match (&self.code, &self.message) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (Some(c), None) => c.clone(),
-            _ => match self.status {
-                Some(s) => format!("HTTP {s}: {}", self.detail),
-                None => self.detail.clone(),
-            },
+            _ => self.detail.clone(),
         }
     }
+}
+
+/// An error and its sources, `outer: inner: …`, without repeats.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+/// The text of the first `<tag>…</tag>` of an XML error body.
+fn xml_element(body: &[u8], tag: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{tag}>");
+    let start = text.find(&open)? + open.len();
+    let len = text[start..].find(&format!("</{tag}>"))?;
+    Some(text[start..start + len].trim().to_string()).filter(|s| !s.is_empty())
 }
 
 fn wrong_region(target: &Target, actual: Option<&str>, op: &str) -> DeliveryError {
@@ -378,6 +410,15 @@ fn classify(step: Step<'_>, target: &Target, f: &Failure) -> DeliveryError {
                 "AssumeRole of {} with Vigil's own AWS credentials (the operator must renew them)",
                 target.role_arn
             )),
+            _ if f.status.is_none() && f.detail.to_ascii_lowercase().contains("credential") => {
+                DeliveryError::new(
+                    Problem::Transient,
+                    format!(
+                        "Vigil's own AWS credentials could not be loaded, so it cannot assume role {} ({said}). The operator must give the server an identity allowed to sts:AssumeRole (environment variables, --delivery-aws-profile, or an instance or container role); delivery is retried",
+                        target.role_arn
+                    ),
+                )
+            }
             _ => transient(&format!("AssumeRole of {}", target.role_arn)),
         },
         Step::HeadBucket | Step::PutObject(_) => {
@@ -535,6 +576,18 @@ mod tests {
         let e = classify(put, &t, &network);
         assert_eq!(e.problem, Problem::Transient);
         assert!(e.message.contains("connection refused"), "{e}");
+    }
+
+    #[test]
+    fn codes_are_read_from_bodies_the_sdk_does_not_parse() {
+        let body = b"<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: x is not authorized</Message></Error></Errors></ErrorResponse>";
+        assert_eq!(xml_element(body, "Code").as_deref(), Some("AccessDenied"));
+        assert_eq!(
+            xml_element(body, "Message").as_deref(),
+            Some("User: x is not authorized")
+        );
+        assert_eq!(xml_element(b"<Code></Code>", "Code"), None);
+        assert_eq!(xml_element(b"not xml", "Code"), None);
     }
 
     #[test]

@@ -207,6 +207,23 @@ fn evidence_is_built_from_what_the_connector_stored() {
         serde_json::json!(["5"])
     );
     assert_eq!(ev["scanParameter"], "");
+    // Evidence Vigil cannot read as elements is the description, whole.
+    let mut host = sample_host();
+    host.postures.truncate(1);
+    host.postures[0].evidence = Some("value < 14 and > 8".into());
+    host.postures[0].cause_of_failure = None;
+    host.postures[0].extended_evidence = None;
+    let line = pc_host_line(&customer(), &CipsConfig::default(), &host).unwrap();
+    let plain: Value = serde_json::from_str(
+        json(&line)["policy"][0]["posture"][0]["evidence"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(plain["description"], "value < 14 and > 8");
+    assert_eq!(plain["actualValues"], serde_json::json!([]));
+    assert_eq!(plain["extendedEvidence"], "");
+    assert_eq!(plain["causeOfFailure"]["missing"]["logic"], "");
     // The instance of the OS is `os`, as in the sample.
     assert_eq!(v["policy"][0]["posture"][0]["instance"], "os");
 }

@@ -92,6 +92,7 @@ async fn a_missing_bucket_is_named() {
         .validate(&target(&b, "us-east-1"), true)
         .await
         .unwrap_err();
+    eprintln!("NoSuchBucket: {e}");
     assert_eq!(e.problem, Problem::NoSuchBucket, "{e}");
     assert!(e.message.contains(&b), "{e}");
     assert!(e.message.contains("bucketName"), "{e}");
@@ -109,6 +110,7 @@ async fn a_bucket_in_another_region_is_refused_before_writing() {
         .validate(&target(&b, "us-east-1"), true)
         .await
         .unwrap_err();
+    eprintln!("WrongRegion: {e}");
     assert_eq!(e.problem, Problem::WrongRegion, "{e}");
     assert!(
         e.message.contains("eu-west-1"),
@@ -129,6 +131,7 @@ async fn a_bucket_in_another_region_is_refused_before_writing() {
         )
         .await
         .unwrap_err();
+    eprintln!("WrongRegion: {e}");
     assert_eq!(e.problem, Problem::WrongRegion, "{e}");
     assert!(keys(&s3, &b).await.is_empty(), "nothing was written");
 }
@@ -142,6 +145,7 @@ async fn a_malformed_role_arn_is_refused_with_the_expected_form() {
     let mut t = target(&b, "us-east-1");
     t.role_arn = "arn:aws:iam::123456789012:user/vigil".into();
     let e = deliverer(&url).validate(&t, true).await.unwrap_err();
+    eprintln!("InvalidRole: {e}");
     assert_eq!(e.problem, Problem::InvalidRole, "{e}");
     assert!(
         e.message.contains("arn:aws:iam::123456789012:user/vigil"),
@@ -163,9 +167,32 @@ async fn an_unreachable_endpoint_is_transient() {
         .validate(&target("vigil-nowhere", "us-east-1"), true)
         .await
         .unwrap_err();
+    eprintln!("Transient: {e}");
+    eprintln!("Transient: {e}");
     assert_eq!(e.problem, Problem::Transient, "{e}");
     assert!(!e.problem.needs_human());
     assert!(e.message.contains("retried"), "{e}");
+}
+
+#[tokio::test]
+async fn missing_operator_credentials_are_the_operators_to_fix() {
+    let url = moto();
+    let d = Deliverer::new(AwsSettings {
+        endpoint_url: Some(url),
+        profile: Some(unique("no-such-profile")),
+    });
+    let e = d
+        .validate(&target("vigil-nowhere", "us-east-1"), true)
+        .await
+        .unwrap_err();
+    eprintln!("Transient: {e}");
+    assert_eq!(
+        e.problem,
+        Problem::Transient,
+        "not the customer's to fix: {e}"
+    );
+    assert!(e.message.contains("operator"), "{e}");
+    assert!(e.message.contains("credentials"), "{e}");
 }
 
 /// A moto with IAM authorization: an operator user who may assume
@@ -301,6 +328,7 @@ async fn iam_authorization_denials_are_sorted_and_explained() {
         .validate(&den.target(&den.other_bucket, "writer"), true)
         .await
         .unwrap_err();
+    eprintln!("AccessDenied: {e}");
     assert_eq!(e.problem, Problem::AccessDenied, "{e}");
     assert!(e.message.contains("s3:PutObject"), "{e}");
     assert!(
@@ -316,13 +344,17 @@ async fn iam_authorization_denials_are_sorted_and_explained() {
         .validate(&den.target(&den.bucket, "stranger"), true)
         .await
         .unwrap_err();
+    eprintln!("AssumeRoleDenied: {e}");
     assert_eq!(e.problem, Problem::AssumeRoleDenied, "{e}");
     assert!(e.message.contains("sts:ExternalId"), "{e}");
     assert!(e.message.contains("US_POD_1-71-good"), "{e}");
     assert!(
-        e.message.contains("AccessDenied"),
+        e.message.contains(
+            "AccessDenied: User: arn:aws:iam::123456789012:user/operator is not authorized"
+        ),
         "STS's own answer is quoted: {e}"
     );
+    assert!(e.message.len() < 600, "no response dump: {e}");
 }
 
 #[tokio::test]
@@ -354,5 +386,6 @@ async fn assumed_credentials_are_cached_until_forgotten() {
         .put(&t, "c.json", b"{}\n".to_vec(), "application/x-ndjson", None)
         .await
         .unwrap_err();
+    eprintln!("AssumeRoleDenied: {e}");
     assert_eq!(e.problem, Problem::AssumeRoleDenied, "{e}");
 }
