@@ -476,7 +476,7 @@ fn vm_integration(node: &Node, token: &str, bucket: &str, extra: Value) -> i64 {
         Some(token),
         Some(&body),
     );
-    assert_eq!(status, 201, "{created}");
+    assert_eq!(status, 200, "{created}");
     let id = created["integrationId"].as_i64().expect("an integrationId");
     let (status, validated) = call(
         "PATCH",
@@ -547,7 +547,7 @@ fn seed_000_sequence_delivers_vm_findings_and_pc_posture_in_the_seed_layout() {
             "errorEmails": ["secops@vigil.test"]
         })),
     );
-    assert_eq!(status, 201, "{created}");
+    assert_eq!(status, 200, "{created}");
     let vm_id = created["integrationId"].as_i64().expect("integrationId");
     let external = created["externalId"]
         .as_str()
@@ -588,7 +588,7 @@ fn seed_000_sequence_delivers_vm_findings_and_pc_posture_in_the_seed_layout() {
             "compressData": false
         })),
     );
-    assert_eq!(status, 201, "{pc}");
+    assert_eq!(status, 200, "{pc}");
     let pc_id = pc["integrationId"].as_i64().expect("integrationId");
     let (status, body) = call(
         "PATCH",
@@ -616,7 +616,7 @@ fn seed_000_sequence_delivers_vm_findings_and_pc_posture_in_the_seed_layout() {
             &json!([{"includeEvidenceData": true, "includeFailPosture": true, "includePassPosture": false, "includeErrorPosture": true}]),
         ),
     );
-    assert_eq!(status, 201, "{filter}");
+    assert_eq!(status, 200, "{filter}");
     assert_eq!(filter["includePassPosture"], false, "{filter}");
 
     // Data arrives from Qualys; delivery follows within seconds.
