@@ -6,12 +6,15 @@
 //! puts the integration in error and e-mails once through a real SMTP
 //! server.
 
+mod common;
+
+use common::{call, run_to_end, Node};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -274,112 +277,44 @@ fn pipe(a: TcpStream, b: TcpStream, up: Arc<AtomicBool>) {
 
 // --- vigil serve -------------------------------------------------------------
 
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Node {
-    /// `kill -9`: no shutdown, no flush, nothing finished.
-    fn kill9(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(data: &Path, aws_endpoint: &str, smtp: &str, extra: &[&str]) -> Node {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(data.join("serve.log"))
         .expect("a log file");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("--data-dir")
-        .arg(data)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--worker-tick-seconds",
-            "1",
-            "--run-lease-seconds",
-            "3",
-            "--delivery-tick-ms",
-            "200",
-            "--delivery-aws-endpoint",
-            aws_endpoint,
-            "--smtp-url",
-            smtp,
-            "--smtp-from",
-            "vigil-alerts@vigil.test",
-        ])
-        .args(extra)
-        .env("HOME", data)
-        .env_remove("VIGIL_DATABASE_URL")
-        .env("VIGIL_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("VIGIL_SECRET_KEY", SECRET_KEY)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_PROFILE")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("vigil serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("a line");
-    let url = line
-        .trim()
-        .split(" listening on ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no address printed: `{line}`"))
-        .to_string();
-    Node { child, url }
-}
-
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let mut request = ureq::request(method, url);
-    if let Some(t) = token {
-        request = request.set("Authorization", &format!("Bearer {t}"));
-    }
-    let result = match body {
-        Some(b) => request
-            .set("Content-Type", "application/json")
-            .send_string(&b.to_string()),
-        None => request.call(),
-    };
-    match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => {
-            let status = r.status();
-            let text = r.into_string().expect("a body");
-            (
-                status,
-                serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            )
-        }
-        Err(e) => panic!("{method} {url}: {e}"),
-    }
-}
-
-/// Seed 000's "Generate a JWT Token".
-fn login(node: &Node) -> String {
-    ureq::post(&format!("{}/auth", node.url))
-        .set("Content-Type", "application/x-www-form-urlencoded")
-        .send_string(&format!(
-            "username=admin&password={}&token=true",
-            ADMIN_PASSWORD.replace(' ', "+")
-        ))
-        .expect("a token")
-        .into_string()
-        .expect("the token")
+    Node::start(
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data-dir")
+            .arg(data)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--worker-tick-seconds",
+                "1",
+                "--run-lease-seconds",
+                "3",
+                "--delivery-tick-ms",
+                "200",
+                "--delivery-aws-endpoint",
+                aws_endpoint,
+                "--smtp-url",
+                smtp,
+                "--smtp-from",
+                "vigil-alerts@vigil.test",
+            ])
+            .args(extra)
+            .env("HOME", data)
+            .env_remove("VIGIL_DATABASE_URL")
+            .env("VIGIL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("VIGIL_SECRET_KEY", SECRET_KEY)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env_remove("AWS_PROFILE")
+            .stderr(log),
+    )
 }
 
 /// Creates a Qualys connector on the stand-in; returns its id.
@@ -410,27 +345,6 @@ fn qualys_connector(node: &Node, token: &str, q: &Qualys) -> String {
     );
     assert_eq!(status, 201, "{created}");
     created["id"].as_str().expect("an id").to_string()
-}
-
-/// Queues a run and waits for it to complete.
-fn run_to_end(node: &Node, token: &str, id: &str) -> Value {
-    let (status, run) = call(
-        "POST",
-        &format!("{}/api/v1/connectors/{id}/run", node.url),
-        Some(token),
-        None,
-    );
-    assert_eq!(status, 202, "{run}");
-    let run_id = run["id"].as_str().expect("an id").to_string();
-    wait_for(Duration::from_secs(120), "the run to end", || {
-        let (_, run) = call(
-            "GET",
-            &format!("{}/api/v1/runs/{run_id}", node.url),
-            Some(token),
-            None,
-        );
-        matches!(run["state"].as_str(), Some("Completed" | "Failed")).then_some(run)
-    })
 }
 
 fn wait_for<T>(limit: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -526,7 +440,7 @@ fn seed_000_sequence_delivers_vm_findings_and_pc_posture_in_the_seed_layout() {
     let pc_bucket = Bucket::create(&env.moto, "pc");
     let dir = tempfile::tempdir().expect("a temp dir");
     let node = serve(dir.path(), &env.moto, &env.smtp, &[]);
-    let token = login(&node);
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
 
     // Register/Onboard (the seed's request body, our bucket).
     let (status, created) = call(
@@ -829,7 +743,7 @@ fn kill_9_in_the_middle_of_delivery_loses_nothing_and_duplicates_nothing() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let lines = ["--delivery-object-lines", "5"];
     let node = serve(dir.path(), &env.moto, &env.smtp, &lines);
-    let token = login(&node);
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
     // The data first, then the integration: its backfill is 300 objects.
     let connector = qualys_connector(&node, &token, &q);
     let run = run_to_end(&node, &token, &connector);
@@ -847,7 +761,7 @@ fn kill_9_in_the_middle_of_delivery_loses_nothing_and_duplicates_nothing() {
     );
 
     let node = serve(dir.path(), &env.moto, &env.smtp, &lines);
-    let token = login(&node);
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
     wait_for(Duration::from_secs(120), "the backlog to drain", || {
         let got = integration(&node, &token, "vm", id);
         let hosts = hosts_delivered(&bucket, prefix);
@@ -880,7 +794,7 @@ fn a_network_outage_keeps_the_backlog_on_disk_and_drains_when_back() {
         &env.smtp,
         &["--delivery-object-lines", "10"],
     );
-    let token = login(&node);
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
     let recipient = format!("net-{}@vigil.test", &uuid_like()[..10]);
     let id = vm_integration(
         &node,
@@ -905,7 +819,7 @@ fn a_network_outage_keeps_the_backlog_on_disk_and_drains_when_back() {
         &env.smtp,
         &["--delivery-object-lines", "10"],
     );
-    let token = login(&node);
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
     let got = integration(&node, &token, "vm", id);
     assert!(
         got["pendingObjects"].as_u64().is_some_and(|n| n >= 4),
@@ -944,7 +858,7 @@ fn a_deleted_bucket_puts_the_integration_in_error_and_mails_once() {
         &env.smtp,
         &["--delivery-object-lines", "10"],
     );
-    let token = login(&node);
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
     let recipient = format!("ops-{}@vigil.test", &uuid_like()[..10]);
     let id = vm_integration(
         &node,

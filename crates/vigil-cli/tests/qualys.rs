@@ -2,11 +2,12 @@
 //! the Qualys API stand-in (issue 6, "Done when": check and a full ingest
 //! work from the CLI and through the server API).
 
+mod common;
+
+use common::{call, run_to_end, Node};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 use vigil_qualys_standin::{StandIn, Subscription};
 
 const ADMIN_PASSWORD: &str = "correct horse battery staple";
@@ -267,101 +268,24 @@ fn bad_config_files_are_named_with_line_and_field() {
     assert!(err.contains("nope.toml"), "{err}");
 }
 
-/// A running `vigil serve`; killed when dropped.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve(data: &Path) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .arg("--data-dir")
-        .arg(data)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--worker-tick-seconds",
-            "1",
-        ])
-        .env("HOME", data)
-        .env_remove("VIGIL_DATABASE_URL")
-        .env("VIGIL_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("VIGIL_SECRET_KEY", SECRET_KEY)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("vigil serve starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("a line");
-    let url = line
-        .trim()
-        .split(" listening on ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no address printed: `{line}`"))
-        .to_string();
-    Node { child, url }
-}
-
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> (u16, Value) {
-    let mut request = ureq::request(method, url);
-    if let Some(t) = token {
-        request = request.set("Authorization", &format!("Bearer {t}"));
-    }
-    let result = match body {
-        Some(b) => request
-            .set("Content-Type", "application/json")
-            .send_string(&b.to_string()),
-        None => request.call(),
-    };
-    match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => {
-            let status = r.status();
-            let text = r.into_string().expect("a body");
-            (
-                status,
-                serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            )
-        }
-        Err(e) => panic!("{method} {url}: {e}"),
-    }
-}
-
-/// Queues a run of `id` and waits for it to end.
-fn run_to_end(node: &Node, token: &str, id: &str) -> Value {
-    let (status, run) = call(
-        "POST",
-        &format!("{}/api/v1/connectors/{id}/run", node.url),
-        Some(token),
-        None,
-    );
-    assert_eq!(status, 202, "{run}");
-    let run_id = run["id"].as_str().expect("an id").to_string();
-    let start = Instant::now();
-    loop {
-        let (_, run) = call(
-            "GET",
-            &format!("{}/api/v1/runs/{run_id}", node.url),
-            Some(token),
-            None,
-        );
-        if matches!(run["state"].as_str(), Some("Completed" | "Failed")) {
-            return run;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "the run did not end: {run}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    Node::start(
+        Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("--data-dir")
+            .arg(data)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--worker-tick-seconds",
+                "1",
+            ])
+            .env("HOME", data)
+            .env_remove("VIGIL_DATABASE_URL")
+            .env("VIGIL_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("VIGIL_SECRET_KEY", SECRET_KEY)
+            .stderr(Stdio::null()),
+    )
 }
 
 #[test]
@@ -369,15 +293,7 @@ fn a_run_through_the_server_ingests_and_counts() {
     let q = standin();
     let dir = tempfile::tempdir().expect("a temp dir");
     let node = serve(dir.path());
-    let token = ureq::post(&format!("{}/auth", node.url))
-        .set("Content-Type", "application/x-www-form-urlencoded")
-        .send_string(&format!(
-            "username=admin&password={}&token=true",
-            ADMIN_PASSWORD.replace(' ', "+")
-        ))
-        .expect("a token")
-        .into_string()
-        .expect("the token");
+    let token = common::login(&node, "admin", ADMIN_PASSWORD);
     let body = json!({
         "name": "qualys-standin",
         "type": "qualys",
