@@ -730,9 +730,19 @@ async fn failed(
         Ok(()) => Ok(true),
         Err(e) => {
             eprintln!(
-                "vigil delivery: cannot e-mail the alert for integration {}: {e}",
+                "vigil delivery: cannot e-mail the alert for integration {}: {e} (tried again at the next failure)",
                 integration.id
             );
+            // Not alerted after all: record another code, so the next
+            // failure with this problem tries the e-mail again.
+            store
+                .integration_failed(
+                    integration.id,
+                    &format!("{} (alert not sent)", error.problem.code()),
+                    &error.message,
+                    now,
+                )
+                .await?;
             Ok(false)
         }
     }

@@ -725,3 +725,65 @@ async fn pc_case(store: Arc<dyn Store>, moto: String) {
     assert_eq!(p["posture"], "Failed", "{p}");
     assert!(p["evidence"].is_null(), "{p}");
 }
+
+/// The alert e-mail of a problem goes out once; when the SMTP server
+/// cannot take it, the next failure tries again.
+#[tokio::test]
+async fn an_alert_that_could_not_be_mailed_is_tried_again_then_sent_once() {
+    let Some(moto) = moto() else { return };
+    let (Ok(smtp), Ok(maildir)) = (
+        std::env::var("VIGIL_TEST_SMTP_URL"),
+        std::env::var("VIGIL_TEST_MAILDIR"),
+    ) else {
+        eprintln!("VIGIL_TEST_SMTP_URL or VIGIL_TEST_MAILDIR is not set: skipped (scripts/test sets them)");
+        return;
+    };
+    let store = store().await;
+    let deliverer = Arc::new(Deliverer::new(AwsSettings {
+        endpoint_url: Some(moto),
+        profile: None,
+    }));
+    vm_data(store.as_ref()).await;
+    let recipient = format!(
+        "alert-{}@vigil.test",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    let mut s = settings(
+        &format!(
+            "missing-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..10]
+        ),
+        "alerts",
+    );
+    s.send_alerts = true;
+    s.error_emails = vec![recipient.clone()];
+    integration(store.as_ref(), IntegrationKind::Vm, &s).await;
+    let config = config("node-a");
+    let down = vigil_delivery::smtp::Mailer::new(
+        vigil_delivery::smtp::SmtpSettings::parse("smtp://127.0.0.1:9", "vigil@vigil.test")
+            .expect("a URL"),
+    );
+    let up = vigil_delivery::smtp::Mailer::new(
+        vigil_delivery::smtp::SmtpSettings::parse(&smtp, "vigil@vigil.test").expect("a URL"),
+    );
+    let mut state = LoopState::default();
+    let report = worker::tick(store.as_ref(), &deliverer, Some(&down), &config, &mut state)
+        .await
+        .expect("a tick");
+    assert_eq!((report.failed, report.alerts), (1, 0), "{report:?}");
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(450)).await;
+        worker::tick(store.as_ref(), &deliverer, Some(&up), &config, &mut state)
+            .await
+            .expect("a tick");
+    }
+    let mut mails = 0;
+    for entry in std::fs::read_dir(std::path::Path::new(&maildir).join("new")).expect("maildir") {
+        let text = std::fs::read_to_string(entry.expect("an entry").path()).unwrap_or_default();
+        if text.contains(&recipient) {
+            assert!(text.contains("NoSuchBucket"), "{text}");
+            mails += 1;
+        }
+    }
+    assert_eq!(mails, 1, "sent once, after the SMTP server was back");
+}
