@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::OnceLock;
 use vigil_model::qualys::{DetectionType, QualysDetection, QualysHost, QualysKbEntry};
-use vigil_model::{Criticality, EvalResult, Timestamp};
+use vigil_model::Timestamp;
 use vigil_store::delivery::{
     BaseCategory, CipsConfig, HostFindings, HostPostures, IntegrationSettings, PostureRow,
 };
@@ -659,106 +659,6 @@ fn unescape(s: &str) -> String {
 
 // --- OCSF --------------------------------------------------------------------
 
-#[derive(Serialize)]
-struct OcsfOut<'a> {
-    class_uid: u32,
-    class_name: &'static str,
-    category_uid: u32,
-    category_name: &'static str,
-    activity_id: u32,
-    activity_name: &'static str,
-    type_uid: u32,
-    type_name: &'static str,
-    time: i64,
-    severity_id: u32,
-    severity: &'static str,
-    status_id: u32,
-    status: &'static str,
-    status_code: &'static str,
-    status_detail: &'a str,
-    message: String,
-    metadata: OcsfMetadata,
-    finding_info: OcsfFindingInfo<'a>,
-    cloud: OcsfCloud<'a>,
-    resources: [OcsfResource<'a>; 1],
-    remediation: OcsfRemediation<'a>,
-    unmapped: OcsfUnmapped<'a>,
-}
-
-#[derive(Serialize)]
-struct OcsfMetadata {
-    version: &'static str,
-    event_code: String,
-    product: OcsfProduct,
-}
-
-#[derive(Serialize)]
-struct OcsfProduct {
-    name: &'static str,
-    vendor_name: &'static str,
-    version: &'static str,
-}
-
-#[derive(Serialize)]
-struct OcsfFindingInfo<'a> {
-    uid: String,
-    title: &'a str,
-    desc: &'a str,
-    types: Vec<&'a str>,
-    first_seen_time: i64,
-    last_seen_time: i64,
-}
-
-#[derive(Serialize)]
-struct OcsfCloud<'a> {
-    provider: String,
-    region: &'a str,
-    account: OcsfAccount<'a>,
-}
-
-#[derive(Serialize)]
-struct OcsfAccount<'a> {
-    uid: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    type_id: u32,
-}
-
-#[derive(Serialize)]
-struct OcsfResource<'a> {
-    uid: &'a str,
-    name: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    region: &'a str,
-    cloud_partition: &'static str,
-}
-
-#[derive(Serialize)]
-struct OcsfRemediation<'a> {
-    desc: &'a str,
-    references: &'a [String],
-}
-
-#[derive(Serialize)]
-struct OcsfMandate<'a> {
-    mandate: &'a str,
-    requirements: &'a [String],
-}
-
-#[derive(Serialize)]
-struct OcsfUnmapped<'a> {
-    cid: u32,
-    criticality: &'static str,
-    expected: &'a str,
-    actual: &'a str,
-    mandates: Vec<OcsfMandate<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_reopened: Option<Iso>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_fixed: Option<Iso>,
-}
-
 /// The built-in controls, for what a stored evaluation does not carry
 /// (description, service, remediation, references, mandates).
 fn catalog() -> Option<&'static vigil_engine::Catalog> {
@@ -768,112 +668,40 @@ fn catalog() -> Option<&'static vigil_engine::Catalog> {
         .as_ref()
 }
 
-/// OCSF severity as vigil-export grades it.
-fn ocsf_severity(c: Criticality) -> (u32, &'static str) {
-    match c {
-        Criticality::High => (4, "High"),
-        Criticality::Medium => (3, "Medium"),
-        Criticality::Low => (2, "Low"),
-    }
-}
-
-/// The line of one evaluation as an OCSF Detection Finding (class 2004),
-/// in the shape of `vigil_export::ocsf_finding` (what `vigil scan --format
-/// ocsf` writes), with the times of the stored evaluation: `time` is when
-/// it was last evaluated, `finding_info.first_seen_time` when first.
+/// The line of one evaluation as an OCSF Detection Finding (class 2004):
+/// `vigil_export`'s finding (what `vigil scan --format ocsf` writes), with
+/// the times of the stored evaluation: `time` is when it was last
+/// evaluated, `finding_info.first_seen_time` when first.
 pub fn ocsf_line(row: &EvaluationRow) -> Line {
     let spec = catalog().and_then(|c| c.control(row.cid)).map(|c| &c.spec);
-    let (severity_id, severity) = ocsf_severity(row.criticality);
-    // PASS closes a finding (Resolved), FAIL opens it (New), SKIP is
-    // informational (Other).
-    let (status_id, status) = match row.result {
-        EvalResult::Fail => (1, "New"),
-        EvalResult::Pass | EvalResult::Passe => (4, "Resolved"),
-        EvalResult::Skip => (99, "Other"),
-    };
-    let desc = spec.map(|s| s.evaluation.as_str()).unwrap_or("");
-    let title = spec.map(|s| s.title.as_str()).unwrap_or(&row.control);
-    let empty: &[String] = &[];
-    let out = OcsfOut {
-        class_uid: 2004,
-        class_name: "Detection Finding",
-        category_uid: 2,
-        category_name: "Findings",
-        activity_id: 1,
-        activity_name: "Create",
-        type_uid: 200401,
-        type_name: "Detection Finding: Create",
-        time: row.last_evaluated.timestamp_millis(),
-        severity_id,
-        severity,
-        status_id,
-        status,
-        status_code: row.result.as_str(),
-        status_detail: if row.message.is_empty() {
-            desc
-        } else {
-            &row.message
-        },
-        message: format!("CID-{} {}: {}", row.cid, title, row.result),
-        metadata: OcsfMetadata {
-            version: vigil_export::OCSF_VERSION,
-            event_code: format!("CID-{}", row.cid),
-            product: OcsfProduct {
-                name: "Vigil",
-                vendor_name: "Vigil",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-        },
-        finding_info: OcsfFindingInfo {
-            uid: format!("vigil-{}-{}-{}", row.cid, row.account, row.resource_id),
-            title,
-            desc,
-            types: spec.map(|s| vec![s.service.as_str()]).unwrap_or_default(),
-            first_seen_time: row.first_evaluated.timestamp_millis(),
-            last_seen_time: row.last_evaluated.timestamp_millis(),
-        },
-        cloud: OcsfCloud {
-            provider: row.provider.as_str().to_uppercase(),
-            region: &row.region,
-            account: OcsfAccount {
-                uid: &row.account,
-                kind: "AWS Account",
-                type_id: 10,
-            },
-        },
-        resources: [OcsfResource {
-            uid: &row.resource_id,
-            name: &row.resource_name,
-            kind: &row.resource_type,
-            region: &row.region,
-            cloud_partition: row.provider.as_str(),
-        }],
-        remediation: OcsfRemediation {
-            desc: spec.map(|s| s.remediation.trim()).unwrap_or(""),
-            references: spec.map(|s| s.references.as_slice()).unwrap_or(empty),
-        },
-        unmapped: OcsfUnmapped {
-            cid: row.cid,
-            criticality: row.criticality.as_str(),
-            expected: &row.expected,
-            actual: &row.actual,
-            mandates: spec
-                .map(|s| {
-                    s.mandates
-                        .iter()
-                        .map(|m| OcsfMandate {
-                            mandate: &m.mandate,
-                            requirements: &m.requirements,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            last_reopened: Iso::opt(row.last_reopened),
-            last_fixed: Iso::opt(row.last_fixed),
-        },
-    };
+    let finding = vigil_export::ocsf_of(&vigil_export::OcsfFacts {
+        cid: row.cid,
+        title: spec.map_or(&row.control, |s| &s.title),
+        desc: spec.map_or("", |s| &s.evaluation),
+        types: spec.map_or(&[][..], |s| std::slice::from_ref(&s.service)),
+        criticality: row.criticality,
+        result: row.result,
+        message: &row.message,
+        expected: &row.expected,
+        actual: &row.actual,
+        remediation: spec.map_or("", |s| s.remediation.trim()),
+        references: spec.map_or(&[][..], |s| &s.references),
+        mandates: spec.map_or(&[][..], |s| &s.mandates),
+        provider: row.provider,
+        account: &row.account,
+        region: &row.region,
+        resource_id: &row.resource_id,
+        resource_name: &row.resource_name,
+        resource_type: &row.resource_type,
+        // A stored evaluation does not carry the resource's tags.
+        labels: None,
+        time: row.last_evaluated,
+        seen: Some((row.first_evaluated, row.last_evaluated)),
+        last_reopened: row.last_reopened,
+        last_fixed: row.last_fixed,
+    });
     let mut json = Vec::with_capacity(1024);
-    write_json(&mut json, &out);
+    write_json(&mut json, &finding);
     Line {
         subject: format!("eval:{}:{}", row.resource_id, row.cid),
         json,

@@ -1,12 +1,13 @@
 //! Exchange formats for evaluations.
 //!
-//! [`ocsf_finding`] turns one evaluation into an OCSF 1.1 *Detection Finding*
+//! [`ocsf_finding`] (and [`ocsf_of`], for evaluations read back from the
+//! store) turns one evaluation into an OCSF 1.1 *Detection Finding*
 //! (class 2004, category 2 "Findings"), the shape AWS Security Lake and most
 //! SIEMs ingest, with the CloudView vocabulary kept in `unmapped`.
 
 use serde_json::{json, Value};
-use vigil_engine::{ControlSpec, Evaluation};
-use vigil_model::{Criticality, EvalResult, Resource, Timestamp};
+use vigil_engine::{ControlSpec, Evaluation, MandateMapping};
+use vigil_model::{Criticality, EvalResult, Provider, Resource, Timestamp};
 
 /// The OCSF schema version the findings follow.
 pub const OCSF_VERSION: &str = "1.1.0";
@@ -22,16 +23,81 @@ fn severity(c: Criticality) -> (u8, &'static str) {
 /// One evaluation as an OCSF Detection Finding. `time` is when the run
 /// evaluated it.
 pub fn ocsf_finding(e: &Evaluation, r: &Resource, control: &ControlSpec, time: Timestamp) -> Value {
-    let (severity_id, severity) = severity(control.criticality);
+    ocsf_of(&OcsfFacts {
+        cid: control.cid,
+        title: &control.title,
+        desc: &control.evaluation,
+        types: std::slice::from_ref(&control.service),
+        criticality: control.criticality,
+        result: e.result,
+        message: &e.evidence.message,
+        expected: &e.evidence.expected,
+        actual: &e.evidence.actual,
+        remediation: control.remediation.trim(),
+        references: &control.references,
+        mandates: &control.mandates,
+        provider: r.provider,
+        account: &r.account,
+        region: &r.region,
+        resource_id: &r.id,
+        resource_name: &r.name,
+        resource_type: &r.resource_type,
+        labels: Some(r.tags.iter().map(|(k, v)| format!("{k}:{v}")).collect()),
+        time,
+        seen: None,
+        last_reopened: None,
+        last_fixed: None,
+    })
+}
+
+/// What an OCSF Detection Finding says, from wherever the evaluation comes
+/// (a run's `Evaluation`, a stored row).
+#[derive(Debug, Clone)]
+pub struct OcsfFacts<'a> {
+    pub cid: u32,
+    pub title: &'a str,
+    /// The control's description (`finding_info.desc`, and `status_detail`
+    /// when the evaluation has no message).
+    pub desc: &'a str,
+    /// `finding_info.types`: the control's service.
+    pub types: &'a [String],
+    pub criticality: Criticality,
+    pub result: EvalResult,
+    pub message: &'a str,
+    pub expected: &'a str,
+    pub actual: &'a str,
+    pub remediation: &'a str,
+    pub references: &'a [String],
+    pub mandates: &'a [MandateMapping],
+    pub provider: Provider,
+    pub account: &'a str,
+    pub region: &'a str,
+    pub resource_id: &'a str,
+    pub resource_name: &'a str,
+    pub resource_type: &'a str,
+    /// The resource's tags as `key:value` (omitted when `None`).
+    pub labels: Option<Vec<String>>,
+    /// When the evaluation was made.
+    pub time: Timestamp,
+    /// First and last evaluation (`finding_info.first_seen_time` /
+    /// `last_seen_time`), when known.
+    pub seen: Option<(Timestamp, Timestamp)>,
+    /// `unmapped.last_reopened` / `last_fixed` (ISO-8601), when known.
+    pub last_reopened: Option<Timestamp>,
+    pub last_fixed: Option<Timestamp>,
+}
+
+/// The OCSF Detection Finding of `f`.
+pub fn ocsf_of(f: &OcsfFacts<'_>) -> Value {
+    let (severity_id, severity) = severity(f.criticality);
     // PASS closes a finding (status "Resolved"), FAIL opens it ("New"),
     // SKIP is informational ("Other").
-    let (status_id, status) = match e.result {
+    let (status_id, status) = match f.result {
         EvalResult::Fail => (1, "New"),
         EvalResult::Pass | EvalResult::Passe => (4, "Resolved"),
         EvalResult::Skip => (99, "Other"),
     };
-    let provider = r.provider.as_str().to_uppercase();
-    json!({
+    let mut finding = json!({
         "class_uid": 2004,
         "class_name": "Detection Finding",
         "category_uid": 2,
@@ -40,50 +106,64 @@ pub fn ocsf_finding(e: &Evaluation, r: &Resource, control: &ControlSpec, time: T
         "activity_name": "Create",
         "type_uid": 200401,
         "type_name": "Detection Finding: Create",
-        "time": time.timestamp_millis(),
+        "time": f.time.timestamp_millis(),
         "severity_id": severity_id,
         "severity": severity,
         "status_id": status_id,
         "status": status,
-        "status_code": e.result.as_str(),
-        "status_detail": if e.evidence.message.is_empty() { control.evaluation.as_str() } else { &*e.evidence.message },
-        "message": format!("CID-{} {}: {}", control.cid, control.title, e.result),
+        "status_code": f.result.as_str(),
+        "status_detail": if f.message.is_empty() { f.desc } else { f.message },
+        "message": format!("CID-{} {}: {}", f.cid, f.title, f.result),
         "metadata": {
             "version": OCSF_VERSION,
-            "event_code": format!("CID-{}", control.cid),
+            "event_code": format!("CID-{}", f.cid),
             "product": {"name": "Vigil", "vendor_name": "Vigil", "version": env!("CARGO_PKG_VERSION")},
         },
         "finding_info": {
-            "uid": format!("vigil-{}-{}-{}", control.cid, r.account, r.id),
-            "title": control.title,
-            "desc": control.evaluation,
-            "types": [control.service.clone()],
+            "uid": format!("vigil-{}-{}-{}", f.cid, f.account, f.resource_id),
+            "title": f.title,
+            "desc": f.desc,
+            "types": f.types,
         },
         "cloud": {
-            "provider": provider,
-            "region": r.region,
-            "account": {"uid": r.account, "type": "AWS Account", "type_id": 10},
+            "provider": f.provider.as_str().to_uppercase(),
+            "region": f.region,
+            "account": {"uid": f.account, "type": "AWS Account", "type_id": 10},
         },
         "resources": [{
-            "uid": r.id,
-            "name": r.name,
-            "type": r.resource_type,
-            "region": r.region,
-            "cloud_partition": r.provider.as_str(),
-            "labels": r.tags.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>(),
+            "uid": f.resource_id,
+            "name": f.resource_name,
+            "type": f.resource_type,
+            "region": f.region,
+            "cloud_partition": f.provider.as_str(),
         }],
         "remediation": {
-            "desc": control.remediation.trim(),
-            "references": control.references,
+            "desc": f.remediation,
+            "references": f.references,
         },
         "unmapped": {
-            "cid": control.cid,
-            "criticality": control.criticality.as_str(),
-            "expected": &*e.evidence.expected,
-            "actual": e.evidence.actual,
-            "mandates": control.mandates.iter().map(|m| json!({"mandate": m.mandate, "requirements": m.requirements})).collect::<Vec<_>>(),
+            "cid": f.cid,
+            "criticality": f.criticality.as_str(),
+            "expected": f.expected,
+            "actual": f.actual,
+            "mandates": f.mandates.iter().map(|m| json!({"mandate": m.mandate, "requirements": m.requirements})).collect::<Vec<_>>(),
         },
-    })
+    });
+    if let Some(labels) = &f.labels {
+        finding["resources"][0]["labels"] = json!(labels);
+    }
+    if let Some((first, last)) = f.seen {
+        finding["finding_info"]["first_seen_time"] = json!(first.timestamp_millis());
+        finding["finding_info"]["last_seen_time"] = json!(last.timestamp_millis());
+    }
+    let iso = |t: Timestamp| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    if let Some(t) = f.last_reopened {
+        finding["unmapped"]["last_reopened"] = json!(iso(t));
+    }
+    if let Some(t) = f.last_fixed {
+        finding["unmapped"]["last_fixed"] = json!(iso(t));
+    }
+    finding
 }
 
 #[cfg(test)]
