@@ -21,7 +21,7 @@ use crate::s3::{Deliverer, Target};
 use crate::smtp::Mailer;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use vigil_model::Timestamp;
@@ -196,9 +196,9 @@ pub async fn plan(
     };
     let mut packer = Packer::new(integration, config);
     match integration.kind {
-        IntegrationKind::Vm => plan_vm(store, integration, config, since, &mut packer).await?,
-        IntegrationKind::Pc => plan_pc(store, integration, config, since, &mut packer).await?,
-        IntegrationKind::Ocsf => plan_ocsf(store, integration, since, &mut packer).await?,
+        IntegrationKind::Vm => plan_vm(store, config, watermark, since, &mut packer).await?,
+        IntegrationKind::Pc => plan_pc(store, config, watermark, since, &mut packer).await?,
+        IntegrationKind::Ocsf => plan_ocsf(store, watermark, since, &mut packer).await?,
     }
     packer.flush(store, watermark, started, true).await
 }
@@ -337,13 +337,12 @@ impl<'a> Packer<'a> {
 
 async fn plan_vm(
     store: &dyn Store,
-    integration: &Integration,
     config: &DeliveryConfig,
+    watermark: Timestamp,
     since: Timestamp,
     packer: &mut Packer<'_>,
 ) -> Result<(), StoreError> {
-    let filter = VmFilter::from_settings(&integration.settings);
-    let watermark = store.watermark(integration.id).await?;
+    let filter = VmFilter::from_settings(&packer.integration.settings);
     let mut after: Option<HostKey> = None;
     loop {
         let keys = store.vm_changed_hosts(since, after.as_ref(), PAGE).await?;
@@ -399,8 +398,8 @@ async fn plan_vm(
 
 async fn plan_pc(
     store: &dyn Store,
-    integration: &Integration,
     config: &DeliveryConfig,
+    watermark: Timestamp,
     since: Timestamp,
     packer: &mut Packer<'_>,
 ) -> Result<(), StoreError> {
@@ -409,7 +408,6 @@ async fn plan_pc(
         // Seed 000: posture is sent only for the policies added to CIPS.
         return Ok(());
     }
-    let watermark = store.watermark(integration.id).await?;
     let mut after: Option<HostKey> = None;
     loop {
         let keys = store.pc_changed_hosts(since, after.as_ref(), PAGE).await?;
@@ -433,11 +431,10 @@ async fn plan_pc(
 
 async fn plan_ocsf(
     store: &dyn Store,
-    integration: &Integration,
+    watermark: Timestamp,
     since: Timestamp,
     packer: &mut Packer<'_>,
 ) -> Result<(), StoreError> {
-    let watermark = store.watermark(integration.id).await?;
     let mut after: Option<(String, u32)> = None;
     loop {
         let rows = store
@@ -588,7 +585,7 @@ async fn send(
             .map(|i| (i.id, i))
             .collect();
         // Integrations that failed in this round are not tried again in it.
-        let mut failed_now: HashMap<i64, ()> = HashMap::new();
+        let mut failed_now: HashSet<i64> = HashSet::new();
         let mut delivered_round = 0;
         for chunk in due.chunks(config.concurrency.max(1)) {
             let mut set = tokio::task::JoinSet::new();
@@ -596,7 +593,7 @@ async fn send(
                 let Some(integration) = integrations.get(&object.integration_id) else {
                     continue;
                 };
-                if failed_now.contains_key(&integration.id) {
+                if failed_now.contains(&integration.id) {
                     continue;
                 }
                 let target = target_of(integration);
@@ -631,7 +628,7 @@ async fn send(
                             Err(e) => return Err(e),
                         }
                         if integration.state == IntegrationState::Error
-                            && !failed_now.contains_key(&integration.id)
+                            && !failed_now.contains(&integration.id)
                         {
                             store
                                 .integration_recovered(integration.id, Utc::now())
@@ -642,7 +639,7 @@ async fn send(
                     }
                     Err(e) => {
                         report.failed += 1;
-                        failed_now.insert(integration.id, ());
+                        failed_now.insert(integration.id);
                         if failed(store, mailer, config, integration, &object, &e).await? {
                             report.alerts += 1;
                         }
