@@ -236,32 +236,31 @@ impl<'a> Packer<'a> {
         self.integration.settings.compress_data
     }
 
-    /// Keeps the lines whose content changed since they were last planned.
-    async fn offer(&mut self, store: &dyn Store, lines: Vec<Line>) -> Result<(), StoreError> {
+    /// The lines whose content changed since they were last planned, with
+    /// their hashes.
+    async fn changed(
+        &self,
+        store: &dyn Store,
+        lines: Vec<Line>,
+    ) -> Result<Vec<(Line, i64)>, StoreError> {
         if lines.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let subjects: Vec<String> = lines.iter().map(|l| l.subject.clone()).collect();
         let known = store.subject_hashes(self.integration.id, &subjects).await?;
-        for line in lines {
-            let hash = payload::content_hash(&line.json);
-            if known.get(&line.subject) == Some(&hash) {
-                continue;
-            }
-            if line.subject.starts_with("kb:") {
-                // Knowledge-base entries are objects of their own, one per QID.
-                let qid = line.subject.trim_start_matches("kb:").parse().unwrap_or(0);
-                let (content_type, encoding) = payload::content_headers(self.compress());
-                self.objects.push(NewObject {
-                    key: payload::kb_key(qid, self.compress()),
-                    body: payload::pack(&[line.json.as_slice()], self.compress()),
-                    content_type: content_type.to_string(),
-                    content_encoding: encoding.map(str::to_string),
-                    items: line.items.max(1),
-                });
-                self.subjects.push((line.subject, hash));
-                continue;
-            }
+        Ok(lines
+            .into_iter()
+            .map(|l| {
+                let hash = payload::content_hash(&l.json);
+                (l, hash)
+            })
+            .filter(|(l, hash)| known.get(&l.subject) != Some(hash))
+            .collect())
+    }
+
+    /// Gathers the lines that changed into objects.
+    async fn offer(&mut self, store: &dyn Store, lines: Vec<Line>) -> Result<(), StoreError> {
+        for (line, hash) in self.changed(store, lines).await? {
             self.bytes += line.json.len() + 1;
             self.lines.push((line, hash));
             if self.lines.len() >= self.config.max_object_lines
@@ -269,6 +268,32 @@ impl<'a> Packer<'a> {
             {
                 self.pack();
             }
+        }
+        Ok(())
+    }
+
+    /// Knowledge-base entries that changed: an object of their own each,
+    /// at `vuln_info/vm/<QID>`.
+    async fn offer_kb(
+        &mut self,
+        store: &dyn Store,
+        kb: BTreeMap<i64, Line>,
+    ) -> Result<(), StoreError> {
+        let qids: HashMap<String, i64> = kb.iter().map(|(q, l)| (l.subject.clone(), *q)).collect();
+        let compress = self.compress();
+        let (content_type, encoding) = payload::content_headers(compress);
+        for (line, hash) in self.changed(store, kb.into_values().collect()).await? {
+            let Some(qid) = qids.get(&line.subject) else {
+                continue;
+            };
+            self.objects.push(NewObject {
+                key: payload::kb_key(*qid, compress),
+                body: payload::pack(&[line.json.as_slice()], compress),
+                content_type: content_type.to_string(),
+                content_encoding: encoding.map(str::to_string),
+                items: line.items.max(1),
+            });
+            self.subjects.push((line.subject, hash));
         }
         Ok(())
     }
@@ -383,9 +408,7 @@ async fn plan_vm(
                 lines.push(line);
             }
         }
-        packer
-            .offer(store, kb_lines.into_values().collect())
-            .await?;
+        packer.offer_kb(store, kb_lines).await?;
         packer.offer(store, lines).await?;
         packer.flush(store, watermark, watermark, false).await?;
         after = Some(last);
